@@ -1,0 +1,89 @@
+// Reading a credential from where a policy says it is presented, and removing it before the request
+// goes upstream. Shared by every method that reads a token from the request.
+import type { HeaderPair } from '../core/identity.js';
+import type { CheckInput } from '../core/input.js';
+
+export interface LocationSpec {
+  readonly header?: string | undefined;
+  readonly prefix?: string | undefined;
+  readonly query?: string | undefined;
+  readonly cookie?: string | undefined;
+}
+
+export type Location =
+  | { readonly kind: 'header'; readonly name: string; readonly prefix: string }
+  | { readonly kind: 'query'; readonly name: string }
+  | { readonly kind: 'cookie'; readonly name: string };
+
+export interface Found {
+  readonly value: string;
+  readonly location: Location;
+}
+
+/** Mutations that hide a presented credential from the upstream. */
+export interface Hiding {
+  readonly removeHeaders?: readonly string[];
+  readonly removeQuery?: readonly string[];
+  readonly setHeaders?: readonly HeaderPair[];
+}
+
+export function compileLocations(specs: readonly LocationSpec[]): readonly Location[] {
+  return Object.freeze(
+    specs.map((s): Location => {
+      if (s.header !== undefined) return { kind: 'header', name: s.header.toLowerCase(), prefix: s.prefix ?? '' };
+      if (s.query !== undefined) return { kind: 'query', name: s.query };
+      if (s.cookie !== undefined) return { kind: 'cookie', name: s.cookie };
+      throw new Error('credential location without header, query or cookie');
+    }),
+  );
+}
+
+/** The first location holding a non-empty credential. A header without the prefix is not ours. */
+export function findCredential(input: CheckInput, locations: readonly Location[]): Found | undefined {
+  for (const location of locations) {
+    const value = read(input, location);
+    if (value !== undefined && value !== '') return { value, location };
+  }
+  return undefined;
+}
+
+function read(input: CheckInput, location: Location): string | undefined {
+  switch (location.kind) {
+    case 'header': {
+      const raw = input.header(location.name);
+      if (raw === undefined) return undefined;
+      if (location.prefix === '') return raw.trim();
+      if (raw.length < location.prefix.length) return undefined;
+      // Auth schemes are case-insensitive (RFC 7235).
+      if (raw.slice(0, location.prefix.length).toLowerCase() !== location.prefix.toLowerCase()) return undefined;
+      return raw.slice(location.prefix.length).trim();
+    }
+    case 'query':
+      return input.query(location.name);
+    case 'cookie':
+      return input.cookie(location.name);
+    default: {
+      const never: never = location;
+      throw new Error(`unknown location ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function hide(input: CheckInput, found: Found): Hiding {
+  const location = found.location;
+  switch (location.kind) {
+    case 'header':
+      return { removeHeaders: [location.name] };
+    case 'query':
+      return { removeQuery: [location.name] };
+    case 'cookie': {
+      const rest: string[] = [];
+      for (const [name, value] of input.cookies) if (name !== location.name) rest.push(`${name}=${value}`);
+      return rest.length === 0 ? { removeHeaders: ['cookie'] } : { setHeaders: [{ name: 'cookie', value: rest.join('; ') }] };
+    }
+    default: {
+      const never: never = location;
+      throw new Error(`unknown location ${JSON.stringify(never)}`);
+    }
+  }
+}

@@ -1,0 +1,26 @@
+// Who a request is, once a method has authenticated it. Kong's consumer model: an id, a username, a
+// custom id, groups, and the credential that proved it.
+
+export interface HeaderPair {
+  readonly name: string;
+  readonly value: string;
+}
+
+export interface Identity {
+  /** Name of the policy method that produced it (the `name` in spec.authentication.methods). */
+  readonly method: string;
+  readonly consumerId: string;
+  readonly username: string | undefined;
+  readonly customId: string | undefined;
+  /** Identifier of the credential (not the credential itself). */
+  readonly credential: string | undefined;
+  readonly groups: readonly string[];
+  readonly anonymous: boolean;
+  /** Verified claims (JWT, OIDC) for authorization rules; empty for API keys. */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Extra upstream headers this method sets (claims to headers, userinfo). Names lowercase. */
+  readonly headers: readonly HeaderPair[];
+}
+
+export const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});
+export const NO_HEADERS: readonly HeaderPair[] = Object.freeze([]);

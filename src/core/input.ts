@@ -1,0 +1,119 @@
+// The one request shape the core decides on. Transports build it; nothing past them sees protobuf
+// or HTTP framing. Query and cookies are parsed lazily: most policies never read them.
+
+export interface CheckInputInit {
+  readonly method: string;
+  readonly scheme: string;
+  /** Host as sent (`:authority` / `Host`); normalised here. */
+  readonly host: string;
+  /** Path as sent, query included. */
+  readonly path: string;
+  /** Header names must already be lowercase. */
+  readonly headers: ReadonlyMap<string, string>;
+  readonly peer: string;
+  readonly body?: string | undefined;
+  readonly requestId?: string | undefined;
+}
+
+export class CheckInput {
+  readonly method: string;
+  readonly scheme: string;
+  /** Lowercase host without port. */
+  readonly host: string;
+  readonly port: number | undefined;
+  /** Path without query string. */
+  readonly path: string;
+  /** Raw query string without the leading `?` ('' when none). */
+  readonly rawQuery: string;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly peer: string;
+  readonly body: string | undefined;
+  readonly requestId: string | undefined;
+  #query: URLSearchParams | undefined;
+  #cookies: ReadonlyMap<string, string> | undefined;
+
+  constructor(init: CheckInputInit) {
+    this.method = init.method.toUpperCase();
+    this.scheme = init.scheme;
+    const [host, port] = splitHostPort(init.host);
+    this.host = host;
+    this.port = port;
+    const q = init.path.indexOf('?');
+    this.path = q === -1 ? init.path : init.path.slice(0, q);
+    this.rawQuery = q === -1 ? '' : init.path.slice(q + 1);
+    this.headers = init.headers;
+    this.peer = init.peer;
+    this.body = init.body;
+    this.requestId = init.requestId;
+  }
+
+  header(name: string): string | undefined {
+    return this.headers.get(name);
+  }
+
+  query(name: string): string | undefined {
+    if (this.rawQuery === '') return undefined;
+    this.#query ??= new URLSearchParams(this.rawQuery);
+    return this.#query.get(name) ?? undefined;
+  }
+
+  cookie(name: string): string | undefined {
+    const raw = this.headers.get('cookie');
+    if (raw === undefined) return undefined;
+    this.#cookies ??= parseCookieHeader(raw);
+    return this.#cookies.get(name);
+  }
+
+  get cookies(): ReadonlyMap<string, string> {
+    const raw = this.headers.get('cookie');
+    if (raw === undefined) return EMPTY;
+    this.#cookies ??= parseCookieHeader(raw);
+    return this.#cookies;
+  }
+}
+
+const EMPTY: ReadonlyMap<string, string> = new Map();
+
+/** Splits `host:port`, `[v6]:port`; lowercases and drops a trailing dot. */
+export function splitHostPort(raw: string): [string, number | undefined] {
+  let host = raw;
+  let port: number | undefined;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end !== -1) {
+      const rest = host.slice(end + 1);
+      host = host.slice(0, end + 1);
+      if (rest.startsWith(':')) port = parsePort(rest.slice(1));
+    }
+  } else {
+    const colon = host.lastIndexOf(':');
+    if (colon !== -1 && host.indexOf(':') === colon) {
+      port = parsePort(host.slice(colon + 1));
+      host = host.slice(0, colon);
+    }
+  }
+  host = host.toLowerCase();
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  return [host, port];
+}
+
+function parsePort(s: string): number | undefined {
+  if (!/^[0-9]{1,5}$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= 65535 ? n : undefined;
+}
+
+/** RFC 6265 cookie header; the first occurrence of a name wins, as browsers send the most specific first. */
+export function parseCookieHeader(raw: string): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  for (const part of raw.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    if (name === '' || out.has(name)) continue;
+    let value = part.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    out.set(name, value);
+  }
+  return out;
+}

@@ -1,0 +1,124 @@
+// The AuthPolicy CustomResourceDefinition, derived from the TypeBox schema (the one source of truth).
+// TypeBox emits JSON Schema; Kubernetes wants a structural OpenAPI v3 subset: no `const`, no
+// `patternProperties`, no `additionalProperties: false` (pruning does that job), a type everywhere.
+import { stringify } from 'yaml';
+import { API_GROUP, API_VERSION, AuthPolicySpec, KIND, PLURAL } from './schema.js';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+const KEEP = new Set([
+  'type', 'description', 'default', 'enum', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum',
+  'minItems', 'maxItems', 'items', 'properties', 'required', 'additionalProperties', 'format',
+  'x-kubernetes-validations', 'x-kubernetes-preserve-unknown-fields', 'nullable',
+]);
+
+/** Converts one TypeBox schema node into the CRD dialect. */
+export function toStructural(node: unknown): JsonObject {
+  const src = JSON.parse(JSON.stringify(node)) as JsonObject;
+  const out: JsonObject = {};
+  const pattern = src.patternProperties;
+  if (typeof pattern === 'object' && pattern !== null && !Array.isArray(pattern)) {
+    const values = Object.values(pattern);
+    out.type = 'object';
+    if (typeof src.description === 'string') out.description = src.description;
+    out.additionalProperties = values[0] === undefined ? { 'x-kubernetes-preserve-unknown-fields': true } : toStructural(values[0]);
+    for (const k of ['maxProperties', 'minProperties'] as const) if (src[k] !== undefined) out[k] = src[k] as Json;
+    return out;
+  }
+  const anyOf = src.anyOf;
+  if (Array.isArray(anyOf) && anyOf.length > 0 && anyOf.every((b) => typeof b === 'object' && b !== null && !Array.isArray(b) && typeof b.const === 'string')) {
+    out.type = 'string';
+    out.enum = anyOf.map((b) => (b as JsonObject).const as Json);
+    for (const k of ['description', 'default'] as const) if (src[k] !== undefined) out[k] = src[k] as Json;
+    return out;
+  }
+  if (src.type === undefined && src.anyOf === undefined && src.properties === undefined && src.const === undefined) {
+    // Unknown (any JSON value).
+    return { 'x-kubernetes-preserve-unknown-fields': true, ...(typeof src.description === 'string' ? { description: src.description } : {}) };
+  }
+  if (src.const !== undefined) return { type: typeof src.const as string, enum: [src.const] };
+  for (const [k, v] of Object.entries(src)) {
+    if (!KEEP.has(k)) continue;
+    if (k === 'properties' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const props: JsonObject = {};
+      for (const [name, child] of Object.entries(v)) props[name] = toStructural(child);
+      out.properties = props;
+    } else if (k === 'items') {
+      out.items = toStructural(v);
+    } else if (k === 'additionalProperties') {
+      if (typeof v === 'object' && v !== null) out.additionalProperties = toStructural(v);
+    } else {
+      out[k] = v;
+    }
+  }
+  if (out.type === 'object' && out.properties === undefined && out.additionalProperties === undefined) {
+    out['x-kubernetes-preserve-unknown-fields'] = true;
+  }
+  return out;
+}
+
+export function authPolicyCrd(): JsonObject {
+  const spec = toStructural(AuthPolicySpec);
+  const condition: JsonObject = {
+    type: 'object',
+    required: ['type', 'status'],
+    properties: {
+      type: { type: 'string' },
+      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+      reason: { type: 'string' },
+      message: { type: 'string' },
+      lastTransitionTime: { type: 'string', format: 'date-time' },
+      observedGeneration: { type: 'integer' },
+    },
+  };
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${PLURAL}.${API_GROUP}` },
+    spec: {
+      group: API_GROUP,
+      scope: 'Namespaced',
+      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: 'authpolicy', shortNames: ['ghp'], categories: ['gatehouse'] },
+      versions: [
+        {
+          name: API_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Ready', type: 'string', jsonPath: `.status.conditions[?(@.type=="Ready")].status` },
+            { name: 'Reason', type: 'string', jsonPath: `.status.conditions[?(@.type=="Ready")].reason` },
+            { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: 'AuthPolicy selects requests by host, path and method and says how gatehouse authenticates and authorizes them.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: spec,
+                status: {
+                  type: 'object',
+                  description: 'Written by gatehouse.',
+                  properties: {
+                    observedGeneration: { type: 'integer' },
+                    conditions: { type: 'array', maxItems: 8, items: condition },
+                  },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export function authPolicyCrdYaml(): string {
+  return `# Generated from src/policy/schema.ts by \`gatehouse crd\`; do not edit.\n${stringify(authPolicyCrd(), { lineWidth: 0 })}`;
+}

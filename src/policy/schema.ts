@@ -1,0 +1,193 @@
+// The AuthPolicy resource (gatehouse.dev/v1alpha1). Types, validation and the CRD come from here.
+import { Type, type Static } from '@sinclair/typebox';
+import { ApiKeySpec } from '../authn/api-key-schema.js';
+import { HeaderName, HttpMethod, StringEnum } from './schema-common.js';
+
+export const API_GROUP = 'gatehouse.dev';
+export const API_VERSION = 'v1alpha1';
+export const KIND = 'AuthPolicy';
+export const PLURAL = 'authpolicies';
+
+const HOST_PATTERN = '^(\\*|(\\*\\.)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*)(:[0-9]{1,5})?$';
+
+const PathPrefix = Type.String({
+  pattern: '^/',
+  maxLength: 1024,
+  description: 'Path prefix (string prefix, query excluded).',
+});
+
+export const AuthMethod = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?$',
+      description: 'Name of this method, used in metrics, logs and `x-credential-identifier`-style headers.',
+    }),
+    apiKey: Type.Optional(ApiKeySpec),
+  },
+  {
+    additionalProperties: false,
+    description: 'One authentication method. Exactly one method block (such as `apiKey`) is set.',
+    'x-kubernetes-validations': [
+      { rule: '[has(self.apiKey)].filter(x, x).size() == 1', message: 'exactly one method block must be set' },
+    ],
+  },
+);
+export type AuthMethod = Static<typeof AuthMethod>;
+
+/** The method blocks of AuthMethod, in one place so compile and validation agree on them. */
+export const METHOD_KEYS = ['apiKey'] as const;
+export type MethodKey = (typeof METHOD_KEYS)[number];
+
+const Consumer = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 256, description: 'Consumer id (`x-consumer-id`).' }),
+    username: Type.Optional(Type.String({ maxLength: 256, description: '`x-consumer-username`.' })),
+    customId: Type.Optional(Type.String({ maxLength: 256, description: '`x-consumer-custom-id`.' })),
+    groups: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+const DenyResponse = (status: number, description: string) =>
+  Type.Object(
+    {
+      status: Type.Integer({ minimum: 200, maximum: 599, default: status, description: 'HTTP status.' }),
+      headers: Type.Optional(
+        Type.Record(Type.String({ pattern: '^[A-Za-z0-9-]+$' }), Type.String({ maxLength: 4096 }), {
+          description: 'Extra response headers.',
+        }),
+      ),
+      body: Type.Optional(
+        Type.Object(
+          {
+            json: Type.Optional(
+              Type.Record(Type.String(), Type.Unknown(), { description: 'JSON object body.' }),
+            ),
+            text: Type.Optional(Type.String({ maxLength: 65536, description: 'Plain text body.' })),
+          },
+          { additionalProperties: false, description: 'Body; default `{"code":..., "message":...}`.' },
+        ),
+      ),
+    },
+    { additionalProperties: false, description },
+  );
+
+export const IdentityHeaders = Type.Object(
+  {
+    consumerId: HeaderName('Consumer id header.', 'x-consumer-id'),
+    username: HeaderName('Consumer username header.', 'x-consumer-username'),
+    customId: HeaderName('Consumer custom id header.', 'x-consumer-custom-id'),
+    credential: HeaderName('Credential identifier header.', 'x-credential-identifier'),
+    groups: HeaderName('Groups header (comma separated).', 'x-authenticated-groups'),
+    anonymous: HeaderName('Set to `true` for the anonymous consumer.', 'x-anonymous-consumer'),
+  },
+  { additionalProperties: false, default: {}, description: 'Names of the identity headers sent upstream.' },
+);
+export type IdentityHeaders = Static<typeof IdentityHeaders>;
+
+export const AuthPolicySpec = Type.Object(
+  {
+    hosts: Type.Array(Type.String({ pattern: HOST_PATTERN, maxLength: 259 }), {
+      minItems: 1,
+      maxItems: 64,
+      description: 'Hosts this policy serves. Exact names beat `*.suffix` wildcards; `*` is the catch-all; a `:port` is ignored.',
+    }),
+    paths: Type.Array(PathPrefix, {
+      minItems: 1,
+      maxItems: 64,
+      default: ['/'],
+      description: 'Path prefixes. The longest matching prefix over all policies of a host wins.',
+    }),
+    methods: Type.Optional(
+      Type.Array(HttpMethod, { minItems: 1, maxItems: 9, description: 'Only these methods (default: all).' }),
+    ),
+    skip: Type.Array(
+      Type.Object(
+        {
+          paths: Type.Optional(Type.Array(PathPrefix, { maxItems: 64 })),
+          methods: Type.Optional(Type.Array(HttpMethod, { maxItems: 9 })),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        maxItems: 64,
+        default: [],
+        description: 'Requests matching a rule (all of its paths/methods that are set) pass without authentication.',
+      },
+    ),
+    authentication: Type.Object(
+      {
+        mode: StringEnum(['any', 'all'] as const, {
+          default: 'any',
+          description: '`any`: the first method that succeeds wins (Kong multiple authentication). `all`: every method must.',
+        }),
+        methods: Type.Array(AuthMethod, { maxItems: 16, description: 'Methods, tried in order.' }),
+      },
+      { additionalProperties: false },
+    ),
+    anonymous: Type.Optional(
+      Type.Object(
+        {
+          ...Consumer.properties,
+        },
+        { additionalProperties: false, description: 'Consumer used when no credential is presented at all.' },
+      ),
+    ),
+    authorization: Type.Object(
+      {
+        groups: Type.Optional(
+          Type.Object(
+            {
+              anyOf: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 64 })),
+              allOf: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 64 })),
+            },
+            { additionalProperties: false, description: 'Group membership required (403 otherwise).' },
+          ),
+        ),
+        consumers: Type.Optional(
+          Type.Array(Type.String({ minLength: 1 }), {
+            minItems: 1,
+            maxItems: 1024,
+            description: 'Only these consumers (by id or username) are allowed (403 otherwise).',
+          }),
+        ),
+        allowAnonymous: Type.Boolean({
+          default: true,
+          description: 'When false, the anonymous consumer is refused with 403 while known consumers pass.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    response: Type.Object(
+      {
+        realm: Type.Optional(
+          Type.String({ pattern: '^[^"\\\\\\x00-\\x1f]*$', maxLength: 256, description: 'Realm in `WWW-Authenticate`; default the policy host.' }),
+        ),
+        identityHeaders: IdentityHeaders,
+        unauthenticated: Type.Optional(DenyResponse(401, 'Answer when authentication fails.')),
+        unauthorized: Type.Optional(DenyResponse(403, 'Answer when authorization fails.')),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    failureMode: StringEnum(['closed', 'open'] as const, {
+      default: 'closed',
+      description: 'On an infrastructure failure (store or IdP unreachable): `closed` denies (503), `open` passes without identity.',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type AuthPolicySpec = Static<typeof AuthPolicySpec>;
+
+export const AuthPolicyResource = Type.Object({
+  apiVersion: Type.Literal(`${API_GROUP}/${API_VERSION}`),
+  kind: Type.Literal(KIND),
+  metadata: Type.Object({
+    name: Type.String({ minLength: 1, maxLength: 253 }),
+    namespace: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+    generation: Type.Optional(Type.Integer()),
+    creationTimestamp: Type.Optional(Type.String()),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+  }),
+  spec: AuthPolicySpec,
+});

@@ -1,0 +1,260 @@
+// Holds what the sources report (policies, Secrets), compiles what changed, and swaps a new index in
+// atomically. A policy that turns invalid keeps its last good version serving (re-compiled against
+// current Secrets); a new invalid one serves only denials for its hosts. A Secret change recompiles
+// exactly the policies that read it.
+import type { CompiledPolicy } from './compiled.js';
+import { type CompileEnv, type Dependencies } from './compile-context.js';
+import { compilePolicy, type CompileResult } from './compile.js';
+import { type Conflict, type IndexEntry, PolicyIndex } from './index.js';
+import type { Problem } from './problems.js';
+import { policyKey, type PolicyResource, type SecretResource } from './resources.js';
+import { SecretIndex } from './secrets.js';
+
+export type StatusReason = 'Compiled' | 'Invalid' | 'SecretMissing' | 'HostConflict';
+
+export interface PolicyStatus {
+  readonly id: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly observedGeneration: number;
+  readonly ready: boolean;
+  readonly reason: StatusReason;
+  readonly message: string;
+  readonly problems: readonly Problem[];
+  /** What serves its routes: this generation, an earlier good one, or a deny-only stand-in. */
+  readonly serving: 'current' | 'last-good' | 'deny' | 'nothing';
+}
+
+export interface StoreListener {
+  onIndex?(index: PolicyIndex): void;
+  onStatus?(status: PolicyStatus, previous: PolicyStatus | undefined): void;
+  onRemoved?(id: string): void;
+}
+
+interface Entry {
+  current: PolicyResource;
+  good: PolicyResource | undefined;
+  serving: CompiledPolicy | undefined;
+  deps: Dependencies[];
+  status: PolicyStatus | undefined;
+  result: CompileResult | undefined;
+}
+
+export class PolicyStore {
+  readonly #env: CompileEnv;
+  readonly #listener: StoreListener;
+  readonly #secrets = new SecretIndex();
+  readonly #entries = new Map<string, Entry>();
+  readonly #dirty = new Set<string>();
+  #removed = false;
+  #synced = false;
+  #scheduled = false;
+  #index: PolicyIndex | undefined;
+
+  constructor(env: CompileEnv, listener: StoreListener = {}) {
+    this.#env = env;
+    this.#listener = listener;
+  }
+
+  /** The serving index; undefined until the first full sync (Checks are then denied). */
+  get index(): PolicyIndex | undefined {
+    return this.#index;
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  get secretCount(): number {
+    return this.#secrets.size;
+  }
+
+  statuses(): PolicyStatus[] {
+    const out: PolicyStatus[] = [];
+    for (const e of this.#entries.values()) if (e.status !== undefined) out.push(e.status);
+    return out;
+  }
+
+  status(namespace: string, name: string): PolicyStatus | undefined {
+    return this.#entries.get(policyKey(namespace, name))?.status;
+  }
+
+  upsertPolicy(res: PolicyResource): void {
+    const id = policyKey(res.namespace, res.name);
+    const entry = this.#entries.get(id);
+    if (entry === undefined) {
+      this.#entries.set(id, { current: res, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined });
+    } else {
+      entry.current = res;
+    }
+    this.#markDirty(id);
+  }
+
+  deletePolicy(namespace: string, name: string): void {
+    const id = policyKey(namespace, name);
+    if (!this.#entries.delete(id)) return;
+    this.#dirty.delete(id);
+    this.#removed = true;
+    this.#listener.onRemoved?.(id);
+    this.#schedule();
+  }
+
+  upsertSecret(secret: SecretResource): void {
+    const previous = this.#secrets.put(secret);
+    this.#secretChanged(secret, previous);
+  }
+
+  deleteSecret(namespace: string, name: string): void {
+    const previous = this.#secrets.delete(namespace, name);
+    if (previous !== undefined) this.#secretChanged(previous, undefined);
+  }
+
+  /** Replaces everything (a file source re-read): unchanged objects are kept as they are. */
+  replaceAll(policies: readonly PolicyResource[], secrets: readonly SecretResource[]): void {
+    const keepPolicies = new Set(policies.map((p) => policyKey(p.namespace, p.name)));
+    for (const e of [...this.#entries.values()]) {
+      if (!keepPolicies.has(policyKey(e.current.namespace, e.current.name))) this.deletePolicy(e.current.namespace, e.current.name);
+    }
+    const keepSecrets = new Set(secrets.map((s) => `${s.namespace}/${s.name}`));
+    for (const key of this.#secrets.keys()) {
+      if (!keepSecrets.has(key)) {
+        const [ns = '', name = ''] = key.split('/');
+        this.deleteSecret(ns, name);
+      }
+    }
+    for (const s of secrets) {
+      const old = this.#secrets.get(s.namespace, s.name);
+      if (old === undefined || !sameSecret(old, s)) this.upsertSecret(s);
+    }
+    for (const p of policies) {
+      const old = this.#entries.get(policyKey(p.namespace, p.name))?.current;
+      if (old === undefined || JSON.stringify(old.spec) !== JSON.stringify(p.spec) || old.origin !== p.origin) this.upsertPolicy(p);
+    }
+  }
+
+  /** The sources have delivered their first full state: compile everything and start serving. */
+  markSynced(): void {
+    this.#synced = true;
+    this.flush();
+  }
+
+  /** Compiles what changed and swaps in a new index. Called automatically after changes settle. */
+  flush(): void {
+    this.#scheduled = false;
+    if (!this.#synced) return;
+    if (this.#dirty.size === 0 && !this.#removed && this.#index !== undefined) return;
+    const changed = [...this.#dirty];
+    this.#dirty.clear();
+    this.#removed = false;
+    for (const id of changed) {
+      const e = this.#entries.get(id);
+      if (e !== undefined) this.#compile(e);
+    }
+    const entries: IndexEntry[] = [];
+    for (const e of this.#entries.values()) {
+      if (e.serving !== undefined) entries.push({ policy: e.serving, createdAt: e.current.creationTimestamp });
+    }
+    const index = new PolicyIndex(entries);
+    this.#index = index;
+    this.#updateStatuses(index.conflicts);
+    this.#listener.onIndex?.(index);
+  }
+
+  #compile(e: Entry): void {
+    const result = compilePolicy(e.current, this.#secrets, this.#env);
+    e.result = result;
+    e.deps = [result.deps];
+    if (result.ok) {
+      e.good = e.current;
+      e.serving = result.policy;
+      return;
+    }
+    const secretMissing = result.problems.some((p) => p.reason === 'SecretMissing');
+    if (e.good !== undefined && e.good !== e.current && !secretMissing) {
+      const again = compilePolicy(e.good, this.#secrets, this.#env);
+      e.deps.push(again.deps);
+      if (again.ok) {
+        e.serving = again.policy;
+        return;
+      }
+    }
+    e.serving = result.standIn;
+  }
+
+  #updateStatuses(conflicts: readonly Conflict[]): void {
+    const lost = new Map<string, Conflict>();
+    for (const c of conflicts) if (!lost.has(c.loser)) lost.set(c.loser, c);
+    for (const [id, e] of this.#entries) {
+      const next = statusOf(id, e, lost.get(id));
+      const prev = e.status;
+      if (prev !== undefined && JSON.stringify(prev) === JSON.stringify(next)) continue;
+      e.status = next;
+      this.#listener.onStatus?.(next, prev);
+    }
+  }
+
+  #secretChanged(secret: SecretResource, previous: SecretResource | undefined): void {
+    if (!this.#synced) return;
+    for (const [id, e] of this.#entries) {
+      if (this.#dirty.has(id) || e.current.namespace !== secret.namespace) continue;
+      if (e.deps.some((d) => d.concerns(secret.namespace, e.current.namespace, secret.name, secret.labels) ||
+        (previous !== undefined && d.concerns(previous.namespace, e.current.namespace, previous.name, previous.labels)))) {
+        this.#markDirty(id);
+      }
+    }
+  }
+
+  #markDirty(id: string): void {
+    this.#dirty.add(id);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (!this.#synced || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+}
+
+function statusOf(id: string, e: Entry, conflict: Conflict | undefined): PolicyStatus {
+  const r = e.result;
+  const base = { id, namespace: e.current.namespace, name: e.current.name, observedGeneration: e.current.generation };
+  if (r === undefined) {
+    return { ...base, ready: false, reason: 'Invalid', message: 'not compiled yet', problems: [], serving: 'nothing' };
+  }
+  if (!r.ok) {
+    const first = r.problems.find((p) => p.severity === 'error');
+    const reason: StatusReason = r.problems.some((p) => p.reason === 'SecretMissing' && p.severity === 'error') ? 'SecretMissing' : 'Invalid';
+    const serving = e.serving === undefined ? 'nothing' : e.serving.broken === undefined ? 'last-good' : 'deny';
+    const tail =
+      serving === 'last-good'
+        ? `; serving the last valid generation ${e.good?.generation ?? '?'}`
+        : serving === 'deny'
+          ? '; its hosts are denied until it is fixed'
+          : '';
+    return { ...base, ready: false, reason, message: `${first?.path ?? 'spec'}: ${first?.message ?? 'invalid'}${tail}`, problems: r.problems, serving };
+  }
+  if (conflict !== undefined) {
+    return {
+      ...base,
+      ready: false,
+      reason: 'HostConflict',
+      message: `host ${conflict.host} path ${conflict.path} is already served by ${conflict.winner}`,
+      problems: r.problems,
+      serving: 'current',
+    };
+  }
+  const warnings = r.problems.filter((p) => p.severity === 'warning').map((p) => `${p.path}: ${p.message}`);
+  return { ...base, ready: true, reason: 'Compiled', message: warnings.join('; '), problems: r.problems, serving: 'current' };
+}
+
+function sameSecret(a: SecretResource, b: SecretResource): boolean {
+  if (JSON.stringify(a.labels) !== JSON.stringify(b.labels) || JSON.stringify(a.annotations) !== JSON.stringify(b.annotations)) return false;
+  if (a.data.size !== b.data.size) return false;
+  for (const [k, v] of a.data) {
+    const w = b.data.get(k);
+    if (w === undefined || !w.equals(v)) return false;
+  }
+  return a.origin === b.origin;
+}

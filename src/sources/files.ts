@@ -1,0 +1,152 @@
+// Policies and Secrets from YAML files and directories, watched. A file whose YAML cannot be read keeps
+// its previous content serving; schema problems are handled per policy by the store (last good wins).
+import { type FSWatcher, readFileSync, readdirSync, statSync, watch } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { PolicyResource, SecretResource } from '../policy/resources.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { Logger } from '../telemetry/log.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { type ManifestProblem, parseManifests, type ParsedManifests } from './manifests.js';
+
+const MANIFEST = /\.(ya?ml|json)$/i;
+
+/** Manifest files under the given files or directories, sorted; hidden entries (`..data`) skipped. */
+export function listManifestFiles(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  const walk = (p: string, explicit: boolean): void => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const name of readdirSync(p).sort()) if (!name.startsWith('.')) walk(join(p, name), false);
+    } else if (explicit || MANIFEST.test(p)) {
+      out.add(p);
+    }
+  };
+  for (const p of paths) walk(resolve(p), true);
+  return [...out];
+}
+
+export interface LoadedFiles {
+  readonly policies: PolicyResource[];
+  readonly secrets: SecretResource[];
+  readonly problems: ManifestProblem[];
+}
+
+/** Reads and merges files; the first definition of a kind/namespace/name wins, later ones are reported. */
+export function loadFiles(files: readonly string[], previous?: ReadonlyMap<string, ParsedManifests>, parsed?: Map<string, ParsedManifests>): LoadedFiles {
+  const policies = new Map<string, PolicyResource>();
+  const secrets = new Map<string, SecretResource>();
+  const problems: ManifestProblem[] = [];
+  for (const file of files) {
+    let result: ParsedManifests;
+    try {
+      result = parseManifests(readFileSync(file, 'utf8'), file);
+    } catch (e) {
+      result = { policies: [], secrets: [], unreadable: true, problems: [{ file, doc: 0, path: '', message: `cannot read: ${(e as Error).message}` }] };
+    }
+    problems.push(...result.problems);
+    const old = previous?.get(file);
+    const use = result.unreadable && old !== undefined ? old : result;
+    parsed?.set(file, use);
+    for (const p of use.policies) {
+      const key = `${p.namespace}/${p.name}`;
+      const first = policies.get(key);
+      if (first !== undefined) {
+        problems.push({ file, doc: docOf(p.origin), path: 'metadata.name', message: `AuthPolicy ${key} is already defined in ${first.origin}; this one is ignored` });
+      } else policies.set(key, p);
+    }
+    for (const s of use.secrets) {
+      const key = `${s.namespace}/${s.name}`;
+      const first = secrets.get(key);
+      if (first !== undefined) {
+        problems.push({ file, doc: docOf(s.origin), path: 'metadata.name', message: `Secret ${key} is already defined in ${first.origin}; this one is ignored` });
+      } else secrets.set(key, s);
+    }
+  }
+  return { policies: [...policies.values()], secrets: [...secrets.values()], problems };
+}
+
+function docOf(origin: string): number {
+  return Number(origin.slice(origin.lastIndexOf('#') + 1));
+}
+
+export interface FileSourceOptions {
+  readonly paths: readonly string[];
+  readonly store: PolicyStore;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Quiet period after a change before re-reading (editors write in several steps). */
+  readonly debounceMs?: number;
+}
+
+export class FileSource {
+  readonly #o: FileSourceOptions;
+  #parsed = new Map<string, ParsedManifests>();
+  readonly #watchers: FSWatcher[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #reloads = 0;
+
+  constructor(options: FileSourceOptions) {
+    this.#o = options;
+  }
+
+  /** Number of completed reloads (the first load included). */
+  get reloads(): number {
+    return this.#reloads;
+  }
+
+  start(): void {
+    this.reload();
+    this.#o.store.markSynced();
+    this.#o.metrics.sourceSynced.labels('files').set(1);
+    const dirs = new Set<string>();
+    for (const p of this.#o.paths) {
+      const abs = resolve(p);
+      dirs.add(statSync(abs).isDirectory() ? abs : dirname(abs));
+    }
+    for (const file of this.#parsed.keys()) dirs.add(dirname(file));
+    for (const dir of dirs) {
+      const w = watch(dir, { persistent: false }, () => this.#changed());
+      w.on('error', (e) => this.#o.logger.warn('cannot watch policy directory', { dir, error: e }));
+      this.#watchers.push(w);
+    }
+  }
+
+  /** Re-reads every file and hands the result to the store. */
+  reload(): void {
+    const { logger, metrics, store } = this.#o;
+    let files: string[];
+    try {
+      files = listManifestFiles(this.#o.paths);
+    } catch (e) {
+      metrics.compileErrors.labels('files').inc();
+      logger.error('cannot list policy files; keeping the current policies', { error: e });
+      return;
+    }
+    const parsed = new Map<string, ParsedManifests>();
+    const loaded = loadFiles(files, this.#parsed, parsed);
+    this.#parsed = parsed;
+    for (const p of loaded.problems) {
+      metrics.compileErrors.labels('files').inc();
+      logger.error('policy file problem', { file: p.file, doc: p.doc, field: p.path, problem: p.message });
+    }
+    store.replaceAll(loaded.policies, loaded.secrets);
+    store.flush();
+    this.#reloads++;
+    logger.info('policy files loaded', { files: files.length, policies: loaded.policies.length, secrets: loaded.secrets.length });
+  }
+
+  #changed(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.reload();
+    }, this.#o.debounceMs ?? 100);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    for (const w of this.#watchers) w.close();
+    this.#watchers.length = 0;
+  }
+}

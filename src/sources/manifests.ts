@@ -1,0 +1,143 @@
+// Multi-document YAML (what one would `kubectl apply`) -> source-neutral resources. Every problem
+// names the file, the document (1-based) and the field.
+import { parseAllDocuments } from 'yaml';
+import type { PolicyResource, SecretResource } from '../policy/resources.js';
+import { API_GROUP, API_VERSION, KIND } from '../policy/schema.js';
+
+export interface ManifestProblem {
+  readonly file: string;
+  /** 1-based document number in the file. */
+  readonly doc: number;
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ParsedManifests {
+  readonly policies: PolicyResource[];
+  readonly secrets: SecretResource[];
+  readonly problems: ManifestProblem[];
+  /** True when the YAML itself could not be read: the file's previous content should keep serving. */
+  readonly unreadable: boolean;
+}
+
+export const DEFAULT_NAMESPACE = 'default';
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function parseManifests(text: string, file: string): ParsedManifests {
+  const out: ParsedManifests = { policies: [], secrets: [], problems: [], unreadable: false };
+  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  let unreadable = false;
+  list.forEach((doc, i) => {
+    const n = i + 1;
+    const problem = (path: string, message: string): void => void out.problems.push({ file, doc: n, path, message });
+    if (doc.errors.length > 0) {
+      unreadable = true;
+      for (const e of doc.errors) problem('', `YAML: ${e.message.split('\n')[0] ?? e.message}`);
+      return;
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) return;
+    if (!isObject(value)) return problem('', 'document is not a mapping');
+    const apiVersion = value.apiVersion;
+    const kind = value.kind;
+    if (kind === KIND) {
+      if (apiVersion !== `${API_GROUP}/${API_VERSION}`) return problem('apiVersion', `must be ${API_GROUP}/${API_VERSION}`);
+      const meta = metadata(value, problem);
+      if (meta === undefined) return;
+      if (!('spec' in value)) return problem('spec', 'is required');
+      out.policies.push({
+        namespace: meta.namespace,
+        name: meta.name,
+        generation: typeof meta.generation === 'number' ? meta.generation : 1,
+        creationTimestamp: meta.creationTimestamp,
+        spec: value.spec,
+        origin: `${file}#${n}`,
+      });
+      return;
+    }
+    if (kind === 'Secret' && apiVersion === 'v1') {
+      const meta = metadata(value, problem);
+      if (meta === undefined) return;
+      const data = secretData(value, problem);
+      if (data === undefined) return;
+      out.secrets.push({
+        namespace: meta.namespace,
+        name: meta.name,
+        labels: meta.labels,
+        annotations: meta.annotations,
+        data,
+        origin: `${file}#${n}`,
+      });
+    }
+    // Other kinds (Namespaces, Deployments...) may share the file; they are not ours.
+  });
+  return { ...out, unreadable };
+}
+
+interface Meta {
+  name: string;
+  namespace: string;
+  generation: unknown;
+  creationTimestamp: string | undefined;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+function metadata(value: Record<string, unknown>, problem: (path: string, message: string) => void): Meta | undefined {
+  const m = value.metadata;
+  if (!isObject(m)) return problem('metadata', 'is required'), undefined;
+  if (typeof m.name !== 'string' || m.name === '') return problem('metadata.name', 'is required'), undefined;
+  if (m.namespace !== undefined && (typeof m.namespace !== 'string' || m.namespace === '')) {
+    return problem('metadata.namespace', 'must be a non-empty string'), undefined;
+  }
+  const labels = stringMap(m.labels, 'metadata.labels', problem);
+  const annotations = stringMap(m.annotations, 'metadata.annotations', problem);
+  if (labels === undefined || annotations === undefined) return undefined;
+  return {
+    name: m.name,
+    namespace: typeof m.namespace === 'string' ? m.namespace : DEFAULT_NAMESPACE,
+    generation: m.generation,
+    creationTimestamp: typeof m.creationTimestamp === 'string' ? m.creationTimestamp : undefined,
+    labels,
+    annotations,
+  };
+}
+
+function stringMap(v: unknown, path: string, problem: (path: string, message: string) => void): Record<string, string> | undefined {
+  if (v === undefined || v === null) return {};
+  if (!isObject(v)) return problem(path, 'must be a mapping of strings'), undefined;
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== 'string') return problem(`${path}.${k}`, 'must be a string'), undefined;
+    out[k] = val;
+  }
+  return out;
+}
+
+function secretData(value: Record<string, unknown>, problem: (path: string, message: string) => void): Map<string, Buffer> | undefined {
+  const data = new Map<string, Buffer>();
+  const raw = value.data;
+  if (raw !== undefined && raw !== null) {
+    if (!isObject(raw)) return problem('data', 'must be a mapping of base64 strings'), undefined;
+    for (const [k, v] of Object.entries(raw)) {
+      if (typeof v !== 'string' || !BASE64.test(v.replace(/\s/g, '')) || v.replace(/\s/g, '').length % 4 !== 0) {
+        return problem(`data.${k}`, 'must be base64 (use stringData for plain text)'), undefined;
+      }
+      data.set(k, Buffer.from(v, 'base64'));
+    }
+  }
+  const str = value.stringData;
+  if (str !== undefined && str !== null) {
+    if (!isObject(str)) return problem('stringData', 'must be a mapping of strings'), undefined;
+    for (const [k, v] of Object.entries(str)) {
+      if (typeof v !== 'string') return problem(`stringData.${k}`, 'must be a string'), undefined;
+      data.set(k, Buffer.from(v, 'utf8'));
+    }
+  }
+  return data;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,66 @@
+// Every metric gatehouse exports, defined in one place.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly checks = new Counter({
+    name: 'gatehouse_check_total',
+    help: 'Check decisions by policy, authentication method, decision and reason code.',
+    labelNames: ['policy', 'method', 'decision', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly checkDuration = new Histogram({
+    name: 'gatehouse_check_duration_seconds',
+    help: 'Time to decide a Check.',
+    labelNames: ['decision'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+
+  readonly policies = new Gauge({
+    name: 'gatehouse_policies',
+    help: 'Policies known, by state (ready, invalid).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly apiKeys = new Gauge({
+    name: 'gatehouse_api_keys',
+    help: 'API keys held by the serving policies.',
+    registers: [this.registry],
+  });
+
+  readonly compileErrors = new Counter({
+    name: 'gatehouse_policy_compile_errors_total',
+    help: 'Policy versions or source documents rejected, by source.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sourceSynced = new Gauge({
+    name: 'gatehouse_source_synced',
+    help: '1 once a policy source has delivered its first full state.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchDown = new Gauge({
+    name: 'gatehouse_kubernetes_watch_down_seconds',
+    help: 'Seconds the Kubernetes watch of a resource has been down (0 while up).',
+    labelNames: ['resource'] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchRestarts = new Counter({
+    name: 'gatehouse_kubernetes_watch_restarts_total',
+    help: 'Restarts of a Kubernetes watch after an error.',
+    labelNames: ['resource'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}

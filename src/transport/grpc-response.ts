@@ -1,0 +1,92 @@
+// Decision -> CheckResponse, limited to what Envoy's ext_authz filter reads.
+import type { Decision, Deny, Allow } from '../core/decision.js';
+import type { HeaderPair } from '../core/identity.js';
+import type { CheckResponseMsg, HeaderValueOptionMsg, OkHttpResponseMsg } from './grpc-protos.js';
+
+/** google.rpc.Code values used in CheckResponse.status. */
+export const GrpcCode = {
+  OK: 0,
+  INVALID_ARGUMENT: 3,
+  PERMISSION_DENIED: 7,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+// `append` is set on every header: Envoy reads it before append_action, and older Envoys know only it.
+const OVERWRITE: { readonly value: boolean } = Object.freeze({ value: false });
+const APPEND: { readonly value: boolean } = Object.freeze({ value: true });
+const OK_STATUS = Object.freeze({ code: GrpcCode.OK });
+
+export function toCheckResponse(decision: Decision): CheckResponseMsg {
+  switch (decision.kind) {
+    case 'allow':
+      return { status: OK_STATUS, ok_response: okResponse(decision) };
+    case 'deny':
+      return deniedResponse(decision);
+    default:
+      return unreachable(decision);
+  }
+}
+
+/** The gRPC status Envoy logs and emits for a deny; Envoy sends the HTTP status to the client. */
+export function grpcCodeForStatus(status: number): number {
+  switch (status) {
+    case 401:
+      return GrpcCode.UNAUTHENTICATED;
+    case 403:
+      return GrpcCode.PERMISSION_DENIED;
+    case 503:
+      return GrpcCode.UNAVAILABLE;
+    case 400:
+    case 431:
+      return GrpcCode.INVALID_ARGUMENT;
+    case 500:
+      return GrpcCode.INTERNAL;
+    default:
+      return GrpcCode.PERMISSION_DENIED;
+  }
+}
+
+/**
+ * Sent when even the engine cannot produce a deny: a fixed 500 so the request is refused whatever
+ * Envoy's failure_mode_allow says about transport errors.
+ */
+export const LAST_RESORT_DENY: CheckResponseMsg = Object.freeze({
+  status: Object.freeze({ code: GrpcCode.INTERNAL, message: 'internal_error' }),
+  denied_response: Object.freeze({ status: Object.freeze({ code: 500 }), body: 'Internal error' }),
+});
+
+function okResponse(allow: Allow): OkHttpResponseMsg {
+  // Empty lists are left out: most allows carry one or two headers, nothing else.
+  const out: {
+    headers?: HeaderValueOptionMsg[];
+    headers_to_remove?: readonly string[];
+    response_headers_to_add?: HeaderValueOptionMsg[];
+    query_parameters_to_remove?: readonly string[];
+  } = {};
+  if (allow.setHeaders.length > 0) out.headers = options(allow.setHeaders, OVERWRITE);
+  if (allow.removeHeaders.length > 0) out.headers_to_remove = allow.removeHeaders;
+  if (allow.responseHeaders.length > 0) out.response_headers_to_add = options(allow.responseHeaders, APPEND);
+  if (allow.removeQuery.length > 0) out.query_parameters_to_remove = allow.removeQuery;
+  return out;
+}
+
+function deniedResponse(deny: Deny): CheckResponseMsg {
+  const denied: { status: { code: number }; headers?: HeaderValueOptionMsg[]; body?: string } = {
+    status: { code: deny.status },
+  };
+  if (deny.headers.length > 0) denied.headers = options(deny.headers, OVERWRITE);
+  if (deny.body !== '') denied.body = deny.body;
+  return { status: { code: grpcCodeForStatus(deny.status), message: deny.code }, denied_response: denied };
+}
+
+function options(pairs: readonly HeaderPair[], append: { readonly value: boolean }): HeaderValueOptionMsg[] {
+  const out: HeaderValueOptionMsg[] = [];
+  for (const p of pairs) out.push({ header: { key: p.name, value: p.value }, append });
+  return out;
+}
+
+function unreachable(x: never): never {
+  throw new Error(`unknown decision kind ${JSON.stringify(x)}`);
+}
