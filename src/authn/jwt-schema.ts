@@ -40,7 +40,7 @@ export const JwtSpec = Type.Object(
     audiences: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1, maxItems: 32, description: 'The token `aud` must hold one of these.' }),
     ),
-    secretRef: Type.Optional({ ...SecretKeyRef, description: 'HMAC shared secret (HS256/384/512) in a Secret.' }),
+    secretRef: Type.Optional(Type.Object(SecretKeyRef.properties, { additionalProperties: false, description: 'HMAC shared secret (HS256/384/512) in a Secret.' })),
     secretFromEnv: Type.Optional(
       Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 256, description: 'HMAC shared secret from this environment variable of the gatehouse process.' }),
     ),
@@ -48,10 +48,14 @@ export const JwtSpec = Type.Object(
       default: 'raw',
       description: 'How the HMAC secret is written (Kong `secret_is_base64`).',
     }),
-    publicKeysRef: Type.Optional({
-      ...SecretRef,
-      description: 'A Secret whose every entry is a PEM public key, a JWK or a JWK Set (several keys for rotation).',
-    }),
+    publicKeysRef: Type.Optional(
+      Type.Object(SecretRef.properties, {
+        additionalProperties: false,
+        description:
+          'A Secret whose every entry is a PEM public key or certificate, a JWK or a JWK Set (several keys for rotation). ' +
+          'JWKs of kty `oct` are HMAC keys.',
+      }),
+    ),
     jwksUri: Type.Optional(
       Type.String({ pattern: '^https?://', maxLength: 2048, description: 'JWK Set URL, fetched in the background and cached (refreshed on Cache-Control and on an unknown `kid`).' }),
     ),
@@ -59,10 +63,12 @@ export const JwtSpec = Type.Object(
       default: false,
       description: 'Read `jwks_uri` from `<issuer>/.well-known/openid-configuration`.',
     }),
-    signingKeyRef: Type.Optional({
-      ...SecretKeyRef,
-      description: 'Private key (PEM or JWK) that `gatehouse token mint` signs with; its public half also verifies.',
-    }),
+    signingKeyRef: Type.Optional(
+      Type.Object(SecretKeyRef.properties, {
+        additionalProperties: false,
+        description: 'Private key (PEM or JWK) that `gatehouse token mint` signs with; its public half also verifies.',
+      }),
+    ),
     clockSkew: Duration('Tolerance for exp, nbf and iat.', '30s'),
     maxLifetime: Type.Optional(Duration('Refuse tokens whose exp - iat is longer than this (they then need iat).')),
     requireExpiration: Type.Boolean({ default: true, description: 'Refuse tokens without `exp`.' }),

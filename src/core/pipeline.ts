@@ -21,7 +21,13 @@ export interface PipelineOptions {
 type Outcome =
   | { readonly kind: 'identity'; readonly identity: Identity; readonly mutations: Mutations | undefined; readonly responseHeaders: readonly HeaderPair[] }
   | { readonly kind: 'decided'; readonly decision: Decision }
-  | { readonly kind: 'unauthenticated'; readonly failure: GatehouseError | undefined; readonly method: string | undefined };
+  | {
+      readonly kind: 'unauthenticated';
+      readonly failure: GatehouseError | undefined;
+      readonly method: string | undefined;
+      /** Some credential was presented (mode all, partly): never fall back to anonymous. */
+      readonly presented: boolean;
+    };
 
 type Maybe<T> = T | Promise<T>;
 
@@ -142,7 +148,12 @@ class AuthState {
     if (this.#policy.mode === 'all' && this.#firstFailure === undefined && this.#missing === undefined && ids.length > 0) {
       return merge(ids);
     }
-    return { kind: 'unauthenticated', failure: this.#firstFailure?.error, method: this.#firstFailure?.method };
+    return {
+      kind: 'unauthenticated',
+      failure: this.#firstFailure?.error,
+      method: this.#firstFailure?.method ?? this.#missing,
+      presented: this.#firstFailure !== undefined || ids.length > 0,
+    };
   }
 }
 
@@ -210,9 +221,11 @@ function unauthenticated(
   input: CheckInput,
   ctx: RequestContext,
 ): Maybe<Decision> {
-  if (outcome.failure !== undefined) return denyFor(outcome.failure, policy, outcome.method);
+  const challenges: Challenge[] = [];
+  for (const a of policy.authenticators) if (a.challenge !== undefined) challenges.push({ scheme: a.challenge });
+  if (outcome.failure !== undefined) return denyFor(outcome.failure, policy, outcome.method, challenges);
   const anon = policy.anonymous;
-  if (anon !== undefined) {
+  if (anon !== undefined && !outcome.presented) {
     const identity: Identity = {
       method: 'anonymous',
       consumerId: anon.id,
@@ -226,16 +239,16 @@ function unauthenticated(
     };
     return authorize(identity, undefined, EMPTY_PAIRS, policy, index, input, ctx);
   }
-  for (const a of policy.authenticators) {
-    const answer = a.unauthenticated?.(input, ctx);
-    if (answer !== undefined) return answer;
+  if (!outcome.presented) {
+    for (const a of policy.authenticators) {
+      const answer = a.unauthenticated?.(input, ctx);
+      if (answer !== undefined) return answer;
+    }
   }
-  const challenges: Challenge[] = [];
-  for (const a of policy.authenticators) if (a.challenge !== undefined) challenges.push({ scheme: a.challenge });
   return denyFor(
     new GatehouseError('credential_missing', 'unauthenticated', 'no credential presented', { publicMessage: 'No credentials found in request' }),
     policy,
-    undefined,
+    outcome.presented ? outcome.method : undefined,
     challenges,
   );
 }

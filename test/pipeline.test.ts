@@ -1,0 +1,143 @@
+// The pure pipeline with scripted methods: phases, modes, async methods, failures and fail-open.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AuthnResult, Authenticator } from '../src/authn/authenticator.js';
+import type { Decision } from '../src/core/decision.js';
+import { GatehouseError } from '../src/core/errors.js';
+import { NO_CLAIMS, type Identity } from '../src/core/identity.js';
+import { CheckInput } from '../src/core/input.js';
+import { Pipeline } from '../src/core/pipeline.js';
+import { compilePolicy } from '../src/policy/compile.js';
+import type { CompiledPolicy } from '../src/policy/compiled.js';
+import { PolicyIndex } from '../src/policy/index.js';
+import { SecretIndex } from '../src/policy/secrets.js';
+
+const identity = (method: string, id: string, extra: Partial<Identity> = {}): Identity => ({
+  method,
+  consumerId: id,
+  username: undefined,
+  customId: undefined,
+  credential: undefined,
+  groups: [],
+  anonymous: false,
+  claims: NO_CLAIMS,
+  headers: [],
+  ...extra,
+});
+
+function method(name: string, result: AuthnResult | (() => Promise<AuthnResult>)): Authenticator {
+  return {
+    name,
+    type: 'apiKey',
+    challenge: 'Test',
+    headerNames: [],
+    authenticate: () => (typeof result === 'function' ? result() : result),
+  };
+}
+
+function setup(spec: Record<string, unknown>, methods: Authenticator[]): PolicyIndex {
+  const r = compilePolicy(
+    { namespace: 'ns', name: 'p', generation: 1, creationTimestamp: undefined, origin: 't', spec: { hosts: ['h.example.com'], authentication: { methods: [] }, anonymous: { id: 'anon' }, ...spec } },
+    new SecretIndex(),
+    { clock: () => 0 },
+  );
+  assert.ok(r.ok);
+  const policy: CompiledPolicy = { ...r.policy, authenticators: methods };
+  return new PolicyIndex([{ policy, createdAt: undefined }]);
+}
+
+const input = new CheckInput({ method: 'GET', scheme: 'https', host: 'h.example.com', path: '/', headers: new Map(), peer: '127.0.0.1' });
+const pipeline = new Pipeline({ onNoPolicy: 'deny' });
+const decide = async (index: PolicyIndex): Promise<Decision> => pipeline.decide(index, input, 0);
+const fail = (code: string, kind: 'unauthenticated' | 'unavailable' = 'unauthenticated'): AuthnResult => ({ kind: 'failure', error: new GatehouseError(code, kind, code) });
+const ok = (id: string, extra: Partial<Identity> = {}): AuthnResult => ({ kind: 'success', identity: identity('m', id, extra) });
+
+describe('pipeline', () => {
+  it('synchronous methods give a synchronous decision (no promise on the API-key path)', () => {
+    const d = pipeline.decide(setup({}, [method('a', ok('alice'))]), input, 0);
+    assert.equal(typeof (d as { then?: unknown }).then, 'undefined');
+    assert.equal((d as Decision).kind, 'allow');
+  });
+
+  it('mode any: a failure then a success allows as the successful consumer', async () => {
+    const d = await decide(setup({}, [method('a', fail('key_unknown')), method('b', async () => ok('bob'))]));
+    assert.equal(d.kind, 'allow');
+    assert.equal(d.kind === 'allow' && d.identity?.consumerId, 'bob');
+  });
+
+  it('mode any: only failures deny with the first failure, not anonymous', async () => {
+    const d = await decide(setup({}, [method('a', { kind: 'none' }), method('b', fail('jwt_expired')), method('c', fail('key_unknown'))]));
+    assert.equal(d.kind, 'deny');
+    assert.equal(d.code, 'jwt_expired');
+    assert.equal(d.method, 'b');
+  });
+
+  it('mode all: a missing credential denies even after successes', async () => {
+    const d = await decide(setup({ authentication: { mode: 'all', methods: [] } }, [method('a', ok('alice')), method('b', { kind: 'none' })]));
+    assert.equal(d.kind, 'deny');
+    assert.equal(d.code, 'credential_missing');
+    assert.equal(d.kind === 'deny' && d.status, 401);
+  });
+
+  it('a method that answers itself (a redirect) decides at once', async () => {
+    const redirect: Decision = { kind: 'deny', code: 'login_redirect', policy: 'ns/p', method: 'sso', status: 302, headers: [{ name: 'location', value: 'https://idp/' }], body: '', detail: '' };
+    const d = await decide(setup({}, [method('sso', async () => ({ kind: 'respond', decision: redirect })), method('b', ok('never'))]));
+    assert.deepEqual(d, redirect);
+  });
+
+  it('an infrastructure failure denies with 503 unless the policy fails open', async () => {
+    const closed = await decide(setup({}, [method('a', async () => { throw new GatehouseError('store_down', 'unavailable', 'redis down'); })]));
+    assert.equal(closed.kind, 'deny');
+    assert.equal(closed.kind === 'deny' && closed.status, 503);
+    assert.equal(closed.kind === 'deny' && JSON.parse(closed.body).message, 'Service unavailable');
+    const open = await decide(setup({ failureMode: 'open' }, [method('a', async () => { throw new GatehouseError('store_down', 'unavailable', 'redis down'); })]));
+    assert.equal(open.kind, 'allow');
+    assert.equal(open.code, 'fail_open');
+    assert.equal(open.kind === 'allow' && open.identity, undefined);
+  });
+
+  it('an unexpected exception is an internal error whose text never reaches the client', async () => {
+    const d = await decide(setup({}, [method('a', () => { throw new Error('secret internals'); })]));
+    assert.equal(d.kind, 'deny');
+    if (d.kind !== 'deny') return;
+    assert.equal(d.status, 500);
+    assert.equal(d.body, '{"code":"internal_error","message":"Internal error"}');
+    assert.equal(d.detail, 'secret internals');
+  });
+
+  it('an identity value with a line break is never sent as a header', async () => {
+    const d = await decide(setup({}, [method('a', ok('evil\r\nx-admin: 1'))]));
+    assert.equal(d.kind, 'deny');
+    assert.equal(d.code, 'identity_header_invalid');
+  });
+
+  it('before the first sync every request is denied with 503 not_ready', () => {
+    const d = pipeline.decide(undefined, input, 0) as Decision;
+    assert.equal(d.kind, 'deny');
+    assert.equal(d.code, 'not_ready');
+    assert.equal(d.kind === 'deny' && d.status, 503);
+  });
+
+  it('custom deny responses: status, headers and body from the policy', async () => {
+    const index = setup(
+      { response: { unauthenticated: { status: 401, headers: { 'X-Reason': 'login' }, body: { json: { error: 'login required' } } } } },
+      [method('a', fail('key_unknown'))],
+    );
+    const d = await decide(index);
+    assert.equal(d.kind, 'deny');
+    if (d.kind !== 'deny') return;
+    assert.deepEqual(d.headers, [
+      { name: 'www-authenticate', value: 'Test realm="h.example.com"' },
+      { name: 'content-type', value: 'application/json' },
+      { name: 'x-reason', value: 'login' },
+    ]);
+    assert.equal(d.body, '{"error":"login required"}');
+  });
+
+  it('the anonymous consumer can be refused by authorization', async () => {
+    const d = await decide(setup({ authorization: { allowAnonymous: false } }, [method('a', { kind: 'none' })]));
+    assert.equal(d.kind, 'deny');
+    assert.equal(d.code, 'anonymous_forbidden');
+    assert.equal(d.kind === 'deny' && d.status, 403);
+  });
+});
