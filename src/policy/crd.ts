@@ -52,6 +52,15 @@ export function toStructural(node: unknown): JsonObject {
       out[k] = v;
     }
   }
+  // A field with a default is filled in by the API server; requiring it would only confuse users.
+  if (Array.isArray(out.required) && typeof out.properties === 'object' && out.properties !== null && !Array.isArray(out.properties)) {
+    const props = out.properties;
+    out.required = out.required.filter((name) => {
+      const p = typeof name === 'string' ? props[name] : undefined;
+      return !(typeof p === 'object' && p !== null && !Array.isArray(p) && 'default' in p);
+    });
+    if (out.required.length === 0) delete out.required;
+  }
   if (out.type === 'object' && out.properties === undefined && out.additionalProperties === undefined) {
     out['x-kubernetes-preserve-unknown-fields'] = true;
   }

@@ -43,7 +43,7 @@ const Consumer = Type.Object(
     id: Type.String({ minLength: 1, maxLength: 256, description: 'Consumer id (`x-consumer-id`).' }),
     username: Type.Optional(Type.String({ maxLength: 256, description: '`x-consumer-username`.' })),
     customId: Type.Optional(Type.String({ maxLength: 256, description: '`x-consumer-custom-id`.' })),
-    groups: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 64 })),
+    groups: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 64, description: '`x-authenticated-groups`.' })),
   },
   { additionalProperties: false },
 );
@@ -104,8 +104,8 @@ export const AuthPolicySpec = Type.Object(
     skip: Type.Array(
       Type.Object(
         {
-          paths: Type.Optional(Type.Array(PathPrefix, { maxItems: 64 })),
-          methods: Type.Optional(Type.Array(HttpMethod, { maxItems: 9 })),
+          paths: Type.Optional(Type.Array(PathPrefix, { maxItems: 64, description: 'Path prefixes this rule covers (default: all).' })),
+          methods: Type.Optional(Type.Array(HttpMethod, { maxItems: 9, description: 'Methods this rule covers (default: all).' })),
         },
         { additionalProperties: false },
       ),
@@ -123,7 +123,7 @@ export const AuthPolicySpec = Type.Object(
         }),
         methods: Type.Array(AuthMethod, { maxItems: 16, description: 'Methods, tried in order.' }),
       },
-      { additionalProperties: false },
+      { additionalProperties: false, description: 'How requests prove who they are.' },
     ),
     anonymous: Type.Optional(
       Type.Object(
@@ -156,7 +156,7 @@ export const AuthPolicySpec = Type.Object(
           description: 'When false, the anonymous consumer is refused with 403 while known consumers pass.',
         }),
       },
-      { additionalProperties: false, default: {} },
+      { additionalProperties: false, default: {}, description: 'Rules every authenticated request must pass (403 otherwise).' },
     ),
     response: Type.Object(
       {
@@ -167,14 +167,14 @@ export const AuthPolicySpec = Type.Object(
         unauthenticated: Type.Optional(DenyResponse(401, 'Answer when authentication fails.')),
         unauthorized: Type.Optional(DenyResponse(403, 'Answer when authorization fails.')),
       },
-      { additionalProperties: false, default: {} },
+      { additionalProperties: false, default: {}, description: 'What gatehouse answers: identity headers upstream, deny responses to clients.' },
     ),
     failureMode: StringEnum(['closed', 'open'] as const, {
       default: 'closed',
       description: 'On an infrastructure failure (store or IdP unreachable): `closed` denies (503), `open` passes without identity.',
     }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'Which requests the policy selects and how they are authenticated and authorized.' },
 );
 export type AuthPolicySpec = Static<typeof AuthPolicySpec>;
 
