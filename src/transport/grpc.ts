@@ -14,7 +14,10 @@ export interface GrpcServerOptions {
   readonly engine: CheckEngine;
   /** Largest CheckRequest accepted (grpc max receive length); Envoy's with_request_body can exceed 4 MiB. */
   readonly maxRequestBytes: number;
-  /** Limit for one header value and for all headers together; beyond it the request is denied 431. */
+  /**
+   * Limit for one header value and for all headers together (names and pseudo-headers included);
+   * beyond it the request is denied 431 header_too_large.
+   */
   readonly maxHeaderBytes: number;
   /** Answer this long before the caller's deadline so the deny reaches Envoy in time. */
   readonly deadlineMarginMs: number;
