@@ -2,6 +2,7 @@
 import { GatehouseEngine } from './check-engine.js';
 import type { CompileEnv } from './policy/compile-context.js';
 import { PolicyStore, type PolicyStatus } from './policy/store.js';
+import { createSessionServices } from './session/stores.js';
 import type { Settings } from './settings.js';
 import { FileSource } from './sources/files.js';
 import { createLogger, type Logger } from './telemetry/log.js';
@@ -28,7 +29,14 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
   const logger = overrides.logger ?? createLogger(settings.logLevel);
   const metrics = overrides.metrics ?? new Metrics();
   const clock = overrides.clock ?? Date.now;
-  const env: CompileEnv = { clock };
+  const sessions = createSessionServices({
+    redisUrl: settings.redisUrl,
+    onReject: (reason, policy) => metrics.sessionRejected.labels(policy, reason).inc(),
+  });
+  // Redis commands are not queued while disconnected: connect before serving. A Redis that is down
+  // does not stop the process: its sessions answer 503 (fail closed) until it reconnects.
+  await sessions.ready().catch((e: unknown) => logger.error('redis not reachable at startup; redis sessions fail closed until it is', { error: e }));
+  const env: CompileEnv = { clock, sessions };
   const store = new PolicyStore(env, {
     onStatus: (s, prev) => reportStatus(logger, metrics, s, prev),
     onIndex: (index) => {
@@ -78,6 +86,7 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
       files.stop();
       await grpc.close(settings.shutdownGraceMs);
       await admin.close();
+      await sessions.close();
       logger.info('gatehouse stopped');
     },
   };

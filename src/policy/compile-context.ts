@@ -1,12 +1,18 @@
 // What a method factory gets while compiling: where it stands in the policy (for field paths), the
 // Secrets it may read (every read is recorded so a Secret change recompiles exactly its dependants),
 // and the process-wide ports (clock and, as methods arrive, key caches and stores).
+import type { JwtServices } from '../authn/jwt-services.js';
+import type { SessionServices } from '../session/stores.js';
 import type { ProblemList } from './problems.js';
 import type { SecretResource } from './resources.js';
 import { type SecretIndex, type Selector, selectorMatches } from './secrets.js';
 
 export interface CompileEnv {
   readonly clock: () => number;
+  /** Session stores and counters; without it only `storage: cookie|memory` sessions compile. */
+  readonly sessions?: SessionServices | undefined;
+  /** JWKS caches, revocation list and verified-token cache; a process-local default when absent. */
+  readonly jwt?: JwtServices | undefined;
 }
 
 export class Dependencies {

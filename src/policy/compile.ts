@@ -3,6 +3,7 @@
 import type { Authenticator } from '../authn/authenticator.js';
 import { compileMethod, methodBlock } from '../authn/registry.js';
 import { compileRules } from '../authz/rules.js';
+import { compileSession } from '../session/compile.js';
 import { splitHostPort } from '../core/input.js';
 import type { HeaderPair } from '../core/identity.js';
 import type { CompiledPolicy, DenyTemplate, SkipRule } from './compiled.js';
@@ -61,6 +62,11 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     keyCount += authenticator.keyCount ?? 0;
     authenticators.push(authenticator);
   });
+  const session =
+    spec.session === undefined
+      ? undefined
+      : compileSession(spec.session, { policyId: id, secrets, env, problems, methodNames: spec.authentication.methods.map((m) => m.name), mode: spec.authentication.mode });
+  if (session !== undefined) authenticators.unshift(session.authenticator);
   if (authenticators.length === 0 && spec.anonymous === undefined && !problems.hasErrors) {
     problems.error('spec.authentication.methods', 'no method and no anonymous consumer: every request would be denied');
   }
@@ -80,7 +86,7 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     skip: spec.skip.map(
       (s): SkipRule => ({ paths: s.paths, methods: s.methods === undefined ? undefined : new Set<string>(s.methods) }),
     ),
-    endpoints: [],
+    endpoints: session?.endpoints ?? [],
     mode: spec.authentication.mode,
     authenticators,
     anonymous:
@@ -93,7 +99,7 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
             groups: spec.anonymous.groups ?? [],
           },
     rules: compileRules(spec.authorization),
-    hooks: [],
+    hooks: session === undefined ? [] : [session.hook],
     realm,
     identityHeaders,
     headerNames: [...headerNames],

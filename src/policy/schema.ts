@@ -1,7 +1,9 @@
 // The AuthPolicy resource (gatehouse.dev/v1alpha1). Types, validation and the CRD come from here.
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiKeySpec } from '../authn/api-key-schema.js';
+import { JwtSpec } from '../authn/jwt-schema.js';
 import { HeaderName, HttpMethod, StringEnum } from './schema-common.js';
+import { SessionSpec } from '../session/policy-schema.js';
 
 export const API_GROUP = 'gatehouse.dev';
 export const API_VERSION = 'v1alpha1';
@@ -23,19 +25,20 @@ export const AuthMethod = Type.Object(
       description: 'Name of this method, used in metrics, logs and `x-credential-identifier`-style headers.',
     }),
     apiKey: Type.Optional(ApiKeySpec),
+    jwt: Type.Optional(JwtSpec),
   },
   {
     additionalProperties: false,
     description: 'One authentication method. Exactly one method block (such as `apiKey`) is set.',
     'x-kubernetes-validations': [
-      { rule: '[has(self.apiKey)].filter(x, x).size() == 1', message: 'exactly one method block must be set' },
+      { rule: '[has(self.apiKey), has(self.jwt)].filter(x, x).size() == 1', message: 'exactly one method block must be set' },
     ],
   },
 );
 export type AuthMethod = Static<typeof AuthMethod>;
 
 /** The method blocks of AuthMethod, in one place so compile and validation agree on them. */
-export const METHOD_KEYS = ['apiKey'] as const;
+export const METHOD_KEYS = ['apiKey', 'jwt'] as const;
 export type MethodKey = (typeof METHOD_KEYS)[number];
 
 const Consumer = Type.Object(
@@ -169,6 +172,7 @@ export const AuthPolicySpec = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'What gatehouse answers: identity headers upstream, deny responses to clients.' },
     ),
+    session: Type.Optional(SessionSpec),
     failureMode: StringEnum(['closed', 'open'] as const, {
       default: 'closed',
       description: 'On an infrastructure failure (store or IdP unreachable): `closed` denies (503), `open` passes without identity.',

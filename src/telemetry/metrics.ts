@@ -60,6 +60,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly sessionRejected = new Counter({
+    name: 'gatehouse_session_rejected_total',
+    help: 'Session cookies treated as no session, by policy and reason (expired, tampered, logged_out...).',
+    labelNames: ['policy', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -1,0 +1,150 @@
+// Accepts a session cookie in place of the method that created the session. No cookie, or one that
+// is invalid, expired or logged out, is `none` (the other methods still get their turn); the reason
+// is counted. A store that cannot answer throws `session_store_unavailable` (503 unless fail-open).
+import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../authn/authenticator.js';
+import { NO_CLAIMS, NO_HEADERS, type HeaderPair, type Identity } from '../core/identity.js';
+import type { CheckInput } from '../core/input.js';
+import type { SessionCodec, SessionIdSigner } from './codec.js';
+import { buildSetCookies, heldParts, readCookie, type CookieLifetime, type CookieSpec } from './cookie.js';
+import { renewSessionRecord, sessionState, sessionTtlMs, type SessionRecord, type SessionTimeouts } from './record.js';
+import type { SessionStore } from './store.js';
+import type { SessionRejectReason, SessionServices } from './stores.js';
+
+/** Where a policy's sessions live, with what seals or signs their cookies. */
+export type SessionBackend =
+  | { readonly kind: 'cookie'; readonly codec: SessionCodec }
+  | { readonly kind: 'store'; readonly store: SessionStore; readonly signer: SessionIdSigner };
+
+/** Everything compiled from a policy's `session` block, shared by the authenticator, hook and logout. */
+export interface SessionConfig {
+  readonly policyId: string;
+  readonly backend: SessionBackend;
+  readonly cookie: CookieSpec;
+  readonly persistent: boolean;
+  readonly timeouts: SessionTimeouts;
+  readonly services: SessionServices;
+  /** Identities this policy's session authenticator produced: the create hook leaves them alone. */
+  readonly fromSession: WeakSet<Identity>;
+}
+
+export const SESSION_METHOD = 'session';
+
+export class SessionAuthenticator implements Authenticator {
+  readonly name = SESSION_METHOD;
+  readonly type = 'session';
+  readonly challenge = undefined;
+  readonly headerNames: readonly string[] = [];
+  readonly #c: SessionConfig;
+
+  constructor(config: SessionConfig) {
+    this.#c = config;
+  }
+
+  authenticate(input: CheckInput, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
+    const c = this.#c;
+    const cookies = input.cookies;
+    const read = readCookie(c.cookie, cookies);
+    switch (read.kind) {
+      case 'absent':
+        return NONE;
+      case 'malformed':
+        return this.#reject('malformed');
+      case 'value':
+        break;
+      default: {
+        const never: never = read;
+        throw new Error(`unknown cookie read ${JSON.stringify(never)}`);
+      }
+    }
+    const backend = c.backend;
+    switch (backend.kind) {
+      case 'cookie': {
+        const opened = backend.codec.open(read.value);
+        if (!opened.ok) return this.#reject(opened.reason);
+        const record = opened.record;
+        if (c.services.isRevoked(c.policyId, sessionIdOf(record), ctx.now)) return this.#reject('logged_out');
+        const state = sessionState(record, ctx.now, c.timeouts);
+        if (state.state === 'expired') return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');
+        if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
+        if (!state.renew) return this.#success(record, []);
+        const renewed = renewSessionRecord(record, ctx.now, c.timeouts);
+        return this.#success(renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, ctx.now, heldParts(c.cookie, cookies)));
+      }
+      case 'store': {
+        const verified = backend.signer.verify(read.value);
+        if (!verified.ok) return this.#reject(verified.reason);
+        return this.#fromStore(backend.store, backend.signer, verified.id, ctx.now, heldParts(c.cookie, cookies));
+      }
+      default: {
+        const never: never = backend;
+        throw new Error(`unknown backend ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  async #fromStore(store: SessionStore, signer: SessionIdSigner, id: string, now: number, held: number): Promise<AuthnResult> {
+    const c = this.#c;
+    const record = await store.get(id);
+    if (record === undefined) return this.#reject('not_found');
+    // The id is signed for this policy already; a record of another one means a corrupted store.
+    if (record.aud !== c.policyId) return this.#reject('wrong_audience');
+    const state = sessionState(record, now, c.timeouts);
+    if (state.state === 'expired') {
+      await store.delete(id);
+      return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');
+    }
+    if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
+    if (!state.renew) return this.#success(record, []);
+    const renewed = renewSessionRecord(record, now, c.timeouts);
+    // Written before answering, so the next request (maybe on another replica) sees the new expiry.
+    await store.put(id, renewed, sessionTtlMs(renewed, now));
+    return this.#success(renewed, sessionCookies(c, signer.sign(id), renewed, now, held));
+  }
+
+  #success(record: SessionRecord, responseHeaders: readonly HeaderPair[]): AuthnResult {
+    const identity: Identity = {
+      method: record.method,
+      consumerId: record.sub,
+      username: record.username,
+      customId: record.customId,
+      credential: record.credential,
+      groups: record.groups,
+      anonymous: false,
+      claims: publicClaims(record),
+      headers: NO_HEADERS,
+    };
+    this.#c.fromSession.add(identity);
+    return { kind: 'success', identity, responseHeaders };
+  }
+
+  #reject(reason: SessionRejectReason): AuthnResult {
+    this.#c.services.onReject(reason, this.#c.policyId);
+    return NONE;
+  }
+}
+
+/**
+ * A cookie-stored session has no server-side id, so one rides in the record under a reserved claim:
+ * logout revokes it, and renewals (which keep it) stay revoked. Never shown to authorization rules.
+ */
+export const SID_CLAIM = 'gatehouse.dev/sid';
+
+export function sessionIdOf(record: SessionRecord): string {
+  const sid = record.claims?.[SID_CLAIM];
+  // Records without one (none are minted so) fall back to consumer + creation time.
+  return typeof sid === 'string' ? sid : `${record.sub}\0${record.iat}`;
+}
+
+function publicClaims(record: SessionRecord): Readonly<Record<string, unknown>> {
+  const claims = record.claims;
+  if (claims === undefined) return NO_CLAIMS;
+  if (!Object.hasOwn(claims, SID_CLAIM)) return claims;
+  const { [SID_CLAIM]: _sid, ...rest } = claims;
+  return Object.keys(rest).length === 0 ? NO_CLAIMS : rest;
+}
+
+/** Set-Cookie headers carrying a session cookie value for `record`. */
+export function sessionCookies(c: SessionConfig, value: string, record: SessionRecord, now: number, held: number): HeaderPair[] {
+  const lifetime: CookieLifetime = c.persistent ? { kind: 'persistent', expiresAt: record.idleExp } : { kind: 'session' };
+  return buildSetCookies(c.cookie, value, lifetime, now, held).map((v) => ({ name: 'set-cookie', value: v }));
+}

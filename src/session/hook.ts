@@ -1,0 +1,42 @@
+// Creates the session once another method has let a request through: the record is written to the
+// store (and acknowledged) before the Set-Cookie leaves, so the browser's next request finds it.
+import { randomBytes } from 'node:crypto';
+import type { AllowHook, RequestContext } from '../authn/authenticator.js';
+import type { HeaderPair, Identity } from '../core/identity.js';
+import type { CheckInput } from '../core/input.js';
+import { SID_CLAIM, sessionCookies, type SessionConfig } from './authenticator.js';
+import { heldParts } from './cookie.js';
+import { createSessionRecord, sessionTtlMs, type SessionRecord } from './record.js';
+
+export class SessionCreateHook implements AllowHook {
+  readonly name = 'session';
+  readonly #c: SessionConfig;
+  readonly #createdBy: ReadonlySet<string>;
+
+  constructor(config: SessionConfig, createdBy: ReadonlySet<string>) {
+    this.#c = config;
+    this.#createdBy = createdBy;
+  }
+
+  onAllow(input: CheckInput, identity: Identity, ctx: RequestContext): readonly HeaderPair[] | Promise<readonly HeaderPair[]> {
+    const c = this.#c;
+    if (identity.anonymous || c.fromSession.has(identity) || !this.#createdBy.has(identity.method)) return [];
+    const record = createSessionRecord(c.policyId, identity, ctx.now, c.timeouts);
+    const held = heldParts(c.cookie, input.cookies);
+    const backend = c.backend;
+    switch (backend.kind) {
+      case 'cookie': {
+        const sealed: SessionRecord = { ...record, claims: { ...record.claims, [SID_CLAIM]: randomBytes(16).toString('base64url') } };
+        return sessionCookies(c, backend.codec.seal(sealed), sealed, ctx.now, held);
+      }
+      case 'store': {
+        const { id, cookieValue } = backend.signer.mint();
+        return backend.store.put(id, record, sessionTtlMs(record, ctx.now)).then(() => sessionCookies(c, cookieValue, record, ctx.now, held));
+      }
+      default: {
+        const never: never = backend;
+        throw new Error(`unknown backend ${JSON.stringify(never)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,138 @@
+// Process-wide session backends: one memory store per policy (so a recompile keeps its sessions),
+// one Redis connection per URL shared by every policy, all created on first use, closed on stop.
+import { MemorySessionStore } from './memory-store.js';
+import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from './redis-client.js';
+import { RedisSessionStore } from './redis-store.js';
+import type { SessionStore } from './store.js';
+
+/** Why a presented session cookie was not accepted. */
+export type SessionRejectReason =
+  | 'malformed'
+  | 'unsupported_version'
+  | 'unsupported_algorithm'
+  | 'wrong_audience'
+  | 'unknown_key'
+  | 'tampered'
+  | 'invalid_record'
+  | 'forged'
+  | 'not_found'
+  | 'expired_idle'
+  | 'expired_absolute'
+  | 'not_yet_valid'
+  | 'logged_out';
+
+/** Connect to a metric; called once per refused session cookie. */
+export interface SessionRejectCounter {
+  onReject(reason: SessionRejectReason, policy: string): void;
+}
+
+export interface SessionServicesOptions {
+  /** `--redis-url`; without it `storage: redis` is a compile problem. */
+  readonly redisUrl?: string | undefined;
+  /** Extra connection settings (password, timeouts, TLS). */
+  readonly redis?: Omit<RedisClientOptions, 'url'> | undefined;
+  readonly onReject?: SessionRejectCounter['onReject'] | undefined;
+  /** Most sessions per memory store. */
+  readonly memoryMaxEntries?: number | undefined;
+}
+
+const MAX_REVOKED = 100_000;
+
+export class SessionServices implements SessionRejectCounter {
+  readonly redisUrl: string | undefined;
+  readonly #options: SessionServicesOptions;
+  readonly #memory = new Map<string, MemorySessionStore>();
+  readonly #revoked = new Map<string, number>();
+  #redis: RedisConnection | undefined;
+  #redisStore: RedisSessionStore | undefined;
+  #closed = false;
+
+  constructor(options: SessionServicesOptions = {}) {
+    this.#options = options;
+    this.redisUrl = options.redisUrl;
+  }
+
+  onReject(reason: SessionRejectReason, policy: string): void {
+    this.#options.onReject?.(reason, policy);
+  }
+
+  /** The memory store of one policy; its clock is the first caller's (the injected clock). */
+  memory(policyId: string, clock: () => number): SessionStore {
+    let store = this.#memory.get(policyId);
+    if (store === undefined) {
+      store = new MemorySessionStore({ clock, maxEntries: this.#options.memoryMaxEntries });
+      this.#memory.set(policyId, store);
+    }
+    return store;
+  }
+
+  /** The shared Redis store, or undefined when no URL is configured. Connects lazily. */
+  redis(): SessionStore | undefined {
+    const url = this.redisUrl;
+    if (url === undefined || this.#closed) return undefined;
+    if (this.#redisStore === undefined) {
+      const { connection } = createRedisClient({ ...this.#options.redis, url });
+      this.#redis = connection;
+      // Ids are random and signed per policy, and records carry their policy: one key space suffices.
+      this.#redisStore = new RedisSessionStore({ connection, ownsConnection: false });
+    }
+    return this.#redisStore;
+  }
+
+  /**
+   * Connects to Redis now (when configured) and waits until it answers: commands are not queued
+   * while disconnected, so call it at startup before reporting ready. Rejects after `timeoutMs`.
+   */
+  async ready(timeoutMs = 5000): Promise<void> {
+    if (this.redis() === undefined || this.#redis === undefined) return;
+    await waitForRedis(this.#redis, timeoutMs);
+  }
+
+  /**
+   * Marks a cookie-stored session (by its sealed-in id) as logged out until `until`. Such
+   * sessions have no server record, so this is the only way a replayed cookie can be refused; it is
+   * per replica.
+   */
+  revoke(policyId: string, sessionId: string, until: number, now: number): void {
+    if (this.#revoked.size >= MAX_REVOKED) this.#sweep(now);
+    if (this.#revoked.size >= MAX_REVOKED) {
+      const oldest = this.#revoked.keys().next().value;
+      if (oldest !== undefined) this.#revoked.delete(oldest);
+    }
+    this.#revoked.set(`${policyId}\0${sessionId}`, until);
+  }
+
+  isRevoked(policyId: string, sessionId: string, now: number): boolean {
+    const until = this.#revoked.get(`${policyId}\0${sessionId}`);
+    return until !== undefined && now < until;
+  }
+
+  #sweep(now: number): void {
+    for (const [k, until] of this.#revoked) if (until <= now) this.#revoked.delete(k);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const stores = [...this.#memory.values()];
+    this.#memory.clear();
+    await Promise.all(stores.map((s) => s.close()));
+    const redis = this.#redis;
+    this.#redis = undefined;
+    this.#redisStore = undefined;
+    if (redis !== undefined) {
+      // QUIT flushes pending replies; a Redis that is down would never answer it, so it is bounded.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1000);
+      });
+      await Promise.race([redis.quit().then(() => undefined, () => undefined), bound]);
+      clearTimeout(timer);
+      redis.disconnect();
+    }
+  }
+}
+
+export function createSessionServices(options: SessionServicesOptions = {}): SessionServices {
+  return new SessionServices(options);
+}
