@@ -3,6 +3,7 @@
 import { startGatehouse } from './main.js';
 import { authPolicyCrdYaml } from './policy/crd.js';
 import { envName, loadSettings, SETTINGS, SettingsError } from './settings.js';
+import { runTokenCommand } from './commands/token.js';
 import { validatePaths } from './validate-command.js';
 
 const USAGE = `usage: gatehouse <command> [flags]
@@ -10,6 +11,7 @@ const USAGE = `usage: gatehouse <command> [flags]
 commands:
   serve                    run the ext_authz gRPC server and the admin endpoint
   validate <file|dir>...   check AuthPolicy and Secret manifests as serve would compile them
+  token mint|revoke ...    issue a token with a policy's jwt method, or revoke tokens (gatehouse token help)
   crd                      print the AuthPolicy CustomResourceDefinition
   help                     this text
 
@@ -27,11 +29,13 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write('validate: give at least one file or directory\n');
         return 2;
       }
-      const report = validatePaths(rest);
+      const report = await validatePaths(rest);
       for (const line of report.lines) process.stdout.write(line + '\n');
       process.stdout.write(`${report.policies} policies, ${report.secrets} secrets, ${report.problems} problems\n`);
       return report.problems === 0 ? 0 : 1;
     }
+    case 'token':
+      return runTokenCommand(rest);
     case 'crd':
       process.stdout.write(authPolicyCrdYaml());
       return 0;

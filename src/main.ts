@@ -1,10 +1,13 @@
 // Composition root: settings -> sources -> store/index -> engine -> servers; and orderly shutdown.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { createJwtServices, type JwtServices } from './authn/jwt-services.js';
 import { GatehouseEngine } from './check-engine.js';
 import type { CompileEnv } from './policy/compile-context.js';
 import { PolicyStore, type PolicyStatus } from './policy/store.js';
 import { createSessionServices } from './session/stores.js';
 import type { Settings } from './settings.js';
 import { FileSource } from './sources/files.js';
+import { type KubernetesSource, loadKubeConfig, startKubernetesSource } from './sources/kubernetes.js';
 import { createLogger, type Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { startAdminServer } from './transport/admin.js';
@@ -23,6 +26,9 @@ export interface Overrides {
   readonly logger?: Logger;
   readonly clock?: () => number;
   readonly metrics?: Metrics;
+  readonly jwt?: JwtServices;
+  /** The API server to read with --kubernetes (default: in-cluster, else $KUBECONFIG or ~/.kube/config). */
+  readonly kubeConfig?: KubeConfig;
 }
 
 export async function startGatehouse(settings: Settings, overrides: Overrides = {}): Promise<Gatehouse> {
@@ -36,9 +42,15 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
   // Redis commands are not queued while disconnected: connect before serving. A Redis that is down
   // does not stop the process: its sessions answer 503 (fail closed) until it reconnects.
   await sessions.ready().catch((e: unknown) => logger.error('redis not reachable at startup; redis sessions fail closed until it is', { error: e }));
-  const env: CompileEnv = { clock, sessions };
+  const jwt = overrides.jwt ?? createJwtServices({ redisUrl: settings.redisUrl, logger: logger.child({ component: 'jwt' }) });
+  await jwt.revocation.ready(2000).catch((e: unknown) => logger.error('revocation redis not reachable at startup; revocation checks fail closed until it is', { error: e }));
+  const env: CompileEnv = { clock, sessions, jwt };
+  let kubernetes: KubernetesSource | undefined;
   const store = new PolicyStore(env, {
-    onStatus: (s, prev) => reportStatus(logger, metrics, s, prev),
+    onStatus: (s, prev) => {
+      reportStatus(logger, metrics, s, prev);
+      kubernetes?.statusChanged(s);
+    },
     onIndex: (index) => {
       metrics.apiKeys.set(index.keyCount);
       let ready = 0;
@@ -51,9 +63,23 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
   if (settings.policies.length === 0 && !settings.kubernetes) {
     throw new Error('no policy source: give --policies <file|dir> or --kubernetes');
   }
-  if (settings.kubernetes) throw new Error('--kubernetes: the Kubernetes source is not available yet; use --policies');
-  const files = new FileSource({ paths: settings.policies, store, logger, metrics });
-  files.start();
+  if (settings.kubernetes && settings.policies.length > 0) throw new Error('give either --policies or --kubernetes, not both');
+  let files: FileSource | undefined;
+  if (settings.kubernetes) {
+    kubernetes = startKubernetesSource({
+      kubeConfig: overrides.kubeConfig ?? loadKubeConfig(),
+      store,
+      logger: logger.child({ component: 'kubernetes' }),
+      metrics,
+      namespaces: settings.watchNamespaces,
+      policySelector: settings.policySelector,
+      secretSelector: settings.secretSelector,
+      staleAfterMs: settings.watchStaleAfterMs,
+    });
+  } else {
+    files = new FileSource({ paths: settings.policies, store, logger, metrics });
+    files.start();
+  }
 
   let stopping = false;
   const engine = new GatehouseEngine({ index: () => store.index, clock, metrics, logger, onNoPolicy: settings.defaultDecision });
@@ -72,6 +98,7 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
   };
   const admin = await startAdminServer(settings.adminAddress, metrics.registry, readiness);
   grpc.setServing(readiness() === undefined);
+  void kubernetes?.whenSynced().then(() => grpc.setServing(readiness() === undefined));
   logger.info('gatehouse started', { grpc: settings.grpcAddress, grpcPort: grpc.port, admin: settings.adminAddress, adminPort: admin.port });
 
   return {
@@ -82,11 +109,17 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
     stop: async () => {
       if (stopping) return;
       stopping = true;
+      // Not ready first, still answering: endpoints and Envoy health checks move traffic away
+      // before the listener closes, so a rolling restart fails no Check.
       grpc.setServing(false);
-      files.stop();
+      logger.info('shutting down: not ready, still answering', { delayMs: settings.shutdownDelayMs });
+      await new Promise((resolve) => setTimeout(resolve, settings.shutdownDelayMs));
+      files?.stop();
+      await kubernetes?.stop();
       await grpc.close(settings.shutdownGraceMs);
       await admin.close();
       await sessions.close();
+      await jwt.close();
       logger.info('gatehouse stopped');
     },
   };

@@ -17,6 +17,7 @@ export interface Settings {
   readonly maxHeaderBytes: number;
   readonly deadlineMarginMs: number;
   readonly shutdownGraceMs: number;
+  readonly shutdownDelayMs: number;
   readonly redisUrl: string | undefined;
   readonly watchStaleAfterMs: number;
 }
@@ -44,7 +45,8 @@ export const SETTINGS: readonly Def[] = [
   { key: 'maxRequestBytes', flag: 'max-request-bytes', kind: 'bytes', fallback: '8388608', help: 'largest CheckRequest accepted (request bodies forwarded by Envoy)' },
   { key: 'maxHeaderBytes', flag: 'max-header-bytes', kind: 'bytes', fallback: '65536', help: 'largest total size of request headers; beyond it the request is denied (431)' },
   { key: 'deadlineMarginMs', flag: 'deadline-margin', kind: 'duration', fallback: '10ms', help: 'answer a Check this long before its gRPC deadline' },
-  { key: 'shutdownGraceMs', flag: 'shutdown-grace', kind: 'duration', fallback: '20s', help: 'time for in-flight Checks after SIGTERM' },
+  { key: 'shutdownDelayMs', flag: 'shutdown-delay', kind: 'duration', fallback: '5s', help: 'after SIGTERM, keep answering while not ready so load balancers and Envoy move away' },
+  { key: 'shutdownGraceMs', flag: 'shutdown-grace', kind: 'duration', fallback: '20s', help: 'then, time for in-flight Checks before connections are closed' },
   { key: 'redisUrl', flag: 'redis-url', kind: 'string', fallback: '', help: 'Redis for sessions and revocation: redis://, rediss://, redis+sentinel://, redis+cluster://' },
   { key: 'watchStaleAfterMs', flag: 'watch-stale-after', kind: 'duration', fallback: '60s', help: 'log and alarm when a Kubernetes watch has been down this long' },
 ];

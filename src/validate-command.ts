@@ -1,5 +1,6 @@
 // `gatehouse validate`: the same parsing and compilation `serve` does, reported per file, document and
 // field. Any problem (warnings included) makes it exit 1.
+import { createJwtServices, type JwtServices } from './authn/jwt-services.js';
 import { compilePolicy } from './policy/compile.js';
 import { type IndexEntry, PolicyIndex } from './policy/index.js';
 import { SecretIndex } from './policy/secrets.js';
@@ -12,7 +13,17 @@ export interface ValidateReport {
   readonly secrets: number;
 }
 
-export function validatePaths(paths: readonly string[], clock: () => number = Date.now): ValidateReport {
+export async function validatePaths(paths: readonly string[], clock: () => number = Date.now): Promise<ValidateReport> {
+  // Offline: remote key sets are not fetched while validating.
+  const jwt = createJwtServices({ jwks: { offline: true } });
+  try {
+    return validateWith(paths, clock, jwt);
+  } finally {
+    await jwt.close();
+  }
+}
+
+function validateWith(paths: readonly string[], clock: () => number, jwt: JwtServices): ValidateReport {
   const lines: string[] = [];
   let files: string[];
   try {
@@ -28,7 +39,7 @@ export function validatePaths(paths: readonly string[], clock: () => number = Da
   const origins = new Map<string, string>();
   for (const policy of loaded.policies) {
     origins.set(`${policy.namespace}/${policy.name}`, policy.origin);
-    const result = compilePolicy(policy, secrets, { clock });
+    const result = compilePolicy(policy, secrets, { clock, jwt });
     for (const p of result.problems) lines.push(`${policy.origin}: ${p.path}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`);
     if (result.ok) entries.push({ policy: result.policy, createdAt: policy.creationTimestamp });
   }

@@ -3,6 +3,7 @@ import type { MethodContext } from '../policy/compile-context.js';
 import { METHOD_KEYS, type AuthMethod, type MethodKey } from '../policy/schema.js';
 import { compileApiKey } from './api-key.js';
 import type { Authenticator } from './authenticator.js';
+import { compileJwt } from './jwt.js';
 
 type Compilers = {
   readonly [K in MethodKey]: (spec: NonNullable<AuthMethod[K]>, ctx: MethodContext) => Authenticator & { readonly keyCount?: number };
@@ -10,6 +11,7 @@ type Compilers = {
 
 const COMPILERS: Compilers = {
   apiKey: compileApiKey,
+  jwt: compileJwt,
 };
 
 /** The single method block set on a method entry, or the list of those set when not exactly one. */
@@ -22,6 +24,8 @@ export function compileMethod(method: AuthMethod, key: MethodKey, ctx: MethodCon
   switch (key) {
     case 'apiKey':
       return COMPILERS.apiKey(must(method.apiKey), ctx);
+    case 'jwt':
+      return COMPILERS.jwt(must(method.jwt), ctx);
     default: {
       const never: never = key;
       throw new Error(`unknown method ${String(never)}`);

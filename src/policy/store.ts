@@ -3,6 +3,7 @@
 // current Secrets); a new invalid one serves only denials for its hosts. A Secret change recompiles
 // exactly the policies that read it.
 import type { CompiledPolicy } from './compiled.js';
+import { Dependents } from './dependents.js';
 import { type CompileEnv, type Dependencies } from './compile-context.js';
 import { compilePolicy, type CompileResult } from './compile.js';
 import { type Conflict, type IndexEntry, PolicyIndex } from './index.js';
@@ -45,6 +46,7 @@ export class PolicyStore {
   readonly #listener: StoreListener;
   readonly #secrets = new SecretIndex();
   readonly #entries = new Map<string, Entry>();
+  readonly #dependents = new Dependents();
   readonly #dirty = new Set<string>();
   #removed = false;
   #synced = false;
@@ -93,6 +95,7 @@ export class PolicyStore {
   deletePolicy(namespace: string, name: string): void {
     const id = policyKey(namespace, name);
     if (!this.#entries.delete(id)) return;
+    this.#dependents.delete(id);
     this.#dirty.delete(id);
     this.#removed = true;
     this.#listener.onRemoved?.(id);
@@ -161,6 +164,11 @@ export class PolicyStore {
   }
 
   #compile(e: Entry): void {
+    this.#compileInto(e);
+    this.#dependents.set(policyKey(e.current.namespace, e.current.name), e.current.namespace, e.deps);
+  }
+
+  #compileInto(e: Entry): void {
     const result = compilePolicy(e.current, this.#secrets, this.#env);
     e.result = result;
     e.deps = [result.deps];
@@ -195,13 +203,8 @@ export class PolicyStore {
 
   #secretChanged(secret: SecretResource, previous: SecretResource | undefined): void {
     if (!this.#synced) return;
-    for (const [id, e] of this.#entries) {
-      if (this.#dirty.has(id) || e.current.namespace !== secret.namespace) continue;
-      if (e.deps.some((d) => d.concerns(secret.namespace, e.current.namespace, secret.name, secret.labels) ||
-        (previous !== undefined && d.concerns(previous.namespace, e.current.namespace, previous.name, previous.labels)))) {
-        this.#markDirty(id);
-      }
-    }
+    for (const id of this.#dependents.find(secret.namespace, secret.name, secret.labels)) this.#markDirty(id);
+    if (previous !== undefined) for (const id of this.#dependents.find(previous.namespace, previous.name, previous.labels)) this.#markDirty(id);
   }
 
   #markDirty(id: string): void {

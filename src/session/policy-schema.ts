@@ -44,7 +44,10 @@ export const SessionSpec = Type.Object(
       default: 'cookie',
       description: '`cookie`: the whole session sealed in the cookie. `redis`: shared store (needs --redis-url). `memory`: this replica only.',
     }),
-    secretRef: SecretRef,
+    secretRef: Type.Object(SecretRef.properties, {
+      additionalProperties: false,
+      description: 'Secret whose data entries (sorted by key) are the session keys: the first seals, all open, so keys rotate without logging anyone out.',
+    }),
     cookie: SessionCookieSpec,
     absoluteTimeout: Duration('Lifetime from login, however active.', '24h'),
     idleTimeout: Duration('Lifetime without requests.', '30m'),

@@ -3,6 +3,7 @@
 import { parseAllDocuments } from 'yaml';
 import type { PolicyResource, SecretResource } from '../policy/resources.js';
 import { API_GROUP, API_VERSION, KIND } from '../policy/schema.js';
+import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
 
 export interface ManifestProblem {
   readonly file: string;
@@ -21,7 +22,6 @@ export interface ParsedManifests {
 }
 
 export const DEFAULT_NAMESPACE = 'default';
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function parseManifests(text: string, file: string): ParsedManifests {
   const out: ParsedManifests = { policies: [], secrets: [], problems: [], unreadable: false };
@@ -59,7 +59,7 @@ export function parseManifests(text: string, file: string): ParsedManifests {
     if (kind === 'Secret' && apiVersion === 'v1') {
       const meta = metadata(value, problem);
       if (meta === undefined) return;
-      const data = secretData(value, problem);
+      const data = decodeSecretData(value, problem);
       if (data === undefined) return;
       out.secrets.push({
         namespace: meta.namespace,
@@ -102,42 +102,4 @@ function metadata(value: Record<string, unknown>, problem: (path: string, messag
     labels,
     annotations,
   };
-}
-
-function stringMap(v: unknown, path: string, problem: (path: string, message: string) => void): Record<string, string> | undefined {
-  if (v === undefined || v === null) return {};
-  if (!isObject(v)) return problem(path, 'must be a mapping of strings'), undefined;
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v)) {
-    if (typeof val !== 'string') return problem(`${path}.${k}`, 'must be a string'), undefined;
-    out[k] = val;
-  }
-  return out;
-}
-
-function secretData(value: Record<string, unknown>, problem: (path: string, message: string) => void): Map<string, Buffer> | undefined {
-  const data = new Map<string, Buffer>();
-  const raw = value.data;
-  if (raw !== undefined && raw !== null) {
-    if (!isObject(raw)) return problem('data', 'must be a mapping of base64 strings'), undefined;
-    for (const [k, v] of Object.entries(raw)) {
-      if (typeof v !== 'string' || !BASE64.test(v.replace(/\s/g, '')) || v.replace(/\s/g, '').length % 4 !== 0) {
-        return problem(`data.${k}`, 'must be base64 (use stringData for plain text)'), undefined;
-      }
-      data.set(k, Buffer.from(v, 'base64'));
-    }
-  }
-  const str = value.stringData;
-  if (str !== undefined && str !== null) {
-    if (!isObject(str)) return problem('stringData', 'must be a mapping of strings'), undefined;
-    for (const [k, v] of Object.entries(str)) {
-      if (typeof v !== 'string') return problem(`stringData.${k}`, 'must be a string'), undefined;
-      data.set(k, Buffer.from(v, 'utf8'));
-    }
-  }
-  return data;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

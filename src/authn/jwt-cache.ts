@@ -1,0 +1,78 @@
+// Tokens already verified, keyed by a SHA-256 of the token (never the token itself) and the compiled
+// method that verified them, so a repeated token costs one hash and one Map probe. Bounded LRU; an
+// entry lives until the token expires. Hits are re-checked by the caller (time, key, revocation).
+import { createHash } from 'node:crypto';
+import type { Identity } from '../core/identity.js';
+import type { TokenTimes } from './jwt-claims.js';
+
+export interface VerifiedToken {
+  readonly identity: Identity;
+  readonly times: TokenTimes;
+  /** Fingerprint of the key that verified it: a hit whose key left the set is verified again. */
+  readonly keyId: string;
+  /** Wall-clock ms after which the entry is dropped unread. */
+  readonly evictAt: number;
+}
+
+/** Entries of tokens without exp are re-verified this often. */
+export const NO_EXP_CACHE_MS = 300_000;
+
+export class TokenCache {
+  readonly max: number;
+  readonly #entries = new Map<string, VerifiedToken>();
+  #hits = 0;
+  #misses = 0;
+
+  constructor(max = 10_000) {
+    if (!Number.isInteger(max) || max < 0) throw new Error('token cache size must be a non-negative integer');
+    this.max = max;
+  }
+
+  /** Cache key of a token for one compiled method. */
+  static key(owner: number, token: string): string {
+    return `${owner}:${createHash('sha256').update(token).digest('base64url')}`;
+  }
+
+  get(key: string, now: number): VerifiedToken | undefined {
+    const e = this.#entries.get(key);
+    if (e === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#entries.delete(key);
+    if (now >= e.evictAt) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#entries.set(key, e);
+    this.#hits++;
+    return e;
+  }
+
+  set(key: string, entry: VerifiedToken): void {
+    if (this.max === 0) return;
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    while (this.#entries.size > this.max) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#entries.delete(oldest.value);
+    }
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get stats(): { readonly hits: number; readonly misses: number } {
+    return { hits: this.#hits, misses: this.#misses };
+  }
+}

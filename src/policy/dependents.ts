@@ -1,0 +1,74 @@
+// Which policies read which Secrets, indexed so that a Secret event finds its dependants in time
+// proportional to the answer, not to the number of policies.
+import type { Dependencies } from './compile-context.js';
+
+export class Dependents {
+  /** `ns/name` -> policy ids that read that Secret by name. */
+  readonly #byName = new Map<string, Set<string>>();
+  /** `ns\0key=value` -> policy ids with a selector requiring that label. */
+  readonly #byLabel = new Map<string, Set<string>>();
+  /** ns -> policy ids with a selector that has no equality label (set-based only). */
+  readonly #byNamespace = new Map<string, Set<string>>();
+  readonly #registered = new Map<string, { namespace: string; deps: readonly Dependencies[] }>();
+
+  set(id: string, namespace: string, deps: readonly Dependencies[]): void {
+    this.delete(id);
+    this.#registered.set(id, { namespace, deps });
+    for (const d of deps) {
+      for (const name of d.names) add(this.#byName, `${namespace}/${name}`, id);
+      for (const s of d.selectors) {
+        const pairs = Object.entries(s.matchLabels);
+        if (pairs.length === 0) add(this.#byNamespace, namespace, id);
+        // Every selector requires all its labels, so indexing one pair finds every match.
+        else {
+          const [k, v] = pairs[0] ?? ['', ''];
+          add(this.#byLabel, `${namespace}\0${k}=${v}`, id);
+        }
+      }
+    }
+  }
+
+  delete(id: string): void {
+    const old = this.#registered.get(id);
+    if (old === undefined) return;
+    this.#registered.delete(id);
+    for (const d of old.deps) {
+      for (const name of d.names) remove(this.#byName, `${old.namespace}/${name}`, id);
+      for (const s of d.selectors) {
+        const pairs = Object.entries(s.matchLabels);
+        if (pairs.length === 0) remove(this.#byNamespace, old.namespace, id);
+        else {
+          const [k, v] = pairs[0] ?? ['', ''];
+          remove(this.#byLabel, `${old.namespace}\0${k}=${v}`, id);
+        }
+      }
+    }
+  }
+
+  /** Policy ids whose dependencies concern a Secret with this namespace, name and labels. */
+  find(namespace: string, name: string, labels: Readonly<Record<string, string>>): Set<string> {
+    const candidates = new Set<string>();
+    for (const id of this.#byName.get(`${namespace}/${name}`) ?? []) candidates.add(id);
+    for (const [k, v] of Object.entries(labels)) for (const id of this.#byLabel.get(`${namespace}\0${k}=${v}`) ?? []) candidates.add(id);
+    for (const id of this.#byNamespace.get(namespace) ?? []) candidates.add(id);
+    const out = new Set<string>();
+    for (const id of candidates) {
+      const r = this.#registered.get(id);
+      if (r !== undefined && r.deps.some((d) => d.concerns(namespace, r.namespace, name, labels))) out.add(id);
+    }
+    return out;
+  }
+}
+
+function add(map: Map<string, Set<string>>, key: string, id: string): void {
+  let set = map.get(key);
+  if (set === undefined) map.set(key, (set = new Set()));
+  set.add(id);
+}
+
+function remove(map: Map<string, Set<string>>, key: string, id: string): void {
+  const set = map.get(key);
+  if (set === undefined) return;
+  set.delete(id);
+  if (set.size === 0) map.delete(key);
+}

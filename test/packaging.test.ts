@@ -1,0 +1,404 @@
+// Everything that ships besides the chart: the container image recipe, the plain Kubernetes manifests,
+// the Envoy and Istio wiring, the dashboard and alerts, the production install and the LTS Node binary.
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { after, test } from 'node:test';
+import { parseAllDocuments, stringify } from 'yaml';
+import { alertScenarios } from './support/alert-scenarios.js';
+import { buildContextFiles, dockerignoreExcludes, parseDockerfile, type DockerInstruction } from './support/dockerfile.js';
+import { helm, kubectl } from './support/k8s-tools.js';
+import {
+  at, chartDir, container, findOne, inventory, LEASE_GRANTS, list, type Manifest, NAMESPACE, parseManifests, probePort,
+  rbacGrants, record, str, WATCH_GRANTS,
+} from './support/manifests.js';
+import { NODE_LTS_MAJOR, nodeLts } from './support/node-lts.js';
+import { compareWithLockfile, installProduction, RUNTIME_FILES } from './support/production-install.js';
+import { exportedSeries, fromGrafana, GATEHOUSE_METRICS, metricNames, templateQueryMetrics } from './support/promql.js';
+import { promtool } from './support/promtool.js';
+import { repoRoot, runChecked, runCommand } from './support/tool-cache.js';
+
+const KUSTOMIZE_DIR = join(repoRoot, 'deploy', 'kubernetes');
+const TIMEOUT = { timeout: 180_000 };
+const temps: string[] = [];
+after(async () => {
+  for (const dir of temps) await rm(dir, { recursive: true, force: true });
+});
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  temps.push(dir);
+  return dir;
+}
+
+async function dockerfile(): Promise<DockerInstruction[]> {
+  return parseDockerfile(await readFile(join(repoRoot, 'Dockerfile'), 'utf8'));
+}
+
+test('the Dockerfile builds in one stage and runs from a second, on the Node LTS image', TIMEOUT, async () => {
+  const steps = await dockerfile();
+  const arg = steps.find((s) => s.instruction === 'ARG' && s.args.startsWith('NODE_IMAGE='));
+  assert.ok(arg !== undefined, 'ARG NODE_IMAGE=<node image>');
+  assert.match(arg.args, new RegExp(`^NODE_IMAGE=node:${NODE_LTS_MAJOR}(\\.\\d+){0,2}-(bookworm|trixie)-slim$`));
+  assert.deepEqual(
+    steps.filter((s) => s.instruction === 'FROM').map((s) => s.args),
+    ['${NODE_IMAGE} AS build', '${NODE_IMAGE} AS runtime'],
+  );
+  const build = steps.filter((s) => s.stage === 'build');
+  assert.deepEqual(build.filter((s) => s.instruction === 'RUN').map((s) => s.args), [
+    'npm ci --no-audit --no-fund',
+    'npm run build',
+  ]);
+});
+
+test('the runtime stage installs production dependencies only and copies exactly the runtime files', TIMEOUT, async () => {
+  const runtime = (await dockerfile()).filter((s) => s.stage === 'runtime');
+  const runs = runtime.filter((s) => s.instruction === 'RUN').map((s) => s.args);
+  assert.deepEqual(runs, ['npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force']);
+  const copies = runtime.filter((s) => s.instruction === 'COPY').map((s) => s.args);
+  assert.deepEqual(copies, [
+    'package.json package-lock.json ./',
+    '--from=build /src/dist/src ./dist/src',
+    'proto ./proto',
+  ]);
+  // installProduction() reproduces this stage; both must copy the same files.
+  const copied = copies
+    .flatMap((c) => c.split(/\s+/).slice(0, -1))
+    .filter((a) => !a.startsWith('--'))
+    .map((a) => a.replace('/src/', ''));
+  assert.deepEqual(copied.sort(), [...RUNTIME_FILES].sort());
+});
+
+test('the image runs as a numeric non-root user, with the CLI as entrypoint and a node health check', TIMEOUT, async () => {
+  const runtime = (await dockerfile()).filter((s) => s.stage === 'runtime');
+  const users = runtime.filter((s) => s.instruction === 'USER');
+  assert.equal(users.length, 1);
+  const user = users[0] as DockerInstruction;
+  assert.match(user.args, /^[1-9]\d*(:[1-9]\d*)?$/, 'USER is numeric and not root');
+  assert.ok(runtime.indexOf(user) > Math.max(...runtime.filter((s) => s.instruction === 'RUN').map((s) => runtime.indexOf(s))));
+  const one = (instruction: string): string => {
+    const found = runtime.filter((s) => s.instruction === instruction);
+    assert.equal(found.length, 1, `one ${instruction}`);
+    return (found[0] as DockerInstruction).args;
+  };
+  assert.deepEqual(JSON.parse(one('ENTRYPOINT')), ['node', 'dist/src/cli.js']);
+  assert.deepEqual(JSON.parse(one('CMD')), ['serve']);
+  assert.deepEqual(one('EXPOSE').split(/\s+/), ['9001', '9090']);
+  assert.equal(one('ENV'), 'NODE_ENV=production');
+  assert.doesNotMatch(one('HEALTHCHECK'), /curl|wget/);
+});
+
+test('the image health check exits 0 on a healthy /healthz and 1 otherwise', TIMEOUT, async () => {
+  const runtime = (await dockerfile()).filter((s) => s.stage === 'runtime');
+  const healthcheck = runtime.find((s) => s.instruction === 'HEALTHCHECK');
+  assert.ok(healthcheck !== undefined);
+  const command: unknown = JSON.parse(healthcheck.args.slice(healthcheck.args.indexOf('CMD ') + 4));
+  const [node, flag, script] = list(command, 'HEALTHCHECK CMD') as string[];
+  assert.equal(node, 'node');
+  assert.equal(flag, '-e');
+  assert.ok(script?.includes("'http://127.0.0.1:9090/healthz'"), script);
+
+  let status = 200;
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.writeHead(status).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  const local = (script as string).replace('127.0.0.1:9090', `127.0.0.1:${address.port}`);
+  const run = async (): Promise<number> => (await runCommand(process.execPath, ['-e', local], { timeoutMs: 10_000 })).code;
+  try {
+    assert.equal(await run(), 0);
+    status = 503;
+    assert.equal(await run(), 1);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  assert.equal(await run(), 1, 'nothing listening');
+  assert.deepEqual(paths, ['/healthz', '/healthz']);
+});
+
+test('.dockerignore sends the sources and lockfile, never node_modules, dist, .tools or .git', TIMEOUT, async () => {
+  const rules = await readFile(join(repoRoot, '.dockerignore'), 'utf8');
+  const sent = ['package.json', 'package-lock.json', 'tsconfig.json', 'src/cli.ts', 'src/core/engine.ts', 'proto/envoy/x.proto'];
+  for (const path of sent) {
+    assert.equal(dockerignoreExcludes(rules, path), false, `${path} is sent`);
+  }
+  const kept = ['node_modules/yaml/index.js', 'dist/src/cli.js', '.tools/x', '.git/HEAD', 'test/a.test.ts', 'charts/x', 'x.log'];
+  for (const path of kept) {
+    assert.equal(dockerignoreExcludes(rules, path), true, `${path} is excluded`);
+  }
+});
+
+test('the build stage compiles the service from the files the build context holds', TIMEOUT, async () => {
+  const files = await buildContextFiles(repoRoot, await readFile(join(repoRoot, '.dockerignore'), 'utf8'));
+  const tops = [...new Set(files.map((f) => f.split('/')[0]))].sort();
+  assert.deepEqual(tops.filter((t) => !['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'proto'].includes(t ?? '')), []);
+  assert.ok(files.includes('src/cli.ts'));
+  const dir = await tempDir('gatehouse-build-');
+  for (const file of files) {
+    await mkdir(dirname(join(dir, file)), { recursive: true });
+    await cp(join(repoRoot, file), join(dir, file));
+  }
+  // The build stage's RUN steps, as written in the Dockerfile.
+  await runChecked('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, timeoutMs: 600_000 });
+  await runChecked('npm', ['run', 'build'], { cwd: dir, timeoutMs: 300_000 });
+  await stat(join(dir, 'dist', 'src', 'cli.js'));
+});
+
+async function kustomize(dir: string): Promise<ReturnType<typeof parseManifests>> {
+  const crds = join(repoRoot, 'deploy', 'crds');
+  for (const file of ['kustomization.yaml', 'authpolicies.gatehouse.dev.yaml']) {
+    await stat(join(crds, file)).catch(() =>
+      assert.fail(`deploy/crds/${file} is missing: deploy/kubernetes/kustomization.yaml includes ../crds`),
+    );
+  }
+  const result = await kubectl(['kustomize', dir]);
+  assert.equal(result.code, 0, `kubectl kustomize ${dir} failed:\n${result.stderr}`);
+  return parseManifests(result.stdout);
+}
+
+test('kubectl kustomize deploy/kubernetes renders the CRD and every object of the service', TIMEOUT, async () => {
+  const objects = await kustomize(KUSTOMIZE_DIR);
+  assert.deepEqual(inventory(objects), [
+    'ClusterRole/gatehouse',
+    'ClusterRoleBinding/gatehouse',
+    'CustomResourceDefinition/authpolicies.gatehouse.dev',
+    `Deployment/${NAMESPACE}/gatehouse`,
+    `Namespace/${NAMESPACE}`,
+    `PodDisruptionBudget/${NAMESPACE}/gatehouse`,
+    `Role/${NAMESPACE}/gatehouse-leader-election`,
+    `RoleBinding/${NAMESPACE}/gatehouse-leader-election`,
+    `Service/${NAMESPACE}/gatehouse`,
+    `Service/${NAMESPACE}/gatehouse-metrics`,
+    `ServiceAccount/${NAMESPACE}/gatehouse`,
+  ]);
+  assert.deepEqual(rbacGrants(findOne(objects, 'ClusterRole')), WATCH_GRANTS);
+  assert.deepEqual(rbacGrants(findOne(objects, 'Role')), LEASE_GRANTS);
+  const subject = [{ kind: 'ServiceAccount', name: 'gatehouse', namespace: NAMESPACE }];
+  assert.deepEqual(findOne(objects, 'ClusterRoleBinding').raw['subjects'], subject);
+  assert.deepEqual(findOne(objects, 'RoleBinding').raw['subjects'], subject);
+
+  const deployment = findOne(objects, 'Deployment');
+  const c = container(deployment);
+  assert.equal(at(deployment.raw, 'spec.template.spec.securityContext.runAsUser'), 65532);
+  assert.equal(at(c, 'securityContext.readOnlyRootFilesystem'), true);
+  assert.equal(at(c, 'securityContext.runAsNonRoot'), true);
+  assert.equal(at(c, 'livenessProbe.httpGet.path'), '/healthz');
+  assert.equal(at(c, 'readinessProbe.httpGet.path'), '/readyz');
+  assert.equal(probePort(c, 'readinessProbe'), 9090);
+  assert.equal(at(deployment.raw, 'spec.template.spec.serviceAccountName'), 'gatehouse');
+  assert.deepEqual(
+    list(c['env'], 'env').find((e) => at(e, 'name') === 'GATEHOUSE_REDIS_URL'),
+    { name: 'GATEHOUSE_REDIS_URL', valueFrom: { secretKeyRef: { name: 'gatehouse-redis', key: 'url', optional: true } } },
+  );
+  const podLabels = record(at(deployment.raw, 'spec.template.metadata.labels'), 'pod labels');
+  for (const service of objects.filter((o) => o.kind === 'Service')) {
+    for (const [key, value] of Object.entries(record(at(service.raw, 'spec.selector'), 'selector'))) {
+      assert.equal(podLabels[key], value, `Service ${service.name} selects the pods by ${key}`);
+    }
+  }
+  const namespaceLabels = record(at(findOne(objects, 'Namespace').raw, 'metadata.labels'), 'labels');
+  assert.equal(namespaceLabels['pod-security.kubernetes.io/enforce'], 'restricted');
+});
+
+test('the plain manifests match the chart rendered with default values', TIMEOUT, async () => {
+  const plain = await kustomize(KUSTOMIZE_DIR);
+  const result = await helm(['template', 'gatehouse', chartDir, '--namespace', NAMESPACE]);
+  assert.equal(result.code, 0, result.stderr);
+  const chart = parseManifests(result.stdout);
+  const [pd, cd] = [findOne(plain, 'Deployment'), findOne(chart, 'Deployment')];
+  const podPaths = ['securityContext', 'terminationGracePeriodSeconds', 'topologySpreadConstraints', 'automountServiceAccountToken'];
+  for (const path of ['spec.replicas', 'spec.strategy', 'spec.selector', ...podPaths.map((p) => `spec.template.spec.${p}`)]) {
+    assert.deepEqual(at(pd.raw, path), at(cd.raw, path), path);
+  }
+  const [pc, cc] = [container(pd), container(cd)];
+  const keys = ['image', 'args', 'ports', 'startupProbe', 'livenessProbe', 'readinessProbe', 'resources', 'securityContext'];
+  for (const key of keys) {
+    assert.deepEqual(pc[key], cc[key], `container ${key}`);
+  }
+  for (const name of ['gatehouse', 'gatehouse-metrics']) {
+    const spec = (objects: Manifest[]): unknown => at(findOne(objects, 'Service', name).raw, 'spec');
+    assert.deepEqual(spec(plain), spec(chart), `Service ${name}`);
+  }
+  assert.deepEqual(at(findOne(plain, 'PodDisruptionBudget').raw, 'spec'), at(findOne(chart, 'PodDisruptionBudget').raw, 'spec'));
+  for (const kind of ['ClusterRole', 'Role']) {
+    assert.deepEqual(rbacGrants(findOne(plain, kind)), rbacGrants(findOne(chart, kind)), kind);
+  }
+  for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+    assert.deepEqual(findOne(plain, kind).raw['subjects'], findOne(chart, kind).raw['subjects'], kind);
+  }
+});
+
+test('a kustomize overlay can move the install to another namespace, bindings included', TIMEOUT, async () => {
+  const overlay = await tempDir('gatehouse-overlay-');
+  await writeFile(
+    join(overlay, 'kustomization.yaml'),
+    `namespace: auth\nresources:\n  - ${relative(overlay, KUSTOMIZE_DIR)}\n`,
+  );
+  const objects = await kustomize(overlay);
+  assert.equal(findOne(objects, 'Namespace').name, 'auth');
+  for (const o of objects.filter((x) => x.namespace !== undefined)) assert.equal(o.namespace, 'auth', `${o.kind}/${o.name}`);
+  for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+    assert.deepEqual(findOne(objects, kind).raw['subjects'], [{ kind: 'ServiceAccount', name: 'gatehouse', namespace: 'auth' }]);
+  }
+});
+
+test('the production install holds the runtime dependencies and no development ones', TIMEOUT, async () => {
+  const dir = await installProduction(await tempDir('gatehouse-prod-'));
+  for (const path of RUNTIME_FILES) await stat(join(dir, path));
+  const { devOnly, present, missing } = await compareWithLockfile(dir);
+  assert.ok(devOnly.length > 0, 'the lockfile marks development packages');
+  assert.deepEqual(present, [], 'development packages in the production install');
+  assert.deepEqual(missing, [], 'runtime packages missing from the production install');
+  await assert.rejects(stat(join(dir, 'node_modules', 'typescript')));
+});
+
+test(`the LTS Node binary (${NODE_LTS_MAJOR}.x) installs from npm and runs`, TIMEOUT, async () => {
+  const node = await nodeLts();
+  const version = await runCommand(node, ['--version']);
+  assert.equal(version.code, 0, version.stderr);
+  assert.match(version.stdout.trim(), new RegExp(`^v${NODE_LTS_MAJOR}\\.\\d+\\.\\d+$`));
+  const run = await runCommand(node, ['-p', 'process.versions.node.split(".")[0]']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trim(), String(NODE_LTS_MAJOR));
+});
+
+async function loadYaml(path: string): Promise<unknown[]> {
+  return parseAllDocuments(await readFile(join(repoRoot, path), 'utf8')).map((doc) => {
+    assert.deepEqual(doc.errors.map((e) => e.message), [], `${path} must parse`);
+    return doc.toJS() as unknown;
+  });
+}
+
+function gatehouseServiceHost(): string {
+  return `gatehouse.${NAMESPACE}.svc.cluster.local`;
+}
+
+test('the Envoy bootstrap checks every request with Gatehouse over gRPC and fails closed', TIMEOUT, async () => {
+  const [bootstrap] = await loadYaml('deploy/envoy/envoy.yaml');
+  const listeners = list(at(bootstrap, 'static_resources.listeners'), 'listeners');
+  assert.equal(listeners.length, 1);
+  const hcm = record(at(listeners[0], 'filter_chains.0.filters.0'), 'network filter');
+  assert.equal(hcm['name'], 'envoy.filters.network.http_connection_manager');
+  const filters = list(at(hcm, 'typed_config.http_filters'), 'http_filters');
+  assert.deepEqual(filters.map((f) => at(f, 'name')), ['envoy.filters.http.ext_authz', 'envoy.filters.http.router']);
+  const authz = record(at(filters[0], 'typed_config'), 'ext_authz config');
+  assert.equal(authz['@type'], 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz');
+  assert.equal(authz['transport_api_version'], 'V3');
+  assert.deepEqual(authz['grpc_service'], { envoy_grpc: { cluster_name: 'gatehouse' }, timeout: '0.2s' });
+  assert.equal(authz['failure_mode_allow'], false);
+  assert.deepEqual(authz['status_on_error'], { code: 'ServiceUnavailable' });
+  assert.deepEqual(authz['with_request_body'], { max_request_bytes: 8192, allow_partial_message: true, pack_as_bytes: false });
+
+  const routes = list(at(hcm, 'typed_config.route_config.virtual_hosts.0.routes'), 'routes');
+  const disabled = routes.filter((r) => at(r, 'typed_per_filter_config') !== undefined);
+  assert.equal(disabled.length, 1, 'one route bypasses ext_authz');
+  assert.deepEqual(at(disabled[0], 'match'), { path: '/healthz' });
+  assert.deepEqual(at(disabled[0], 'typed_per_filter_config'), {
+    'envoy.filters.http.ext_authz': {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
+      disabled: true,
+    },
+  });
+
+  const clusters = list(at(bootstrap, 'static_resources.clusters'), 'clusters');
+  const names = clusters.map((c) => at(c, 'name'));
+  for (const r of routes) {
+    assert.ok(names.includes(at(r, 'route.cluster')), `route target ${String(at(r, 'route.cluster'))} is defined`);
+  }
+  const gatehouse = record(clusters.find((c) => at(c, 'name') === 'gatehouse'), 'gatehouse cluster');
+  const protocolOptions = record(gatehouse['typed_extension_protocol_options'], 'typed_extension_protocol_options');
+  const options = record(protocolOptions['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'], 'HttpProtocolOptions');
+  assert.equal(options['@type'], 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions');
+  assert.deepEqual(at(options, 'explicit_http_config'), { http2_protocol_options: {} });
+  assert.deepEqual(at(gatehouse, 'load_assignment.endpoints.0.lb_endpoints.0.endpoint.address.socket_address'), {
+    address: gatehouseServiceHost(),
+    port_value: 9001,
+  });
+  assert.deepEqual(at(gatehouse, 'health_checks.0.grpc_health_check'), {});
+});
+
+test('Istio registers Gatehouse as an ext_authz provider and a CUSTOM policy uses it', TIMEOUT, async () => {
+  const [mesh] = await loadYaml('deploy/istio/mesh-config.yaml');
+  const providers = list(at(mesh, 'meshConfig.extensionProviders'), 'extensionProviders');
+  assert.equal(providers.length, 1);
+  const provider = record(providers[0], 'provider');
+  assert.deepEqual(at(provider, 'envoyExtAuthzGrpc.service'), gatehouseServiceHost());
+  assert.equal(at(provider, 'envoyExtAuthzGrpc.port'), 9001);
+  assert.equal(at(provider, 'envoyExtAuthzGrpc.timeout'), '0.2s');
+  assert.equal(at(provider, 'envoyExtAuthzGrpc.failOpen'), false);
+  const policies = await loadYaml('deploy/istio/authorization-policy.yaml');
+  assert.equal(policies.length, 2);
+  for (const policy of policies) {
+    assert.equal(at(policy, 'apiVersion'), 'security.istio.io/v1');
+    assert.equal(at(policy, 'kind'), 'AuthorizationPolicy');
+    assert.equal(at(policy, 'spec.action'), 'CUSTOM');
+    assert.deepEqual(at(policy, 'spec.provider'), { name: provider['name'] });
+    assert.deepEqual(at(policy, 'spec.rules.0.to.0.operation.notPaths'), ['/healthz']);
+  }
+});
+
+test('the Grafana dashboard parses, queries only exported metrics, all of them, in valid PromQL', TIMEOUT, async () => {
+  const json = await readFile(join(repoRoot, 'deploy/monitoring/grafana-dashboard.json'), 'utf8');
+  const dashboard = record(JSON.parse(json), 'dashboard');
+  assert.equal(dashboard['uid'], 'gatehouse-overview');
+  const exported = await exportedSeries();
+  assert.deepEqual(GATEHOUSE_METRICS.filter((m) => !exported.has(m)), [], 'the service exports every metric of its contract');
+  const exprs: string[] = [];
+  for (const panel of list(dashboard['panels'], 'panels')) {
+    if (at(panel, 'type') === 'row') continue;
+    const targets = list(at(panel, 'targets'), `targets of ${String(at(panel, 'title'))}`);
+    assert.ok(targets.length > 0, `${String(at(panel, 'title'))} queries something`);
+    assert.deepEqual(at(panel, 'datasource'), { type: 'prometheus', uid: '${datasource}' });
+    for (const t of targets) exprs.push(str(at(t, 'expr'), 'expr'));
+  }
+  const variables = list(at(dashboard, 'templating.list'), 'templating').filter((v) => at(v, 'type') === 'query');
+  const used = new Set<string>();
+  for (const expr of exprs) for (const name of metricNames(fromGrafana(expr))) used.add(name);
+  for (const v of variables) for (const name of templateQueryMetrics(str(at(v, 'query.query'), 'variable query'))) used.add(name);
+  assert.deepEqual([...used].filter((n) => !exported.has(n)), [], 'metrics the service does not export');
+  const base = (n: string): string => n.replace(/_(bucket|sum|count)$/, '');
+  const unshown = GATEHOUSE_METRICS.filter((m) => ![...used].some((n) => base(n) === m));
+  assert.deepEqual(unshown, [], 'metrics the dashboard never shows');
+
+  const file = join(await tempDir('gatehouse-dashboard-'), 'dashboard-rules.yaml');
+  const rules = exprs.map((e, i) => ({ record: `dashboard:panel_${i}`, expr: fromGrafana(e) }));
+  await writeFile(file, stringify({ groups: [{ name: 'dashboard', rules }] }));
+  const check = await runCommand(await promtool(), ['check', 'rules', file]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, new RegExp(`SUCCESS: ${exprs.length} rules found`));
+});
+
+test('the alert rules are valid, query only exported metrics and cover a stale watch and internal denies', TIMEOUT, async () => {
+  const [rule] = await loadYaml('deploy/monitoring/alerts.yaml');
+  assert.equal(at(rule, 'apiVersion'), 'monitoring.coreos.com/v1');
+  assert.equal(at(rule, 'kind'), 'PrometheusRule');
+  const exported = await exportedSeries();
+  const rules = list(at(rule, 'spec.groups'), 'groups').flatMap((g) => list(at(g, 'rules'), 'rules'));
+  for (const r of rules) {
+    const name = str(at(r, 'alert'), 'alert');
+    const expr = str(at(r, 'expr'), `${name} expr`);
+    assert.deepEqual(metricNames(expr).filter((n) => !exported.has(n)), [], `${name} queries unknown metrics`);
+    assert.ok(['info', 'warning', 'critical'].includes(str(at(r, 'labels.severity'), `${name} severity`)));
+    assert.notEqual(str(at(r, 'annotations.summary'), `${name} summary`), '');
+    assert.notEqual(str(at(r, 'annotations.description'), `${name} description`), '');
+  }
+  const exprOf = (alert: string): string => str(at(rules.find((r) => at(r, 'alert') === alert), 'expr'), alert);
+  assert.match(exprOf('GatehouseKubernetesWatchStale'), /gatehouse_kubernetes_watch_down_seconds/);
+  assert.match(exprOf('GatehouseInternalDenyRatioHigh'), /decision="deny", code=~"internal_error\|deadline_exceeded\|\.\*_unavailable"/);
+
+  const dir = await tempDir('gatehouse-alerts-');
+  await writeFile(join(dir, 'rules.yaml'), stringify(at(rule, 'spec')));
+  const tool = await promtool();
+  const check = await runCommand(tool, ['check', 'rules', join(dir, 'rules.yaml')]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, new RegExp(`SUCCESS: ${rules.length} rules found`));
+  await writeFile(join(dir, 'tests.yaml'), stringify(alertScenarios('rules.yaml')));
+  const unit = await runCommand(tool, ['test', 'rules', join(dir, 'tests.yaml')], { cwd: dir });
+  assert.equal(unit.code, 0, unit.stdout + unit.stderr);
+  assert.match(unit.stdout, /SUCCESS/);
+});

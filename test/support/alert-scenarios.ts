@@ -1,0 +1,118 @@
+// promtool unit tests for deploy/monitoring/alerts.yaml: synthetic series in, exact alerts out.
+// Each scenario also shows a look-alike situation that must stay silent.
+
+const NS = 'gatehouse-system';
+const POD = 'gatehouse-7d9f-abcde';
+
+function series(metric: string, labels: Record<string, string>): string {
+  const pairs = Object.entries({ namespace: NS, pod: POD, ...labels }).map(([k, v]) => `${k}="${v}"`);
+  return `${metric}{${pairs.join(',')}}`;
+}
+
+interface ExpectedAlert {
+  readonly exp_labels: Record<string, string>;
+  readonly exp_annotations: Record<string, string>;
+}
+
+function expectations(evalTime: string, alertname: string, alerts: readonly ExpectedAlert[]): Record<string, unknown> {
+  return { eval_time: evalTime, alertname, exp_alerts: alerts };
+}
+
+const staleDescription =
+  `Pod ${NS}/${POD} keeps serving the policies and credentials it last saw; changes (new or revoked keys) are not applied until the watch recovers. Check API server reachability and the pod's RBAC.`;
+
+/** The promtool `test rules` document for rules stored in `ruleFile` (relative to the test file). */
+export function alertScenarios(ruleFile: string): Record<string, unknown> {
+  return {
+    rule_files: [ruleFile],
+    evaluation_interval: '1m',
+    tests: [
+      {
+        // The Secrets watch goes down at minute 1; the AuthPolicy watch stays up.
+        interval: '1m',
+        input_series: [
+          { series: series('gatehouse_kubernetes_watch_down_seconds', { resource: 'secrets' }), values: '0 0+60x20' },
+          { series: series('gatehouse_kubernetes_watch_down_seconds', { resource: 'authpolicies' }), values: '0x20' },
+        ],
+        alert_rule_test: [
+          expectations('2m', 'GatehouseKubernetesWatchStale', []),
+          expectations('5m', 'GatehouseKubernetesWatchStale', [
+            {
+              exp_labels: { severity: 'warning', namespace: NS, pod: POD, resource: 'secrets' },
+              exp_annotations: {
+                summary: 'Gatehouse watch on secrets has been down for 4m 0s',
+                description: staleDescription,
+              },
+            },
+          ]),
+          expectations('5m', 'GatehouseKubernetesWatchStaleCritical', []),
+        ],
+      },
+      {
+        // 100 allowed and 5 denied-because-Redis-is-down checks a minute: about 4.8% internal denies.
+        // A namespace with many denies for bad keys (the caller's fault) must not alert.
+        interval: '1m',
+        input_series: [
+          { series: series('gatehouse_check_total', { policy: 'shop/shop', method: 'keys', decision: 'allow', code: 'authenticated' }), values: '0+100x30' },
+          { series: series('gatehouse_check_total', { policy: 'shop/shop', method: '', decision: 'deny', code: 'session_store_unavailable' }), values: '0+5x30' },
+          {
+            series: `gatehouse_check_total{namespace="quiet",pod="q",policy="q/q",method="keys",decision="deny",code="key_unknown"}`,
+            values: '0+500x30',
+          },
+        ],
+        alert_rule_test: [
+          expectations('3m', 'GatehouseInternalDenyRatioHigh', []),
+          expectations('15m', 'GatehouseInternalDenyRatioHigh', [
+            {
+              exp_labels: { severity: 'critical', namespace: NS },
+              exp_annotations: {
+                summary: `4.762% of checks in ${NS} are denied for internal reasons`,
+                description:
+                  "Requests are refused because of an internal fault or an unavailable dependency (Redis, identity provider, JWKS), not because of their credentials. Check the gatehouse log for the codes and the dependency's health.",
+              },
+            },
+          ]),
+        ],
+      },
+      {
+        // Internal denies are absent for an hour, then jump to 10/s.
+        interval: '1m',
+        input_series: [
+          { series: series('gatehouse_check_total', { policy: 'shop/shop', method: 'sso', decision: 'deny', code: 'internal_error' }), values: '0x60 0+600x20' },
+        ],
+        alert_rule_test: [
+          expectations('60m', 'GatehouseInternalDenyRateRising', []),
+          expectations('75m', 'GatehouseInternalDenyRateRising', [
+            {
+              exp_labels: { severity: 'warning', namespace: NS },
+              exp_annotations: {
+                summary: `Internal denies in ${NS} are rising (10/s)`,
+                description: 'The rate of checks denied for internal reasons is more than three times its hourly average.',
+              },
+            },
+          ]),
+        ],
+      },
+      {
+        // The file source never syncs; the kubernetes source does after a minute.
+        interval: '1m',
+        input_series: [
+          { series: series('gatehouse_source_synced', { source: 'files' }), values: '0x10' },
+          { series: series('gatehouse_source_synced', { source: 'kubernetes' }), values: '0 1x10' },
+        ],
+        alert_rule_test: [
+          expectations('4m', 'GatehouseSourceNotSynced', []),
+          expectations('6m', 'GatehouseSourceNotSynced', [
+            {
+              exp_labels: { severity: 'warning', namespace: NS, pod: POD, source: 'files' },
+              exp_annotations: {
+                summary: 'Gatehouse source files has not synced',
+                description: `Pod ${NS}/${POD} stays not ready until its policy source files syncs.`,
+              },
+            },
+          ]),
+        ],
+      },
+    ],
+  };
+}
