@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: system packages the tests drive for real, a type-checked
-# build, then node's test runner over every test file, on this machine's Node and on the current LTS.
+# build, then node's test runner over every test file -- on this machine's Node and again on the
+# current Node LTS (the one the container image runs), fetched from the npm registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,5 +10,11 @@ bash scripts/system-deps.sh
 npm run --silent build
 
 files=$(ls dist/test/*.test.js)
-echo "== node $(node --version): $(echo "$files" | wc -l) test files"
+count=$(echo "$files" | wc -l)
+
+echo "== node $(node --version): $count test files"
 node --test --test-concurrency=2 $files
+
+lts=$(node --input-type=module -e "const m = await import('./dist/test/support/node-lts.js'); console.log(await m.nodeLts());")
+echo "== node $("$lts" --version) (LTS): $count test files"
+"$lts" --test --test-concurrency=2 $files
