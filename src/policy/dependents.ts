@@ -1,6 +1,7 @@
 // Which policies read which Secrets, indexed so that a Secret event finds its dependants in time
 // proportional to the answer, not to the number of policies.
 import type { Dependencies } from './compile-context.js';
+import { addTo, removeFrom } from './multimap.js';
 
 export class Dependents {
   /** `ns/name` -> policy ids that read that Secret by name. */
@@ -15,14 +16,14 @@ export class Dependents {
     this.delete(id);
     this.#registered.set(id, { namespace, deps });
     for (const d of deps) {
-      for (const name of d.names) add(this.#byName, `${namespace}/${name}`, id);
+      for (const name of d.names) addTo(this.#byName, `${namespace}/${name}`, id);
       for (const s of d.selectors) {
         const pairs = Object.entries(s.matchLabels);
-        if (pairs.length === 0) add(this.#byNamespace, namespace, id);
+        if (pairs.length === 0) addTo(this.#byNamespace, namespace, id);
         // Every selector requires all its labels, so indexing one pair finds every match.
         else {
           const [k, v] = pairs[0] ?? ['', ''];
-          add(this.#byLabel, `${namespace}\0${k}=${v}`, id);
+          addTo(this.#byLabel, `${namespace}\0${k}=${v}`, id);
         }
       }
     }
@@ -33,13 +34,13 @@ export class Dependents {
     if (old === undefined) return;
     this.#registered.delete(id);
     for (const d of old.deps) {
-      for (const name of d.names) remove(this.#byName, `${old.namespace}/${name}`, id);
+      for (const name of d.names) removeFrom(this.#byName, `${old.namespace}/${name}`, id);
       for (const s of d.selectors) {
         const pairs = Object.entries(s.matchLabels);
-        if (pairs.length === 0) remove(this.#byNamespace, old.namespace, id);
+        if (pairs.length === 0) removeFrom(this.#byNamespace, old.namespace, id);
         else {
           const [k, v] = pairs[0] ?? ['', ''];
-          remove(this.#byLabel, `${old.namespace}\0${k}=${v}`, id);
+          removeFrom(this.#byLabel, `${old.namespace}\0${k}=${v}`, id);
         }
       }
     }
@@ -58,17 +59,4 @@ export class Dependents {
     }
     return out;
   }
-}
-
-function add(map: Map<string, Set<string>>, key: string, id: string): void {
-  let set = map.get(key);
-  if (set === undefined) map.set(key, (set = new Set()));
-  set.add(id);
-}
-
-function remove(map: Map<string, Set<string>>, key: string, id: string): void {
-  const set = map.get(key);
-  if (set === undefined) return;
-  set.delete(id);
-  if (set.size === 0) map.delete(key);
 }

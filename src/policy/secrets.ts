@@ -1,5 +1,6 @@
 // Secrets known to gatehouse, indexed by name and by label so that selecting the keys of a policy
 // costs the size of the answer, not the number of Secrets.
+import { addTo, removeFrom } from './multimap.js';
 import type { SecretResource } from './resources.js';
 
 export interface Requirement {
@@ -106,17 +107,4 @@ export class SecretIndex {
 
 function labelKey(namespace: string, k: string, v: string): string {
   return `${namespace}\0${k}=${v}`;
-}
-
-function addTo(map: Map<string, Set<string>>, k: string, v: string): void {
-  let set = map.get(k);
-  if (set === undefined) map.set(k, (set = new Set()));
-  set.add(v);
-}
-
-function removeFrom(map: Map<string, Set<string>>, k: string, v: string): void {
-  const set = map.get(k);
-  if (set === undefined) return;
-  set.delete(v);
-  if (set.size === 0) map.delete(k);
 }
