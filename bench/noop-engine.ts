@@ -1,0 +1,46 @@
+// The baseline: the same gRPC transport with an engine that allows without looking at the request,
+// so gatehouse's throughput divided by this one's is the share left after gatehouse's own work.
+import type { Allow, Decision, Deny } from '../src/core/decision.js';
+import { EMPTY_NAMES, EMPTY_PAIRS } from '../src/core/decision.js';
+import type { CheckEngine } from '../src/core/engine.js';
+import { type GatehouseError, STATUS_FOR_KIND } from '../src/core/errors.js';
+
+const ALLOW: Allow = Object.freeze({
+  kind: 'allow',
+  code: 'noop',
+  policy: undefined,
+  method: undefined,
+  identity: undefined,
+  setHeaders: EMPTY_PAIRS,
+  removeHeaders: EMPTY_NAMES,
+  responseHeaders: EMPTY_PAIRS,
+  removeQuery: EMPTY_NAMES,
+});
+
+export class NoopEngine implements CheckEngine {
+  check(): Decision {
+    return ALLOW;
+  }
+
+  checkWithoutHttp(): Decision {
+    return ALLOW;
+  }
+
+  /** Malformed requests still get a deny: the baseline must never allow what the transport refused. */
+  reject(error: GatehouseError): Deny {
+    return {
+      kind: 'deny',
+      code: error.code,
+      policy: undefined,
+      method: undefined,
+      status: STATUS_FOR_KIND[error.kind],
+      headers: EMPTY_PAIRS,
+      body: '',
+      detail: error.message,
+    };
+  }
+
+  observe(): void {
+    // Nothing recorded: the baseline has no metrics to keep.
+  }
+}

@@ -1,0 +1,121 @@
+// The server under load, in its own process so it has a core to itself. Every child started here is
+// remembered until it has exited, and killed when the orchestrator exits for any reason.
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseServerMessage, type ServerCommand, type ServerMessage, type ServerMode } from './protocol.js';
+
+const ENTRY = fileURLToPath(new URL('./server.js', import.meta.url));
+const STOP_GRACE_MS = 3000;
+const OUTPUT_TAIL = 4096;
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+/** Last resort: 'exit' handlers run synchronously, so only a SIGKILL can be sent from there. */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+}
+
+export class ServerStartError extends Error {
+  override readonly name = 'ServerStartError';
+  readonly code = 'server_start_failed';
+}
+
+export interface ServerProcess {
+  readonly pid: number;
+  readonly port: number;
+  readonly policiesReady: number;
+  readonly policiesInvalid: number;
+  /** Total CPU time the server process has used so far, in microseconds. */
+  cpuMicros(): Promise<number>;
+  /** Graceful stop, then SIGKILL after a grace period; resolves once the process is gone. */
+  stop(): Promise<void>;
+}
+
+export function startServer(mode: ServerMode, timeoutMs: number): Promise<ServerProcess> {
+  hookExit();
+  const args = mode.kind === 'noop' ? ['noop'] : ['gatehouse', mode.policiesDir];
+  // No inherited execArgv: under `node --test` it would carry the test runner's flags into the server.
+  const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [], serialization: 'json' });
+  live.add(child);
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  void exited.then(() => live.delete(child));
+
+  const waiters: ((m: ServerMessage) => void)[] = [];
+  child.on('message', (raw: unknown) => {
+    const m = parseServerMessage(raw);
+    if (m !== undefined) for (const w of waiters.splice(0)) w(m);
+  });
+  const nextMessage = (ms: number, what: string): Promise<ServerMessage> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ServerStartError(`server ${what}: no answer within ${ms} ms\n${output}`)), ms);
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new ServerStartError(`server exited (${String(child.exitCode ?? child.signalCode)}) while waiting for ${what}\n${output}`));
+      });
+      waiters.push((m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+    });
+  const command = (c: ServerCommand): void => {
+    if (child.connected) child.send(c);
+  };
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    command({ type: 'stop' });
+    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(kill);
+  };
+
+  const ready = async (): Promise<ServerProcess> => {
+    const pid = child.pid;
+    if (pid === undefined) throw new ServerStartError(`server process could not be started: ${output}`);
+    const m = await nextMessage(timeoutMs, 'start-up');
+    if (m.type !== 'ready') throw new ServerStartError(m.type === 'failed' ? `server failed to start: ${m.message}` : `unexpected ${m.type} message at start-up`);
+    return {
+      pid,
+      port: m.port,
+      policiesReady: m.policiesReady,
+      policiesInvalid: m.policiesInvalid,
+      cpuMicros: async () => {
+        const answer = nextMessage(5000, 'a CPU probe');
+        command({ type: 'cpu' });
+        const r = await answer;
+        if (r.type !== 'cpu') throw new Error(`expected a CPU probe answer, got ${r.type}`);
+        return r.micros;
+      },
+      stop,
+    };
+  };
+  return ready().catch(async (e: unknown) => {
+    child.kill('SIGKILL');
+    await exited;
+    throw e;
+  });
+}
+
+/** Kills every server still running (used when a run is aborted). */
+export async function killAllServers(): Promise<void> {
+  const pending = [...live].map((child) => new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  }));
+  await Promise.all(pending);
+}
