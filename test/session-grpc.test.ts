@@ -2,7 +2,7 @@
 // Envoy builds them, an injected clock. Cookie and memory storage (Redis: session-redis.test.ts).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deniedOf, okOf, type DecodedHeader } from './support/envoy-client.js';
+import { deniedOf, okOf, type DecodedCheckResponse, type DecodedHeader } from './support/envoy-client.js';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -52,6 +52,28 @@ const pick = (headers: DecodedHeader[], names: string[]): Record<string, string>
   Object.fromEntries(headers.filter((h) => names.includes(h.key)).map((h) => [h.key, h.value]));
 const IDENTITY = ['x-consumer-id', 'x-consumer-username', 'x-authenticated-groups'];
 
+/** The exact answer to a request its session cookie authenticated, as Envoy receives it. */
+function allowed(extraHeaders: DecodedHeader[], extraRemovals: string[]): DecodedCheckResponse {
+  return {
+    grpcCode: 0,
+    message: '',
+    kind: 'ok',
+    ok: {
+      headers: [
+        { key: 'x-consumer-id', value: 'acme', append: false },
+        { key: 'x-consumer-username', value: 'acme-corp', append: false },
+        { key: 'x-credential-identifier', value: 'shop/acme', append: false },
+        { key: 'x-authenticated-groups', value: 'partners, beta', append: false },
+        ...extraHeaders,
+      ],
+      headersToRemove: ['x-consumer-custom-id', 'x-anonymous-consumer', ...extraRemovals],
+      responseHeadersToAdd: [],
+      queryParametersToSet: [],
+      queryParametersToRemove: [],
+    },
+  };
+}
+
 for (const host of ['web.example.com', 'mem.example.com']) {
   describe(`sessions over gRPC (${host})`, () => {
     let g: TestGatehouse;
@@ -84,6 +106,16 @@ for (const host of ['web.example.com', 'mem.example.com']) {
       assert.deepEqual(pick(byCookie.headers, IDENTITY), pick(byKey.headers, IDENTITY));
       assert.deepEqual(pick(byCookie.headers, IDENTITY), { 'x-consumer-id': 'acme', 'x-consumer-username': 'acme-corp', 'x-authenticated-groups': 'partners, beta' });
       assert.deepEqual(byCookie.responseHeadersToAdd, []);
+    });
+
+    it('the upstream gets the identity headers and the other cookies, never the session cookie', async () => {
+      const cookie = await login();
+      now = T0 + MIN;
+      const spoofed = { 'x-consumer-id': 'admin', 'x-credential-identifier': 'forged' };
+      const withOthers = await g.envoy.check({ host, path: '/orders', headers: { ...spoofed, cookie: `lang=en; ${cookie}; theme=dark` } });
+      assert.deepEqual(withOthers, allowed([{ key: 'cookie', value: 'lang=en; theme=dark', append: false }], []));
+      const alone = await g.envoy.check({ host, path: '/orders', headers: { ...spoofed, cookie } });
+      assert.deepEqual(alone, allowed([], ['cookie']));
     });
 
     it('renewal near idle expiry sends a Set-Cookie; idle expiry then denies 401', async () => {

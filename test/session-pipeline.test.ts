@@ -135,6 +135,12 @@ for (const storage of ['cookie', 'memory'] as const) {
       assert.deepEqual(identityOf(a), ACME_IDENTITY);
       assert.deepEqual(a.responseHeaders, []);
       assert.deepEqual(a.setHeaders.find((h) => h.name === 'x-consumer-id'), { name: 'x-consumer-id', value: 'acme' });
+      // The session cookie is gatehouse's credential: the upstream sees the other cookies only.
+      assert.deepEqual(a.setHeaders.find((h) => h.name === 'cookie'), { name: 'cookie', value: 'theme=dark' });
+      assert.equal(a.removeHeaders.includes('cookie'), false);
+      const alone = allow(await w.check('web.example.com', '/orders', { cookie }));
+      assert.equal(alone.setHeaders.find((h) => h.name === 'cookie'), undefined);
+      assert.equal(alone.removeHeaders.includes('cookie'), true);
     });
 
     it('near idle expiry the session is renewed and lives on past the first idle deadline', async () => {
@@ -316,7 +322,18 @@ describe('session options', () => {
     assert.deepEqual(problems({ secretRef: { name: 'ok' }, cookie: { sameSite: 'None', secure: false } }), [
       'spec.session.cookie Invalid: spec.session.cookie.secure: SameSite=None requires secure: true',
     ]);
-    assert.deepEqual(problems({ secretRef: { name: 'ok' }, logout: { methods: ['POST'] } }), ['spec.session.logout Invalid: set at least one of path, queryArg, postArg']);
+    assert.deepEqual(problems({ secretRef: { name: 'ok' }, logout: { methods: ['POST'] } }), [
+      'spec.session.logout Invalid: set at least one of path, queryArg, postArg, everywhere',
+    ]);
+    assert.deepEqual(problems({ secretRef: { name: 'ok' }, logout: { everywhere: { path: '/logout-all' } } }), [
+      "spec.session.logout.everywhere Invalid: log out everywhere needs storage redis or memory: cookie-stored sessions are kept by the browsers alone, so there is no list of a consumer's sessions to end",
+    ]);
+    assert.deepEqual(problems({ secretRef: { name: 'ok' }, storage: 'memory', logout: { path: '/logout', everywhere: {} } }), [
+      'spec.session.logout.everywhere Invalid: set at least one of path, queryArg, postArg',
+    ]);
+    assert.deepEqual(problems({ secretRef: { name: 'ok' }, storage: 'memory', logout: { queryArg: 'bye', everywhere: { queryArg: 'bye' } } }), [
+      'spec.session.logout.everywhere.queryArg Invalid: same as spec.session.logout.queryArg; log out everywhere needs its own',
+    ]);
     assert.deepEqual(problems({ secretRef: { name: 'ok' } }, 'all'), [
       'spec.session Invalid: a session needs authentication.mode any (a session replaces the methods that created it)',
     ]);

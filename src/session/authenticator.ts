@@ -1,6 +1,7 @@
 // Accepts a session cookie in place of the method that created the session. No cookie, or one that
 // is invalid, expired or logged out, is `none` (the other methods still get their turn); the reason
 // is counted. A store that cannot answer throws `session_store_unavailable` (503 unless fail-open).
+// An accepted session cookie is removed from the Cookie header the upstream receives.
 import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../authn/authenticator.js';
 import { NO_CLAIMS, NO_HEADERS, type HeaderPair, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
@@ -8,6 +9,7 @@ import type { SessionCodec, SessionIdSigner } from './codec.js';
 import { buildSetCookies, heldParts, readCookie, type CookieLifetime, type CookieSpec } from './cookie.js';
 import { renewSessionRecord, sessionState, sessionTtlMs, type SessionRecord, type SessionTimeouts } from './record.js';
 import type { SessionStore } from './store.js';
+import { hideSessionCookie } from './upstream-cookie.js';
 import type { SessionRejectReason, SessionServices } from './stores.js';
 
 /** Where a policy's sessions live, with what seals or signs their cookies. */
@@ -66,14 +68,14 @@ export class SessionAuthenticator implements Authenticator {
         const state = sessionState(record, ctx.now, c.timeouts);
         if (state.state === 'expired') return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');
         if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
-        if (!state.renew) return this.#success(record, []);
+        if (!state.renew) return this.#success(input, record, []);
         const renewed = renewSessionRecord(record, ctx.now, c.timeouts);
-        return this.#success(renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, ctx.now, heldParts(c.cookie, cookies)));
+        return this.#success(input, renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, ctx.now, heldParts(c.cookie, cookies)));
       }
       case 'store': {
         const verified = backend.signer.verify(read.value);
         if (!verified.ok) return this.#reject(verified.reason);
-        return this.#fromStore(backend.store, backend.signer, verified.id, ctx.now, heldParts(c.cookie, cookies));
+        return this.#fromStore(input, backend.store, backend.signer, verified.id, ctx.now);
       }
       default: {
         const never: never = backend;
@@ -82,7 +84,7 @@ export class SessionAuthenticator implements Authenticator {
     }
   }
 
-  async #fromStore(store: SessionStore, signer: SessionIdSigner, id: string, now: number, held: number): Promise<AuthnResult> {
+  async #fromStore(input: CheckInput, store: SessionStore, signer: SessionIdSigner, id: string, now: number): Promise<AuthnResult> {
     const c = this.#c;
     const record = await store.get(id);
     if (record === undefined) return this.#reject('not_found');
@@ -94,14 +96,14 @@ export class SessionAuthenticator implements Authenticator {
       return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');
     }
     if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
-    if (!state.renew) return this.#success(record, []);
+    if (!state.renew) return this.#success(input, record, []);
     const renewed = renewSessionRecord(record, now, c.timeouts);
     // Written before answering, so the next request (maybe on another replica) sees the new expiry.
     await store.put(id, renewed, sessionTtlMs(renewed, now));
-    return this.#success(renewed, sessionCookies(c, signer.sign(id), renewed, now, held));
+    return this.#success(input, renewed, sessionCookies(c, signer.sign(id), renewed, now, heldParts(c.cookie, input.cookies)));
   }
 
-  #success(record: SessionRecord, responseHeaders: readonly HeaderPair[]): AuthnResult {
+  #success(input: CheckInput, record: SessionRecord, responseHeaders: readonly HeaderPair[]): AuthnResult {
     const identity: Identity = {
       method: record.method,
       consumerId: record.sub,
@@ -114,7 +116,7 @@ export class SessionAuthenticator implements Authenticator {
       headers: NO_HEADERS,
     };
     this.#c.fromSession.add(identity);
-    return { kind: 'success', identity, responseHeaders };
+    return { kind: 'success', identity, responseHeaders, ...hideSessionCookie(input, this.#c.cookie) };
   }
 
   #reject(reason: SessionRejectReason): AuthnResult {

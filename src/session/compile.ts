@@ -9,8 +9,8 @@ import { SessionAuthenticator, type SessionBackend, type SessionConfig } from '.
 import { SessionCodec, SessionIdSigner, SessionKeys } from './codec.js';
 import { compileCookieSpec, type CookieSpec } from './cookie.js';
 import { SessionCreateHook } from './hook.js';
-import { SessionLogout } from './logout.js';
-import type { SessionSpec } from './policy-schema.js';
+import { SessionLogout, type LogoutOptions, type LogoutTriggers } from './logout.js';
+import type { SessionLogoutEverywhereSpec, SessionLogoutSpec, SessionSpec } from './policy-schema.js';
 import { timeoutsProblem, type SessionTimeouts } from './record.js';
 import { SessionServices } from './stores.js';
 
@@ -62,6 +62,7 @@ export function compileSession(spec: SessionSpec, ctx: SessionCompileContext): C
   const keys = compileKeys(spec, ctx);
   const services = servicesFor(ctx.env);
   const backend = keys === undefined ? undefined : compileBackend(spec, keys, services, ctx);
+  const logout = spec.logout === undefined ? undefined : compileLogout(spec.logout, spec.storage, problems);
   if (problems.items.length > before || timeouts === undefined || cookie === undefined || backend === undefined) return undefined;
 
   const config: SessionConfig = {
@@ -74,23 +75,36 @@ export function compileSession(spec: SessionSpec, ctx: SessionCompileContext): C
     fromSession: new WeakSet<Identity>(),
   };
   const endpoints: Endpoint[] = [];
-  const logout = spec.logout;
-  if (logout !== undefined) {
-    if (logout.path === undefined && logout.queryArg === undefined && logout.postArg === undefined) {
-      problems.error(`${FIELD}.logout`, 'set at least one of path, queryArg, postArg');
-      return undefined;
-    }
-    endpoints.push(
-      new SessionLogout(config, {
-        path: logout.path,
-        queryArg: logout.queryArg,
-        postArg: logout.postArg,
-        methods: new Set<string>(logout.methods),
-        redirectTo: logout.redirectTo,
-      }),
+  if (logout !== undefined) endpoints.push(new SessionLogout(config, logout));
+  return { authenticator: new SessionAuthenticator(config), hook: new SessionCreateHook(config, createdBy), endpoints };
+}
+
+function compileLogout(spec: SessionLogoutSpec, storage: SessionSpec['storage'], problems: ProblemList): LogoutOptions | undefined {
+  const field = `${FIELD}.logout`;
+  const before = problems.items.length;
+  const triggers = (t: SessionLogoutEverywhereSpec): LogoutTriggers | undefined =>
+    t.path === undefined && t.queryArg === undefined && t.postArg === undefined ? undefined : { path: t.path, queryArg: t.queryArg, postArg: t.postArg };
+  const session = triggers(spec);
+  const all = spec.everywhere;
+  const everywhere = all === undefined ? undefined : triggers(all);
+  if (all !== undefined && everywhere === undefined) problems.error(`${field}.everywhere`, 'set at least one of path, queryArg, postArg');
+  if (session === undefined && all === undefined) problems.error(field, 'set at least one of path, queryArg, postArg, everywhere');
+  if (all !== undefined && storage === 'cookie') {
+    problems.error(
+      `${field}.everywhere`,
+      'log out everywhere needs storage redis or memory: cookie-stored sessions are kept by the browsers alone, so there is no list of a consumer\'s sessions to end',
     );
   }
-  return { authenticator: new SessionAuthenticator(config), hook: new SessionCreateHook(config, createdBy), endpoints };
+  if (session !== undefined && everywhere !== undefined) {
+    // The same trigger for both would make plain logout unreachable: everywhere is checked first.
+    for (const key of ['path', 'queryArg', 'postArg'] as const) {
+      if (session[key] !== undefined && session[key] === everywhere[key]) {
+        problems.error(`${field}.everywhere.${key}`, `same as ${field}.${key}; log out everywhere needs its own`);
+      }
+    }
+  }
+  if (problems.items.length > before) return undefined;
+  return { session, everywhere, methods: new Set<string>(spec.methods), redirectTo: spec.redirectTo };
 }
 
 function compileTimeouts(spec: SessionSpec, problems: ProblemList): SessionTimeouts | undefined {

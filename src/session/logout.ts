@@ -1,21 +1,35 @@
-// Ends a session on request: by path, by query argument or by a form body argument. The record is
-// deleted (store) or the session marked logged out (cookie storage), and every cookie part expired.
+// Ends sessions on request: by path, by query argument or by a form body argument. Plain logout
+// deletes the presented session (store) or marks it logged out (cookie storage); "log out
+// everywhere" deletes every session of its consumer. Either way every cookie part is expired.
 import type { Endpoint, RequestContext } from '../authn/authenticator.js';
 import type { Deny } from '../core/decision.js';
+import { GatehouseError } from '../core/errors.js';
 import type { HeaderPair } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import { sessionIdOf, type SessionConfig } from './authenticator.js';
+import type { SessionIdSigner } from './codec.js';
 import { buildExpiredCookies, heldParts, readCookie } from './cookie.js';
+import { sessionState } from './record.js';
+import type { SessionStore } from './store.js';
 
-export interface LogoutOptions {
+/** The request features that ask for a logout; any one that is set and present matches. */
+export interface LogoutTriggers {
   readonly path: string | undefined;
   readonly queryArg: string | undefined;
   readonly postArg: string | undefined;
+}
+
+export interface LogoutOptions {
+  /** Ends the presented session; undefined when only `everywhere` is configured. */
+  readonly session: LogoutTriggers | undefined;
+  /** Ends every session of the presented session's consumer; store-backed sessions only. */
+  readonly everywhere: LogoutTriggers | undefined;
   readonly methods: ReadonlySet<string>;
   readonly redirectTo: string | undefined;
 }
 
-const BODY = JSON.stringify({ message: 'Logged out' });
+/** What one logout request ends. */
+type Scope = 'session' | 'consumer';
 
 export class SessionLogout implements Endpoint {
   readonly name = 'session-logout';
@@ -28,24 +42,25 @@ export class SessionLogout implements Endpoint {
   }
 
   handle(input: CheckInput, ctx: RequestContext): Deny | Promise<Deny> | undefined {
-    if (!this.#o.methods.has(input.method) || !this.#matches(input)) return undefined;
+    if (!this.#o.methods.has(input.method)) return undefined;
+    // Everywhere first: it is the stronger request when both happen to match.
+    const scope: Scope | undefined = matches(input, this.#o.everywhere) ? 'consumer' : matches(input, this.#o.session) ? 'session' : undefined;
+    if (scope === undefined) return undefined;
     const c = this.#c;
     const read = readCookie(c.cookie, input.cookies);
     const expired = buildExpiredCookies(c.cookie, Math.max(1, heldParts(c.cookie, input.cookies)));
-    if (read.kind !== 'value') return this.#answer(expired);
+    if (read.kind !== 'value') return this.#answer(scope, expired, 0);
     const backend = c.backend;
     switch (backend.kind) {
       case 'cookie': {
+        // compileSession refuses `everywhere` here: sealed cookies leave no list of a consumer's sessions.
+        if (scope === 'consumer') throw new GatehouseError('session_config_invalid', 'internal', 'log out everywhere needs store-backed sessions');
         const opened = backend.codec.open(read.value);
         if (opened.ok) c.services.revoke(c.policyId, sessionIdOf(opened.record), opened.record.exp, ctx.now);
-        return this.#answer(expired);
+        return this.#answer(scope, expired, opened.ok ? 1 : 0);
       }
-      case 'store': {
-        const verified = backend.signer.verify(read.value);
-        if (!verified.ok) return this.#answer(expired);
-        // Deleted before answering: a replay of the cookie right after logout finds nothing.
-        return backend.store.delete(verified.id).then(() => this.#answer(expired));
-      }
+      case 'store':
+        return this.#fromStore(backend.store, backend.signer, read.value, scope, expired, ctx.now);
       default: {
         const never: never = backend;
         throw new Error(`unknown backend ${JSON.stringify(never)}`);
@@ -53,33 +68,61 @@ export class SessionLogout implements Endpoint {
     }
   }
 
-  #matches(input: CheckInput): boolean {
-    const o = this.#o;
-    if (o.path !== undefined && input.path === o.path) return true;
-    if (o.queryArg !== undefined && input.query(o.queryArg) !== undefined) return true;
-    if (o.postArg !== undefined && input.body !== undefined && isForm(input.header('content-type'))) {
-      return new URLSearchParams(input.body).has(o.postArg);
+  async #fromStore(store: SessionStore, signer: SessionIdSigner, value: string, scope: Scope, expired: readonly string[], now: number): Promise<Deny> {
+    const verified = signer.verify(value);
+    if (!verified.ok) return this.#answer(scope, expired, 0);
+    switch (scope) {
+      case 'session':
+        // Deleted before answering: a replay of the cookie right after logout finds nothing.
+        await store.delete(verified.id);
+        return this.#answer(scope, expired, 1);
+      case 'consumer': {
+        const record = await store.get(verified.id);
+        // Only a live session speaks for its consumer: an old, expired cookie cannot end the others.
+        if (record === undefined || record.aud !== this.#c.policyId || sessionState(record, now, this.#c.timeouts).state !== 'valid') {
+          await store.delete(verified.id);
+          return this.#answer(scope, expired, 0);
+        }
+        return this.#answer(scope, expired, await store.deleteAllFor(record.aud, record.sub));
+      }
+      default: {
+        const never: never = scope;
+        throw new Error(`unknown scope ${String(never)}`);
+      }
     }
-    return false;
   }
 
-  #answer(expired: readonly string[]): Deny {
+  #answer(scope: Scope, expired: readonly string[], ended: number): Deny {
     const headers: HeaderPair[] = expired.map((value) => ({ name: 'set-cookie', value }));
     headers.push({ name: 'cache-control', value: 'no-store' });
     const redirect = this.#o.redirectTo;
     if (redirect !== undefined) headers.push({ name: 'location', value: redirect });
     else headers.push({ name: 'content-type', value: 'application/json' });
+    const everywhere = scope === 'consumer';
+    const body = everywhere ? JSON.stringify({ message: 'Logged out everywhere', sessions: ended }) : PLAIN_BODY;
     return {
       kind: 'deny',
-      code: 'session_logout',
+      code: everywhere ? 'session_logout_everywhere' : 'session_logout',
       policy: this.#c.policyId,
       method: 'session',
       status: redirect === undefined ? 200 : 302,
       headers,
-      body: redirect === undefined ? BODY : '',
-      detail: 'session logged out',
+      body: redirect === undefined ? body : '',
+      detail: everywhere ? `session logged out everywhere (${ended} sessions ended)` : 'session logged out',
     };
   }
+}
+
+const PLAIN_BODY = JSON.stringify({ message: 'Logged out' });
+
+function matches(input: CheckInput, t: LogoutTriggers | undefined): boolean {
+  if (t === undefined) return false;
+  if (t.path !== undefined && input.path === t.path) return true;
+  if (t.queryArg !== undefined && input.query(t.queryArg) !== undefined) return true;
+  if (t.postArg !== undefined && input.body !== undefined && isForm(input.header('content-type'))) {
+    return new URLSearchParams(input.body).has(t.postArg);
+  }
+  return false;
 }
 
 function isForm(contentType: string | undefined): boolean {

@@ -23,19 +23,39 @@ export const SessionCookieSpec = Type.Object(
   { additionalProperties: false, default: {}, description: 'The session cookie.' },
 );
 
+// The three ways a request asks to log out; `logout` and `logout.everywhere` each take any of them.
+const logoutTriggers = (what: string) => ({
+  path: Type.Optional(Type.String({ pattern: '^/', maxLength: 1024, description: `Requests to exactly this path ${what}.` })),
+  queryArg: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: `Requests carrying this query argument ${what}.` })),
+  postArg: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 256, description: `Form bodies (x-www-form-urlencoded) carrying this argument ${what}.` }),
+  ),
+});
+
+export const SessionLogoutEverywhereSpec = Type.Object(logoutTriggers('end every session of the signed-in consumer'), {
+  additionalProperties: false,
+  description:
+    'Log out everywhere: a request that matches and carries a live session cookie ends every session of that ' +
+    'consumer under this policy (all devices and browsers), not only its own. Checked before the plain logout; ' +
+    'uses the same `methods` and `redirectTo`. Needs `storage: redis` (all replicas) or `memory` (this replica); ' +
+    'refused with `storage: cookie`, which keeps no list of sessions.',
+});
+
 export const SessionLogoutSpec = Type.Object(
   {
-    path: Type.Optional(Type.String({ pattern: '^/', maxLength: 1024, description: 'Requests to exactly this path log out.' })),
-    queryArg: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Requests carrying this query argument log out.' })),
-    postArg: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 256, description: 'Form bodies (x-www-form-urlencoded) carrying this argument log out.' }),
-    ),
+    ...logoutTriggers('log out'),
+    everywhere: Type.Optional(SessionLogoutEverywhereSpec),
     methods: Type.Array(HttpMethod, { minItems: 1, maxItems: 9, default: ['POST', 'DELETE'], description: 'Methods a logout request may use.' }),
     redirectTo: Type.Optional(
       Type.String({ minLength: 1, maxLength: 2048, pattern: '^[^\\x00-\\x20]+$', description: 'Answer logout with a 302 here; default 200 with a JSON body.' }),
     ),
   },
-  { additionalProperties: false, description: 'How a user ends the session.' },
+  {
+    additionalProperties: false,
+    description:
+      'How a user ends the session (set at least one of path, queryArg, postArg, everywhere). Logout needs no ' +
+      'valid session: it always expires the cookie, and ends the session it names when there is one.',
+  },
 );
 
 export const SessionSpec = Type.Object(
@@ -67,3 +87,5 @@ export const SessionSpec = Type.Object(
   },
 );
 export type SessionSpec = Static<typeof SessionSpec>;
+export type SessionLogoutSpec = Static<typeof SessionLogoutSpec>;
+export type SessionLogoutEverywhereSpec = Static<typeof SessionLogoutEverywhereSpec>;

@@ -74,7 +74,9 @@ export class RedisSessionStore implements SessionStore {
     const deleted = await this.#run('deleteAllFor', () =>
       Promise.all(valid.map((id) => this.#redis.del(this.#recordKey(id)))),
     );
-    await this.#run('deleteAllFor', () => this.#redis.del(indexKey));
+    // Only the ids read are dropped from the index (Redis deletes an emptied set): a session created
+    // meanwhile stays listed, so the next "log out everywhere" still reaches it.
+    await this.#run('deleteAllFor', () => Promise.all(ids.map((id) => this.#redis.srem(indexKey, id))));
     return deleted.reduce((a, b) => a + b, 0);
   }
 

@@ -76,9 +76,19 @@ function deniedResponse(deny: Deny): CheckResponseMsg {
   const denied: { status: { code: number }; headers?: HeaderValueOptionMsg[]; body?: string } = {
     status: { code: deny.status },
   };
-  if (deny.headers.length > 0) denied.headers = options(deny.headers, OVERWRITE);
+  if (deny.headers.length > 0) denied.headers = deniedHeaders(deny.headers);
   if (deny.body !== '') denied.body = deny.body;
   return { status: { code: grpcCodeForStatus(deny.status), message: deny.code }, denied_response: denied };
+}
+
+/**
+ * On a deny Envoy sets each non-append header (one value per name) and adds each append one: several
+ * Set-Cookie lines (a split session cookie being expired) must all be appended or only the last survives.
+ */
+function deniedHeaders(pairs: readonly HeaderPair[]): HeaderValueOptionMsg[] {
+  const out: HeaderValueOptionMsg[] = [];
+  for (const p of pairs) out.push({ header: { key: p.name, value: p.value }, append: p.name === 'set-cookie' ? APPEND : OVERWRITE });
+  return out;
 }
 
 function options(pairs: readonly HeaderPair[], append: { readonly value: boolean }): HeaderValueOptionMsg[] {
