@@ -7,6 +7,7 @@ import { KubernetesSource, type KubernetesSourceOptions } from '../../src/source
 import { createLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { FakeApiServer, type FakeApiServerOptions, type JsonObject } from './fake-apiserver.js';
+import { isJsonObject } from './fake-apiserver-json.js';
 import { at } from './fake-apiserver-testkit.js';
 
 export { at, sleep, waitFor } from './fake-apiserver-testkit.js';
@@ -22,10 +23,14 @@ export async function startFakeServer(t: TestContext, options: FakeApiServerOpti
 
 /** An API-key policy for one host, reading Secrets labelled `gatehouse.dev/credential: <group>`. */
 export function keyPolicy(namespace: string, name: string, host: string, group = 'partners', labels?: Record<string, string>): JsonObject {
-  return policyObject(namespace, name, {
+  return policyObject(namespace, name, keySpec(host, group), labels);
+}
+
+export function keySpec(host: string, group = 'partners'): JsonObject {
+  return {
     hosts: [host],
     authentication: { methods: [{ name: 'keys', apiKey: { from: [{ header: 'apikey' }], selector: { matchLabels: { [CREDENTIAL]: group } } } }] },
-  }, labels);
+  };
 }
 
 export function policyObject(namespace: string, name: string, spec: JsonObject, labels?: Record<string, string>): JsonObject {
@@ -64,6 +69,14 @@ export function withKeys(server: FakeApiServer, namespace: string, name: string,
   const current = server.get('Secret', namespace, name);
   if (current === undefined) throw new Error(`no Secret ${namespace}/${name}`);
   return server.update({ ...current, data: { api_key: Buffer.from(keys).toString('base64') } });
+}
+
+/** Replaces an object's labels (a metadata change: no new generation). */
+export function relabel(server: FakeApiServer, kind: 'AuthPolicy' | 'Secret', namespace: string, name: string, labels: Record<string, string>): JsonObject {
+  const current = server.get(kind, namespace, name);
+  const metadata = current?.metadata;
+  if (current === undefined || !isJsonObject(metadata)) throw new Error(`no ${kind} ${namespace}/${name}`);
+  return server.update({ ...current, metadata: { ...metadata, labels } });
 }
 
 export interface ReadyCondition {

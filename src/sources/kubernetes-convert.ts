@@ -1,0 +1,115 @@
+// API objects (plain JSON from lists and watch events) -> source-neutral resources. The API server has
+// validated them already; what is checked here is only what gatehouse relies on, with the field named.
+import type { PolicyResource, SecretResource } from '../policy/resources.js';
+import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
+
+export const ORIGIN = 'kubernetes';
+
+/** `kubectl apply` copies the whole object, stringData in clear included, into this annotation. */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+export interface Condition {
+  readonly type: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly lastTransitionTime?: string;
+  readonly observedGeneration?: number;
+}
+
+/** The status an AuthPolicy carries on the server. */
+export interface ObservedStatus {
+  readonly observedGeneration: number | undefined;
+  readonly conditions: readonly Condition[];
+}
+
+/** An AuthPolicy as last seen from the API: what the store needs and what the status writer compares. */
+export interface ObservedPolicy {
+  readonly resource: PolicyResource;
+  readonly resourceVersion: string;
+  readonly status: ObservedStatus;
+}
+
+export type Converted<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
+
+export function toPolicy(object: unknown): Converted<ObservedPolicy> {
+  const meta = metadataOf(object);
+  if (!meta.ok) return meta;
+  const m = meta.value;
+  if (!isObject(object)) return { ok: false, problem: 'not an object' };
+  const generation = m.raw.generation;
+  if (generation !== undefined && (typeof generation !== 'number' || !Number.isInteger(generation) || generation < 1)) {
+    return { ok: false, problem: 'metadata.generation: must be a positive integer' };
+  }
+  return {
+    ok: true,
+    value: {
+      resource: {
+        namespace: m.namespace,
+        name: m.name,
+        generation: generation ?? 1,
+        creationTimestamp: typeof m.raw.creationTimestamp === 'string' ? m.raw.creationTimestamp : undefined,
+        spec: object.spec,
+        origin: ORIGIN,
+      },
+      resourceVersion: m.resourceVersion,
+      status: statusOf(object.status),
+    },
+  };
+}
+
+export function toSecret(object: unknown): Converted<SecretResource> {
+  const meta = metadataOf(object);
+  if (!meta.ok) return meta;
+  if (!isObject(object)) return { ok: false, problem: 'not an object' };
+  const m = meta.value;
+  let problem = '';
+  const sink = (path: string, message: string): void => {
+    problem ||= `${path}: ${message}`;
+  };
+  const labels = stringMap(m.raw.labels, 'metadata.labels', sink);
+  const annotations = stringMap(m.raw.annotations, 'metadata.annotations', sink);
+  const data = decodeSecretData(object, sink);
+  if (labels === undefined || annotations === undefined || data === undefined) return { ok: false, problem };
+  // `delete` turns an object into a slower, larger dictionary: only when the annotation is there.
+  if (Object.hasOwn(annotations, LAST_APPLIED)) delete annotations[LAST_APPLIED];
+  return { ok: true, value: { namespace: m.namespace, name: m.name, labels, annotations, data, origin: ORIGIN } };
+}
+
+interface Metadata {
+  readonly namespace: string;
+  readonly name: string;
+  readonly resourceVersion: string;
+  readonly raw: Record<string, unknown>;
+}
+
+function metadataOf(object: unknown): Converted<Metadata> {
+  if (!isObject(object)) return { ok: false, problem: 'not an object' };
+  const raw = object.metadata;
+  if (!isObject(raw)) return { ok: false, problem: 'metadata: is required' };
+  if (typeof raw.name !== 'string' || raw.name === '') return { ok: false, problem: 'metadata.name: is required' };
+  if (typeof raw.namespace !== 'string' || raw.namespace === '') return { ok: false, problem: 'metadata.namespace: is required' };
+  if (typeof raw.resourceVersion !== 'string' || raw.resourceVersion === '') return { ok: false, problem: 'metadata.resourceVersion: is required' };
+  return { ok: true, value: { namespace: raw.namespace, name: raw.name, resourceVersion: raw.resourceVersion, raw } };
+}
+
+/** Reads `status` leniently: anything unexpected counts as absent, so the writer replaces it. */
+export function statusOf(raw: unknown): ObservedStatus {
+  if (!isObject(raw)) return { observedGeneration: undefined, conditions: [] };
+  const observedGeneration = typeof raw.observedGeneration === 'number' ? raw.observedGeneration : undefined;
+  const conditions: Condition[] = [];
+  if (Array.isArray(raw.conditions)) {
+    for (const c of raw.conditions) {
+      if (!isObject(c) || typeof c.type !== 'string' || typeof c.status !== 'string') continue;
+      conditions.push({
+        type: c.type,
+        status: c.status,
+        ...(typeof c.reason === 'string' ? { reason: c.reason } : {}),
+        ...(typeof c.message === 'string' ? { message: c.message } : {}),
+        ...(typeof c.lastTransitionTime === 'string' ? { lastTransitionTime: c.lastTransitionTime } : {}),
+        ...(typeof c.observedGeneration === 'number' ? { observedGeneration: c.observedGeneration } : {}),
+      });
+    }
+  }
+  return { observedGeneration, conditions };
+}

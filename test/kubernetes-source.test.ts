@@ -1,0 +1,166 @@
+// The Kubernetes source against the fake API server with the real client: AuthPolicies and Secrets
+// reach the store as they are created, changed and deleted; namespaces and selectors scope what is read.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  CREDENTIAL,
+  keyPolicy,
+  keySecret,
+  keySpec,
+  policyObject,
+  readyOf,
+  relabel,
+  sleep,
+  startFakeServer,
+  startSource,
+  waitFor,
+  withKeys,
+  withSpec,
+} from './support/kubernetes-kit.js';
+
+const TIMEOUT = { timeout: 30_000 };
+
+test('policies created, changed and deleted in the cluster are served without a restart', TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  server.create(keyPolicy('shop', 'api', 'api.example.com'));
+  server.create(keySecret('shop', 'acme', 'acme-key-1', 'acme'));
+  const { source, store } = startSource(t, server);
+  await source.whenSynced();
+  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/api');
+  assert.equal(store.index?.keyCount, 1);
+
+  server.create(keyPolicy('shop', 'web', 'web.example.com'));
+  await waitFor(() => store.index?.lookup('web.example.com', '/', 'GET')?.id === 'shop/web', 'the created policy');
+
+  withSpec(server, 'shop', 'web', keySpec('www.example.com'));
+  await waitFor(() => store.index?.lookup('www.example.com', '/', 'GET')?.id === 'shop/web', 'the changed host');
+  assert.equal(store.index?.lookup('web.example.com', '/', 'GET'), undefined);
+  assert.equal(store.status('shop', 'web')?.observedGeneration, 2);
+
+  server.delete('AuthPolicy', 'shop', 'web');
+  await waitFor(() => store.index?.lookup('www.example.com', '/', 'GET') === undefined, 'the deletion');
+  assert.equal(store.status('shop', 'web'), undefined);
+  assert.deepEqual(store.statuses().map((s) => s.id), ['shop/api']);
+});
+
+test('an invalid update keeps the last good generation serving and the status names the field', TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  server.create(keyPolicy('shop', 'api', 'api.example.com'));
+  server.create(keySecret('shop', 'acme', 'acme-key-1', 'acme'));
+  const { source, store } = startSource(t, server);
+  await source.whenSynced();
+  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'True', 'the first Ready status');
+
+  const spec = keySpec('api.example.com');
+  withSpec(server, 'shop', 'api', { ...spec, authentication: { mode: 'sometimes', methods: [] } });
+  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'False', 'the Invalid status');
+  const ready = readyOf(server, 'shop', 'api');
+  assert.equal(ready?.reason, 'Invalid');
+  assert.equal(ready?.observedGeneration, 2);
+  assert.match(String(ready?.message), /^spec\.authentication\.mode: .*; serving the last valid generation 1$/);
+  assert.equal(store.status('shop', 'api')?.serving, 'last-good');
+  // The last good version still holds its key.
+  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/api');
+  assert.equal(store.index?.keyCount, 1);
+
+  withSpec(server, 'shop', 'api', spec);
+  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'True', 'the fixed policy');
+  assert.deepEqual({ ...readyOf(server, 'shop', 'api'), lastTransitionTime: '-' }, {
+    type: 'Ready', status: 'True', reason: 'Compiled', message: '', lastTransitionTime: '-', observedGeneration: 3,
+  });
+});
+
+test('a rotated Secret swaps keys and a deleted Secret revokes its keys at once', TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  server.create(keyPolicy('shop', 'api', 'api.example.com'));
+  server.create(keySecret('shop', 'acme', 'acme-key-1', 'acme'));
+  server.create(keySecret('shop', 'globex', 'globex-key-1', 'globex'));
+  const { source, store } = startSource(t, server);
+  await source.whenSynced();
+  assert.equal(store.index?.keyCount, 2);
+
+  withKeys(server, 'shop', 'acme', 'acme-key-2\nacme-key-3');
+  await waitFor(() => store.index?.keyCount === 3, 'the rotated keys');
+
+  server.delete('Secret', 'shop', 'globex');
+  await waitFor(() => store.index?.keyCount === 2, 'the revoked key');
+  assert.equal(store.secretCount, 1);
+});
+
+test('a host claimed by two policies: the younger one reports HostConflict naming the older', TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  server.create(keyPolicy('shop', 'first', 'api.example.com'));
+  const { source, store } = startSource(t, server);
+  await source.whenSynced();
+  await sleep(1100); // creationTimestamp has whole seconds: make the second policy younger
+  server.create(keyPolicy('shop', 'second', 'api.example.com'));
+  await waitFor(() => readyOf(server, 'shop', 'second')?.reason === 'HostConflict', 'the conflict status');
+  assert.equal(readyOf(server, 'shop', 'second')?.status, 'False');
+  assert.equal(readyOf(server, 'shop', 'second')?.message, 'host api.example.com path / is already served by shop/first');
+  assert.equal(readyOf(server, 'shop', 'first')?.status, 'True');
+  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/first');
+
+  server.delete('AuthPolicy', 'shop', 'first');
+  await waitFor(() => readyOf(server, 'shop', 'second')?.status === 'True', 'the conflict resolved');
+  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/second');
+});
+
+test('with --watch-namespace only those namespaces are read, one informer per namespace', TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  server.create(keyPolicy('team-a', 'a', 'a.example.com'));
+  server.create(keyPolicy('team-b', 'b', 'b.example.com'));
+  server.create(keyPolicy('team-c', 'c', 'c.example.com'));
+  server.create(keySecret('team-a', 'key-a', 'ka', 'a'));
+  server.create(keySecret('team-b', 'key-b', 'kb', 'b'));
+  const { source, store } = startSource(t, server, { namespaces: ['team-a', 'team-c', 'team-a'] });
+  await source.whenSynced();
+  assert.deepEqual(server.stats.listsByResource, { authpolicies: 2, secrets: 2 });
+  server.create(keyPolicy('team-b', 'b2', 'b2.example.com'));
+  server.create(keyPolicy('team-c', 'c2', 'c2.example.com'));
+  await waitFor(() => store.status('team-c', 'c2') !== undefined, 'the watched namespace');
+  await sleep(200);
+  assert.deepEqual(store.statuses().map((s) => s.id).sort(), ['team-a/a', 'team-c/c', 'team-c/c2']);
+  assert.equal(store.secretCount, 1);
+  assert.equal(server.get('AuthPolicy', 'team-b', 'b')?.status, undefined, 'no status on an ignored policy');
+});
+
+test('--policy-selector shards policies; Secrets are read only with the gatehouse.dev/credential label', TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  server.create(keyPolicy('shop', 'mine', 'mine.example.com', 'partners', { shard: 'one' }));
+  server.create(keyPolicy('shop', 'theirs', 'theirs.example.com', 'partners', { shard: 'two' }));
+  server.create(keySecret('shop', 'labelled', 'k1', 'c1'));
+  server.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unrelated', namespace: 'shop' }, data: { password: Buffer.from('hunter2').toString('base64') } });
+  const { source, store } = startSource(t, server, { policySelector: 'shard=one' });
+  await source.whenSynced();
+  assert.equal(source.secretSelector, CREDENTIAL);
+  assert.deepEqual(store.statuses().map((s) => s.id), ['shop/mine']);
+  assert.equal(store.secretCount, 1);
+
+  // A policy relabelled out of the shard leaves the selection: a DELETED event for this replica.
+  relabel(server, 'AuthPolicy', 'shop', 'mine', { shard: 'two' });
+  await waitFor(() => store.statuses().length === 0, 'the policy leaving the shard');
+  assert.equal(store.index?.lookup('mine.example.com', '/', 'GET'), undefined);
+});
+
+test('a policy referencing an unlabelled Secret by name reports SecretMissing with the label rule', TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  const spec = {
+    hosts: ['shop.example.com'],
+    authentication: { methods: [{ name: 'keys', apiKey: { from: [{ header: 'apikey' }], selector: { matchLabels: { [CREDENTIAL]: 'partners' } } } }] },
+    session: { storage: 'cookie', secretRef: { name: 'shop-session' } },
+  };
+  server.create(policyObject('shop', 'web', spec));
+  server.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-session', namespace: 'shop' }, stringData: { k1: 'x'.repeat(48) } });
+  const { source, store } = startSource(t, server);
+  await source.whenSynced();
+  await waitFor(() => readyOf(server, 'shop', 'web') !== undefined, 'the status');
+  const ready = readyOf(server, 'shop', 'web');
+  assert.equal(ready?.reason, 'SecretMissing');
+  assert.match(String(ready?.message), /shop-session/);
+  assert.match(String(ready?.message), / \(gatehouse reads only Secrets labelled to match "gatehouse\.dev\/credential"\)$/);
+
+  // Labelling the Secret is enough: it enters the selection and the policy compiles.
+  relabel(server, 'Secret', 'shop', 'shop-session', { [CREDENTIAL]: 'session' });
+  await waitFor(() => readyOf(server, 'shop', 'web')?.status === 'True', 'the policy with its Secret');
+  assert.equal(store.status('shop', 'web')?.reason, 'Compiled');
+});
