@@ -53,11 +53,9 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
     },
     onIndex: (index) => {
       metrics.apiKeys.set(index.keyCount);
-      let ready = 0;
-      let invalid = 0;
-      for (const s of store.statuses()) s.ready ? ready++ : invalid++;
+      const { ready, total } = store.counts();
       metrics.policies.labels('ready').set(ready);
-      metrics.policies.labels('invalid').set(invalid);
+      metrics.policies.labels('invalid').set(total - ready);
     },
   });
   if (settings.policies.length === 0 && !settings.kubernetes) {
@@ -129,7 +127,7 @@ function reportStatus(logger: Logger, metrics: Metrics, s: PolicyStatus, prev: P
   const fields = { policy: s.id, generation: s.observedGeneration, reason: s.reason, serving: s.serving, message: s.message };
   if (s.ready) {
     for (const p of s.problems) logger.warn('policy problem', { policy: s.id, field: p.path, problem: p.message, severity: p.severity });
-    logger.info('policy ready', fields);
+    logger.debug('policy ready', fields);
     return;
   }
   if (s.reason !== 'HostConflict' && (prev === undefined || prev.observedGeneration !== s.observedGeneration || prev.ready)) {

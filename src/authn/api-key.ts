@@ -1,7 +1,7 @@
 // API keys (Kong key-auth). Keys live in Secrets selected by label; each Secret names its consumer.
-// Keys are held only as SHA-256 digests: lookup is one hash and one Map probe, never a scan, and the
-// final comparison is constant time.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Keys are held only as SHA-256 digests: lookup is one hash and one Map probe, never a scan and never
+// a comparison of key material.
+import { createHash } from 'node:crypto';
 import { GatehouseError } from '../core/errors.js';
 import { NO_CLAIMS, NO_HEADERS, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
@@ -25,11 +25,6 @@ export const ANNOTATION = {
 const SHA256_PREFIX = 'sha256:';
 const MAX_KEY_BYTES = 4096;
 
-interface KeyEntry {
-  readonly digest: Buffer;
-  readonly identity: Identity;
-}
-
 export function toSelector(spec: ApiKeySpec['selector']): Selector {
   return {
     matchLabels: spec.matchLabels ?? {},
@@ -42,12 +37,13 @@ export function compileApiKey(spec: ApiKeySpec, ctx: MethodContext): Authenticat
   if (Object.keys(selector.matchLabels).length === 0 && selector.requirements.length === 0) {
     ctx.problems.error(`${ctx.path}.selector`, 'selector must have matchLabels or matchExpressions: an empty selector would select every Secret');
   }
-  const table = new Map<string, KeyEntry>();
+  // SHA-256 digest (as a latin1 string: 32 chars, the cheapest Map key) -> consumer.
+  const table = new Map<string, Identity>();
   for (const secret of ctx.secrets.select(selector)) addSecret(table, secret, ctx);
   return new ApiKeyAuthenticator(ctx.methodName, compileLocations(spec.from), spec.hideCredentials, table);
 }
 
-function addSecret(table: Map<string, KeyEntry>, secret: SecretResource, ctx: MethodContext): void {
+function addSecret(table: Map<string, Identity>, secret: SecretResource, ctx: MethodContext): void {
   const where = `${ctx.path}.selector: Secret ${secret.namespace}/${secret.name} (${secret.origin})`;
   const raw = secret.data.get(API_KEY_DATA);
   if (raw === undefined || raw.length === 0) {
@@ -83,10 +79,10 @@ function addSecret(table: Map<string, KeyEntry>, secret: SecretResource, ctx: Me
     const k = digest.toString('latin1');
     const existing = table.get(k);
     if (existing !== undefined) {
-      ctx.problems.warn(ctx.path + '.selector', `${where}: a key is also held by consumer ${existing.identity.consumerId}; the first Secret by name keeps it`);
+      ctx.problems.warn(ctx.path + '.selector', `${where}: a key is also held by consumer ${existing.consumerId}; the first Secret by name keeps it`);
       return;
     }
-    table.set(k, { digest, identity });
+    table.set(k, identity);
   });
 }
 
@@ -117,9 +113,9 @@ class ApiKeyAuthenticator implements Authenticator {
   readonly keyCount: number;
   readonly #locations: readonly Location[];
   readonly #hide: boolean;
-  readonly #table: ReadonlyMap<string, KeyEntry>;
+  readonly #table: ReadonlyMap<string, Identity>;
 
-  constructor(name: string, locations: readonly Location[], hideCredentials: boolean, table: Map<string, KeyEntry>) {
+  constructor(name: string, locations: readonly Location[], hideCredentials: boolean, table: Map<string, Identity>) {
     this.name = name;
     this.#locations = locations;
     this.#hide = hideCredentials;
@@ -132,10 +128,12 @@ class ApiKeyAuthenticator implements Authenticator {
     if (found === undefined) return NONE;
     if (Buffer.byteLength(found.value) > MAX_KEY_BYTES) return fail('key_malformed', 'presented key is longer than any valid key');
     const digest = createHash('sha256').update(found.value).digest();
-    const entry = this.#table.get(digest.toString('latin1'));
-    if (entry === undefined || !timingSafeEqual(entry.digest, digest)) return fail('key_unknown', 'no consumer holds the presented key');
-    if (!this.#hide) return { kind: 'success', identity: entry.identity };
-    return { kind: 'success', identity: entry.identity, ...hide(input, found) };
+    // Only digests are compared, never keys: what a probe's timing could reveal is part of a SHA-256
+    // digest, from which no key can be derived.
+    const identity = this.#table.get(digest.toString('latin1'));
+    if (identity === undefined) return fail('key_unknown', 'no consumer holds the presented key');
+    if (!this.#hide) return { kind: 'success', identity };
+    return { kind: 'success', identity, ...hide(input, found) };
   }
 }
 

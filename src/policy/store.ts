@@ -49,6 +49,8 @@ export class PolicyStore {
   readonly #dependents = new Dependents();
   readonly #dirty = new Set<string>();
   #removed = false;
+  #lost = new Map<string, Conflict>();
+  readonly #ready = new Set<string>();
   #synced = false;
   #scheduled = false;
   #index: PolicyIndex | undefined;
@@ -96,6 +98,7 @@ export class PolicyStore {
     const id = policyKey(namespace, name);
     if (!this.#entries.delete(id)) return;
     this.#dependents.delete(id);
+    this.#ready.delete(id);
     this.#dirty.delete(id);
     this.#removed = true;
     this.#listener.onRemoved?.(id);
@@ -159,7 +162,7 @@ export class PolicyStore {
     }
     const index = new PolicyIndex(entries);
     this.#index = index;
-    this.#updateStatuses(index.conflicts);
+    this.#updateStatuses(index.conflicts, changed);
     this.#listener.onIndex?.(index);
   }
 
@@ -189,16 +192,35 @@ export class PolicyStore {
     e.serving = result.standIn;
   }
 
-  #updateStatuses(conflicts: readonly Conflict[]): void {
+  /**
+   * Recomputes the status of the policies just compiled and of those whose conflict state changed;
+   * the others cannot have changed. Listeners hear only real changes.
+   */
+  #updateStatuses(conflicts: readonly Conflict[], compiled: readonly string[]): void {
     const lost = new Map<string, Conflict>();
     for (const c of conflicts) if (!lost.has(c.loser)) lost.set(c.loser, c);
-    for (const [id, e] of this.#entries) {
+    const candidates = new Set(compiled);
+    for (const [id, c] of lost) if (!sameConflict(c, this.#lost.get(id))) candidates.add(id);
+    for (const [id, c] of this.#lost) if (!sameConflict(c, lost.get(id))) candidates.add(id);
+    this.#lost = lost;
+    for (const id of candidates) {
+      const e = this.#entries.get(id);
+      if (e === undefined) continue;
       const next = statusOf(id, e, lost.get(id));
       const prev = e.status;
-      if (prev !== undefined && JSON.stringify(prev) === JSON.stringify(next)) continue;
+      if (prev !== undefined && sameStatus(prev, next)) continue;
       e.status = next;
+      if (next.ready) this.#ready.add(id);
+      else this.#ready.delete(id);
       this.#listener.onStatus?.(next, prev);
     }
+  }
+
+  /** Policies whose status is Ready, and all policies with a status. */
+  counts(): { ready: number; total: number } {
+    let total = 0;
+    for (const e of this.#entries.values()) if (e.status !== undefined) total++;
+    return { ready: this.#ready.size, total };
   }
 
   #secretChanged(secret: SecretResource, previous: SecretResource | undefined): void {
@@ -250,6 +272,26 @@ function statusOf(id: string, e: Entry, conflict: Conflict | undefined): PolicyS
   }
   const warnings = r.problems.filter((p) => p.severity === 'warning').map((p) => `${p.path}: ${p.message}`);
   return { ...base, ready: true, reason: 'Compiled', message: warnings.join('; '), problems: r.problems, serving: 'current' };
+}
+
+function sameConflict(a: Conflict | undefined, b: Conflict | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.host === b.host && a.path === b.path && a.winner === b.winner && a.loser === b.loser;
+}
+
+function sameStatus(a: PolicyStatus, b: PolicyStatus): boolean {
+  return (
+    a.observedGeneration === b.observedGeneration &&
+    a.ready === b.ready &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.serving === b.serving &&
+    a.problems.length === b.problems.length &&
+    a.problems.every((p, i) => {
+      const q = b.problems[i];
+      return q !== undefined && p.path === q.path && p.message === q.message && p.severity === q.severity && p.reason === q.reason;
+    })
+  );
 }
 
 function sameSecret(a: SecretResource, b: SecretResource): boolean {
