@@ -242,6 +242,8 @@ function runWorker(config: LoadConfig, server: ServerProcess, state: RunState): 
   state.worker = worker;
   let cpuStart: Promise<number> | undefined;
   let cpuEnd: Promise<number> | undefined;
+  // Set when the result arrives: the worker may exit while the server's CPU reading is still on its way.
+  let reported = false;
   return new Promise<{ load: LoadResult; serverCpuMicros: number }>((resolve, reject) => {
     worker.on('message', (raw: unknown) => {
       const m = parseLoadMessage(raw);
@@ -256,6 +258,7 @@ function runWorker(config: LoadConfig, server: ServerProcess, state: RunState): 
           cpuEnd.catch(() => undefined);
           return;
         case 'result': {
+          reported = true;
           if (cpuStart === undefined || cpuEnd === undefined) return reject(new Error('the load generator never opened and closed its window'));
           Promise.all([cpuStart, cpuEnd]).then(([a, b]) => resolve({ load: m.result, serverCpuMicros: b - a }), reject);
           return;
@@ -267,7 +270,9 @@ function runWorker(config: LoadConfig, server: ServerProcess, state: RunState): 
       }
     });
     worker.on('error', reject);
-    worker.on('exit', (code) => reject(new Error(`load generator exited (${code}) before reporting`)));
+    worker.on('exit', (code) => {
+      if (!reported) reject(new Error(`load generator exited (${code}) before reporting`));
+    });
   }).finally(() => {
     state.worker = undefined;
     void worker.terminate();

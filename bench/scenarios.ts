@@ -3,6 +3,8 @@
 // something new; scenarios sharing a policy set share one server process.
 import type { CheckOptions, SimpleHttpRequest } from '../test/support/envoy-client.js';
 import { API_KEY_HEADER, apiKeyPolicies, apiKeyTarget, apiKeyTenant, type PolicySet, UNKNOWN_KEY } from './policies.js';
+import { jwtScenarios } from './scenarios-jwt.js';
+import { sessionScenarios } from './scenarios-session.js';
 
 export type ServerSpec = { readonly kind: 'noop' } | { readonly kind: 'gatehouse'; readonly policies: PolicySet };
 
@@ -48,4 +50,6 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   ...apiKeyScenarios('1 policy', ONE, 1),
   ...apiKeyScenarios('10,000 policies', TEN_THOUSAND, 10_000),
+  ...jwtScenarios(),
+  ...sessionScenarios(),
 ];

@@ -1,11 +1,13 @@
 // Child-process entry for the server under load: `node dist/bench/server.js noop` or
 // `node dist/bench/server.js gatehouse <policies dir>`. It reports its port over IPC, answers CPU
 // probes, and exits when told to or when the orchestrator goes away.
+import { createJwtServices } from '../src/authn/jwt-services.js';
 import { startGatehouse } from '../src/main.js';
 import { loadSettings } from '../src/settings.js';
 import { startGrpcServer } from '../src/transport/grpc.js';
 import { NoopEngine } from './noop-engine.js';
 import { parseServerCommand, type ServerMessage, type ServerMode } from './protocol.js';
+import { readServerExtras, startSeededRedis } from './server-extras.js';
 
 const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -43,16 +45,36 @@ async function start(mode: ServerMode): Promise<Running> {
       return { port: grpc.port, policiesReady: 0, policiesInvalid: 0, stop: () => grpc.close(1000) };
     }
     case 'gatehouse': {
-      // The environment is left out on purpose: GATEHOUSE_* variables of the caller must not change what is measured.
-      const { settings } = loadSettings(
-        ['--policies', mode.policiesDir, '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'error', '--shutdown-grace', '1s'],
-        {},
-      );
-      const g = await startGatehouse(settings);
-      let ready = 0;
-      let invalid = 0;
-      for (const s of g.store.statuses()) s.ready ? ready++ : invalid++;
-      return { port: g.grpcPort, policiesReady: ready, policiesInvalid: invalid, stop: () => g.stop() };
+      // What the policy set asks for beyond its manifests: a Redis of this server's own, a token cache size.
+      const extras = readServerExtras(mode.policiesDir);
+      const redis = extras.redisSessions === undefined ? undefined : await startSeededRedis(extras.redisSessions);
+      try {
+        // The environment is left out on purpose: GATEHOUSE_* variables of the caller must not change what is measured.
+        // No shutdown delay: there is no load balancer to drain, and the harness kills a server that takes over 3 s to stop.
+        const { settings } = loadSettings(
+          [
+            '--policies', mode.policiesDir, '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'error',
+            '--shutdown-delay', '0s', '--shutdown-grace', '1s', ...(redis === undefined ? [] : ['--redis-url', redis.url]),
+          ],
+          {},
+        );
+        const jwt = extras.jwtTokenCacheSize === undefined ? undefined : createJwtServices({ redisUrl: settings.redisUrl, tokenCacheSize: extras.jwtTokenCacheSize });
+        const g = await startGatehouse(settings, jwt === undefined ? {} : { jwt });
+        let ready = 0;
+        let invalid = 0;
+        for (const s of g.store.statuses()) s.ready ? ready++ : invalid++;
+        const stop = async (): Promise<void> => {
+          try {
+            await g.stop();
+          } finally {
+            await redis?.stop();
+          }
+        };
+        return { port: g.grpcPort, policiesReady: ready, policiesInvalid: invalid, stop };
+      } catch (e) {
+        await redis?.stop();
+        throw e;
+      }
     }
     default: {
       const never: never = mode;

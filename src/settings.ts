@@ -37,7 +37,7 @@ export const SETTINGS: readonly Def[] = [
   { key: 'kubernetes', flag: 'kubernetes', kind: 'bool', fallback: '', help: 'read AuthPolicies and Secrets from the Kubernetes API (default in a pod without --policies)' },
   { key: 'watchNamespaces', flag: 'watch-namespace', kind: 'list', fallback: '', help: 'namespaces to watch (default: all)' },
   { key: 'policySelector', flag: 'policy-selector', kind: 'string', fallback: '', help: 'label selector for AuthPolicies (sharding)' },
-  { key: 'secretSelector', flag: 'secret-selector', kind: 'string', fallback: '', help: 'label selector for Secrets, applied by the API server' },
+  { key: 'secretSelector', flag: 'secret-selector', kind: 'string', fallback: 'gatehouse.dev/credential', help: 'label selector for the Secrets gatehouse reads, applied by the API server (only these are held in memory)' },
   { key: 'grpcAddress', flag: 'grpc-address', kind: 'address', fallback: '0.0.0.0:9001', help: 'ext_authz gRPC listen address' },
   { key: 'adminAddress', flag: 'admin-address', kind: 'address', fallback: '0.0.0.0:9090', help: '/metrics, /healthz, /readyz listen address' },
   { key: 'logLevel', flag: 'log-level', kind: 'level', fallback: 'info', help: 'debug | info | warn | error' },

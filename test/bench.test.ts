@@ -2,13 +2,19 @@
 // load generator thread) whose sampled answers are the allows and denies the scenarios are named for.
 // No timing is asserted: the machine running the tests is shared.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runBench, type ScenarioResult } from '../bench/harness.js';
 import { Histogram } from '../bench/histogram.js';
 import { BenchUsageError, parseCli, select } from '../bench/options.js';
 import { apiKeyTarget, apiKeyTenant } from '../bench/policies.js';
+import { JWT_ALGORITHMS, jwtPolicies, jwtTenant } from '../bench/policies-jwt.js';
+import { sessionTenant } from '../bench/policies-session.js';
 import { formatTable } from '../bench/report.js';
 import type { Scenario } from '../bench/scenarios.js';
+import { readServerExtras } from '../bench/server-extras.js';
 import type { DecodedHeader } from './support/envoy-client.js';
 
 const SHORT = { durationMs: 500, warmupMs: 200, concurrency: 16, connections: 2, deadlineMs: 5000, timeLimitMs: 90_000 } as const;
@@ -80,6 +86,65 @@ describe('the Check benchmark', () => {
     for (const r of report.results) assert.match(table, new RegExp(`^\\| ${r.name.replace(/[()]/g, '\\$&')} `, 'm'));
   });
 
+  it('runs the JWT scenarios: every algorithm allowed with the token\'s identity, first-seen on a server without the token cache', { timeout: 120_000 }, async () => {
+    const report = await runBench({ scenarios: select(['jwt allow']), client: 'http2', ...SHORT });
+    assert.equal(report.ok, true, formatTable(report));
+    assert.equal(report.results.length, 7);
+    for (const alg of JWT_ALGORITHMS) {
+      const t = jwtTenant(alg);
+      const [cached, firstSeen] = ['cached', 'first-seen'].map((label) => byName(report.results, `jwt allow (${alg}, ${label})`));
+      assert.ok(cached !== undefined && firstSeen !== undefined);
+      assert.notEqual(cached.serverPid, firstSeen.serverPid);
+      for (const r of [cached, firstSeen]) {
+        assert.equal(r.policies, 3);
+        assert.equal(r.errors, 0, `${r.name}: ${String(r.firstError)}`);
+        assert.ok(gone(r.serverPid), `server ${r.serverPid} of ${r.name} is still running`);
+        for (const s of r.samples) {
+          assert.equal(s.kind, 'ok', JSON.stringify(s));
+          if (s.kind !== 'ok') continue;
+          assert.deepEqual(s.ok.headers, [h('x-consumer-id', t.consumerId), h('x-credential-identifier', t.jti), h('x-authenticated-groups', 'partners, bench')]);
+          assert.deepEqual(s.ok.headersToRemove, ['x-consumer-username', 'x-consumer-custom-id', 'x-anonymous-consumer', 'authorization']);
+        }
+      }
+    }
+    // What makes first-seen first-seen: its server is told to keep no verified tokens.
+    const dirs = [true, false].map((tokenCache) => {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-test-'));
+      assert.equal(jwtPolicies({ tokenCache }).write(dir), 3);
+      return dir;
+    });
+    try {
+      assert.deepEqual(dirs.map((d) => readServerExtras(d)), [{}, { jwtTokenCacheSize: 0 }]);
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('runs the session scenarios: a sealed cookie and a Redis session each allowed as their user, no renewal', { timeout: 120_000 }, async () => {
+    const report = await runBench({ scenarios: select(['session allow']), client: 'http2', ...SHORT });
+    assert.equal(report.ok, true, formatTable(report));
+    assert.deepEqual(report.results.map((r) => r.name), ['no-op', 'session allow (cookie)', 'session allow (redis)']);
+    for (const storage of ['cookie', 'redis'] as const) {
+      const t = sessionTenant(storage);
+      const r = byName(report.results, `session allow (${storage})`);
+      assert.equal(r.policies, 1);
+      assert.equal(r.errors, 0, `${r.name}: ${String(r.firstError)}`);
+      assert.ok(gone(r.serverPid), `server ${r.serverPid} of ${r.name} is still running`);
+      for (const s of r.samples) {
+        assert.equal(s.kind, 'ok', JSON.stringify(s));
+        if (s.kind !== 'ok') continue;
+        assert.deepEqual(s.ok.headers, [
+          h('x-consumer-id', t.consumerId),
+          h('x-consumer-username', t.username),
+          h('x-credential-identifier', `bench/web-${storage}-login`),
+          h('x-authenticated-groups', 'browsers'),
+        ]);
+        assert.deepEqual(s.ok.headersToRemove, ['x-consumer-custom-id', 'x-anonymous-consumer', 'cookie']);
+        assert.deepEqual(s.ok.responseHeadersToAdd, []);
+      }
+    }
+  });
+
   it('a scenario whose answers are not what it is named for fails the report', { timeout: 120_000 }, async () => {
     const [allow, deny] = select(['api-key allow (1 policy)', 'api-key deny (1 policy)']).slice(1);
     assert.ok(allow !== undefined && deny !== undefined);
@@ -127,8 +192,16 @@ describe('the Check benchmark', () => {
       'api-key deny (1 policy)',
       'api-key allow (10,000 policies)',
       'api-key deny (10,000 policies)',
+      'jwt allow (HS256, cached)',
+      'jwt allow (RS256, cached)',
+      'jwt allow (ES256, cached)',
+      'jwt allow (HS256, first-seen)',
+      'jwt allow (RS256, first-seen)',
+      'jwt allow (ES256, first-seen)',
+      'session allow (cookie)',
+      'session allow (redis)',
     ]);
-    assert.ok(defaults.bench.timeLimitMs < 120_000, `default time limit ${defaults.bench.timeLimitMs} ms`);
+    assert.ok(defaults.bench.timeLimitMs < 300_000, `default time limit ${defaults.bench.timeLimitMs} ms`);
     assert.equal(parseCli([], { BENCH_DURATION: '0.5' }).bench.durationMs, 500);
     assert.equal(parseCli(['--duration', '2s'], { BENCH_DURATION: '0.5' }).bench.durationMs, 2000);
     assert.equal(parseCli(['--duration=750ms', '--json'], {}).json, true);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import { helm } from './support/k8s-tools.js';
 import {
-  at, chartDir, container, findAll, findOne, inventory, isRecord, LEASE_GRANTS, list, NAMESPACE, parseManifests,
+  at, chartDir, container, findAll, findOne, inventory, isRecord, list, NAMESPACE, parseManifests,
   probePort, rbacGrants, record, RELEASE, renderChart, valuePaths, WATCH_GRANTS,
 } from './support/manifests.js';
 import { repoRoot } from './support/tool-cache.js';
@@ -35,8 +35,6 @@ test('the default render holds exactly the expected objects', TIMEOUT, async () 
     `ClusterRoleBinding/${NAME}`,
     `Deployment/${NAMESPACE}/${NAME}`,
     `PodDisruptionBudget/${NAMESPACE}/${NAME}`,
-    `Role/${NAMESPACE}/${NAME}-leader-election`,
-    `RoleBinding/${NAMESPACE}/${NAME}-leader-election`,
     `Service/${NAMESPACE}/${NAME}`,
     `Service/${NAMESPACE}/${NAME}-metrics`,
     `ServiceAccount/${NAMESPACE}/${NAME}`,
@@ -138,21 +136,15 @@ test('a gRPC Service (appProtocol grpc) and a metrics Service, both selecting th
   assert.equal(at(headless.raw, 'spec.clusterIP'), 'None');
 });
 
-test('cluster-wide RBAC grants exactly read on AuthPolicies and Secrets, status writes and leases', TIMEOUT, async () => {
+test('cluster-wide RBAC grants exactly read on AuthPolicies and Secrets and status writes, nothing else', TIMEOUT, async () => {
   const objects = await renderChart();
   assert.deepEqual(rbacGrants(findOne(objects, 'ClusterRole')), WATCH_GRANTS);
-  assert.deepEqual(rbacGrants(findOne(objects, 'Role', `${NAME}-leader-election`)), LEASE_GRANTS);
-  assert.equal(findOne(objects, 'Role', `${NAME}-leader-election`).namespace, NAMESPACE);
+  assert.deepEqual(findAll(objects, 'Role'), []);
   const subject = [{ kind: 'ServiceAccount', name: NAME, namespace: NAMESPACE }];
   const crb = findOne(objects, 'ClusterRoleBinding');
   assert.deepEqual(crb.raw['roleRef'], { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME });
   assert.deepEqual(crb.raw['subjects'], subject);
-  const rb = findOne(objects, 'RoleBinding', `${NAME}-leader-election`);
-  assert.deepEqual(rb.raw['roleRef'], { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${NAME}-leader-election` });
-  assert.deepEqual(rb.raw['subjects'], subject);
-
-  const noLeases = await renderChart(['--set', 'rbac.leaderElection=false']);
-  assert.deepEqual(findAll(noLeases, 'Role'), []);
+  assert.deepEqual(findAll(objects, 'RoleBinding'), []);
   const noRbac = await renderChart(['--set', 'rbac.create=false']);
   assert.deepEqual(noRbac.filter((o) => /Role/.test(o.kind)), []);
 });
@@ -173,7 +165,7 @@ test('watchNamespaces: a Role and RoleBinding in each namespace and no cluster-w
   }
   assert.deepEqual(
     findAll(objects, 'Role').map((r) => r.namespace).sort(),
-    ['billing', NAMESPACE, 'shop'],
+    ['billing', 'shop'],
   );
   const args = list(container(findOne(objects, 'Deployment'))['args'], 'args');
   assert.ok(args.includes('--watch-namespace=shop,billing'), JSON.stringify(args));

@@ -11,7 +11,7 @@ import { alertScenarios } from './support/alert-scenarios.js';
 import { buildContextFiles, dockerignoreExcludes, parseDockerfile, type DockerInstruction } from './support/dockerfile.js';
 import { helm, kubectl } from './support/k8s-tools.js';
 import {
-  at, chartDir, container, findOne, inventory, LEASE_GRANTS, list, type Manifest, NAMESPACE, parseManifests, probePort,
+  at, chartDir, container, findAll, findOne, inventory, list, type Manifest, NAMESPACE, parseManifests, probePort,
   rbacGrants, record, str, WATCH_GRANTS,
 } from './support/manifests.js';
 import { NODE_LTS_MAJOR, nodeLts } from './support/node-lts.js';
@@ -170,17 +170,13 @@ test('kubectl kustomize deploy/kubernetes renders the CRD and every object of th
     `Deployment/${NAMESPACE}/gatehouse`,
     `Namespace/${NAMESPACE}`,
     `PodDisruptionBudget/${NAMESPACE}/gatehouse`,
-    `Role/${NAMESPACE}/gatehouse-leader-election`,
-    `RoleBinding/${NAMESPACE}/gatehouse-leader-election`,
     `Service/${NAMESPACE}/gatehouse`,
     `Service/${NAMESPACE}/gatehouse-metrics`,
     `ServiceAccount/${NAMESPACE}/gatehouse`,
   ]);
   assert.deepEqual(rbacGrants(findOne(objects, 'ClusterRole')), WATCH_GRANTS);
-  assert.deepEqual(rbacGrants(findOne(objects, 'Role')), LEASE_GRANTS);
   const subject = [{ kind: 'ServiceAccount', name: 'gatehouse', namespace: NAMESPACE }];
   assert.deepEqual(findOne(objects, 'ClusterRoleBinding').raw['subjects'], subject);
-  assert.deepEqual(findOne(objects, 'RoleBinding').raw['subjects'], subject);
 
   const deployment = findOne(objects, 'Deployment');
   const c = container(deployment);
@@ -225,12 +221,9 @@ test('the plain manifests match the chart rendered with default values', TIMEOUT
     assert.deepEqual(spec(plain), spec(chart), `Service ${name}`);
   }
   assert.deepEqual(at(findOne(plain, 'PodDisruptionBudget').raw, 'spec'), at(findOne(chart, 'PodDisruptionBudget').raw, 'spec'));
-  for (const kind of ['ClusterRole', 'Role']) {
-    assert.deepEqual(rbacGrants(findOne(plain, kind)), rbacGrants(findOne(chart, kind)), kind);
-  }
-  for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
-    assert.deepEqual(findOne(plain, kind).raw['subjects'], findOne(chart, kind).raw['subjects'], kind);
-  }
+  assert.deepEqual(rbacGrants(findOne(plain, 'ClusterRole')), rbacGrants(findOne(chart, 'ClusterRole')));
+  assert.deepEqual(findOne(plain, 'ClusterRoleBinding').raw['subjects'], findOne(chart, 'ClusterRoleBinding').raw['subjects']);
+  assert.deepEqual([...findAll(plain, 'Role'), ...findAll(plain, 'RoleBinding'), ...findAll(chart, 'Role'), ...findAll(chart, 'RoleBinding')], []);
 });
 
 test('a kustomize overlay can move the install to another namespace, bindings included', TIMEOUT, async () => {
@@ -242,9 +235,7 @@ test('a kustomize overlay can move the install to another namespace, bindings in
   const objects = await kustomize(overlay);
   assert.equal(findOne(objects, 'Namespace').name, 'auth');
   for (const o of objects.filter((x) => x.namespace !== undefined)) assert.equal(o.namespace, 'auth', `${o.kind}/${o.name}`);
-  for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
-    assert.deepEqual(findOne(objects, kind).raw['subjects'], [{ kind: 'ServiceAccount', name: 'gatehouse', namespace: 'auth' }]);
-  }
+  assert.deepEqual(findOne(objects, 'ClusterRoleBinding').raw['subjects'], [{ kind: 'ServiceAccount', name: 'gatehouse', namespace: 'auth' }]);
 });
 
 test('the production install holds the runtime dependencies and no development ones', TIMEOUT, async () => {

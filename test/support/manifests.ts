@@ -115,12 +115,6 @@ export const WATCH_GRANTS: readonly string[] = [
   'gatehouse.dev|authpolicies|watch',
 ];
 
-export const LEASE_GRANTS: readonly string[] = [
-  'coordination.k8s.io|leases|create',
-  'coordination.k8s.io|leases|get',
-  'coordination.k8s.io|leases|update',
-];
-
 export const RELEASE = 'gh';
 export const NAMESPACE = 'gatehouse-system';
 
