@@ -126,6 +126,26 @@ describe('jwt attacks', { timeout: 30_000 }, () => {
     assert.equal((await authenticate(rsOnly, bearer(rs256({ alg: 'RS256', kid: 'k1' }, json)))).kind, 'success', 'the hand-made signature is genuine');
   });
 
+  test('an unencoded payload (b64 false) is refused even without crit and with a genuine signature', async () => {
+    const json = JSON.stringify(claims);
+    await expectDenied(rsOnly, rs256({ alg: 'RS256', kid: 'k1', b64: false }, json), 'jwt_crit_unsupported');
+    await expectDenied(rsOnly, rs256({ alg: 'RS256', kid: 'k1', b64: 'false' }, json), 'jwt_crit_unsupported');
+    // RFC 7797 signing input: the payload bytes themselves, not their base64url.
+    const header = b64({ alg: 'RS256', kid: 'k1', b64: false });
+    const detached = cryptoSign('sha256', Buffer.from(`${header}.${json}`), real.privateKey).toString('base64url');
+    await expectDenied(rsOnly, `${header}.${b64(json)}.${detached}`, 'jwt_crit_unsupported');
+    assert.equal((await authenticate(rsOnly, bearer(rs256({ alg: 'RS256', kid: 'k1', b64: true }, json)))).kind, 'success', 'b64 true is the default encoding');
+  });
+
+  test('the signature segment takes only the base64url alphabet, unpadded', async () => {
+    const [h, p, s = ''] = (await signRaw({ alg: 'RS256', kid: 'k1' }, claims, real.privateKey)).split('.');
+    const standard = Buffer.from(s, 'base64url').toString('base64');
+    assert.ok(/[+/=]/.test(standard), 'the standard alphabet differs from base64url here');
+    await expectDenied(rsOnly, `${h}.${p}.${standard}`, 'jwt_malformed');
+    await expectDenied(rsOnly, `${h}.${p}.${s}=`, 'jwt_malformed');
+    await expectDenied(rsOnly, `${h}.${p}.${s.slice(0, 8)}~${s.slice(8)}`, 'jwt_malformed');
+  });
+
   test('genuine signatures with bad times, audiences or issuers', async () => {
     const sign = (c: Record<string, unknown>): Promise<string> => signRaw({ alg: 'RS256', kid: 'k1' }, { ...claims, ...c }, real.privateKey);
     await expectDenied(rsOnly, await sign({ exp: S0 - 31 }), 'jwt_expired');

@@ -10,7 +10,7 @@ import type { JwtAuthenticator } from '../src/authn/jwt.js';
 import { GatehouseError } from '../src/core/errors.js';
 import { eventually } from './support/gatehouse.js';
 import { generateTestKey, startJwksServer, type JwksServer, type TestKey } from './support/jwks-server.js';
-import { authenticate, bearer, mustCompile, outcome, S0 } from './support/jwt-policy.js';
+import { authenticate, bearer, mustCompile, outcome, POLICY, S0, T0 } from './support/jwt-policy.js';
 
 const A = generateTestKey('RS256', 'key-a');
 const B = generateTestKey('ES256', 'key-b');
@@ -70,6 +70,27 @@ describe('jwt: remote JWKS', { timeout: 60_000 }, () => {
     await refreshNow(m);
     assert.equal(m.config.remote?.keys?.size, 1);
     assert.equal(outcome(await authenticate(m, bearer(tokenA))), 'jwt_key_unknown');
+  });
+
+  test('once the set is in memory a first-seen token answers synchronously; an unknown kid waits for one refetch', async () => {
+    idp.setCacheControl('max-age=3600');
+    const m = method({}, quiet());
+    await eventually(() => m.config.remote?.keys !== undefined, 3000, 'first JWKS fetch');
+    const first = m.authenticate(bearer(await sign(A)), { now: T0, policy: POLICY });
+    assert.ok(!(first instanceof Promise), 'keys in memory: no Promise');
+    assert.equal(outcome(first), 'success');
+    const forged = m.authenticate(bearer(await new SignJWT({ ...claims, sub: 'other' }).setProtectedHeader({ alg: 'RS256', kid: 'key-a' }).sign(generateTestKey('RS256', 'key-a').privateKey)), { now: T0, policy: POLICY });
+    assert.ok(!(forged instanceof Promise));
+    assert.equal(outcome(forged), 'jwt_signature_invalid');
+    await new Promise((r) => setTimeout(r, FAST.unknownKidCooldownMs));
+    const fetched = idp.count('/jwks.json');
+    const unknown = m.authenticate(bearer(await sign(B)), { now: T0, policy: POLICY });
+    assert.ok(unknown instanceof Promise, 'an unknown kid waits for the refetch');
+    assert.equal(outcome(await unknown), 'jwt_key_unknown');
+    assert.equal(idp.count('/jwks.json'), fetched + 1);
+    const within = m.authenticate(bearer(await sign(B)), { now: T0, policy: POLICY });
+    assert.ok(!(within instanceof Promise), 'within the cooldown the set answers at once');
+    assert.equal(outcome(within), 'jwt_key_unknown');
   });
 
   test('IdP down: the last good keys keep working, retries continue, and recovery loads new keys', async () => {

@@ -1,6 +1,6 @@
 // Strict reading of a compact JWS before any key is touched: size, three canonical base64url parts,
-// a JSON object header and payload, an allowed `alg`, no `crit`. Header members that carry keys or
-// key URLs (jwk, jku, x5u, x5c) are never read.
+// a JSON object header and payload, an allowed `alg`, no `crit`, no unencoded payload (`b64`).
+// Header members that carry keys or key URLs (jwk, jku, x5u, x5c) are never read.
 import { JwtProblem, problem } from './jwt-errors.js';
 
 export interface TokenHeader {
@@ -13,6 +13,9 @@ export interface ParsedToken {
   readonly payload: Readonly<Record<string, unknown>>;
   /** The payload as sent (base64url of its JSON): forwarded as is, never re-encoded. */
   readonly payloadSegment: string;
+  /** The bytes the signature covers: `header.payload` exactly as sent (ASCII). */
+  readonly signingInput: Buffer;
+  readonly signature: Buffer;
 }
 
 const SEGMENT = /^[A-Za-z0-9_-]*$/;
@@ -33,26 +36,35 @@ export function parseToken(token: string, allowed: ReadonlySet<string>, maxBytes
   if (alg.toLowerCase() === 'none') return problem('jwt_alg_not_allowed', 'alg none is never accepted');
   if (!allowed.has(alg)) return problem('jwt_alg_not_allowed', `alg ${alg.slice(0, 32)} is not in the policy's algorithms`);
   if (header['crit'] !== undefined) return problem('jwt_crit_unsupported', 'header lists critical extensions; none is supported');
+  // RFC 7797 unencoded payloads must be listed in crit; one that is not is refused all the same.
+  if (header['b64'] !== undefined && header['b64'] !== true) return problem('jwt_crit_unsupported', 'unencoded payloads (b64) are not supported');
   const kid = header['kid'];
   if (kid !== undefined && (typeof kid !== 'string' || kid.length > MAX_KID)) return problem('jwt_malformed', 'kid is not a string of at most 1024 characters');
   if (s === '') return problem('jwt_signature_invalid', 'token has no signature');
-  if (!canonical(s)) return problem('jwt_malformed', 'signature is not canonical base64url');
+  const signature = canonical(s);
+  if (signature === undefined) return problem('jwt_malformed', 'signature is not canonical base64url');
   const payload = decodeObject(p, 'payload');
   if (payload instanceof JwtProblem) return payload;
-  return { header: { alg, kid }, payload, payloadSegment: p };
+  // Every character of h and p is base64url (checked above), so latin1 is the exact ASCII.
+  return { header: { alg, kid }, payload, payloadSegment: p, signingInput: Buffer.from(`${h}.${p}`, 'latin1'), signature };
 }
 
-/** base64url without padding whose decoding re-encodes to the same text (no stray bits). */
-function canonical(segment: string): boolean {
-  if (!SEGMENT.test(segment) || segment.length % 4 === 1) return false;
-  return Buffer.from(segment, 'base64url').toString('base64url') === segment;
+/**
+ * The bytes of base64url without padding whose decoding re-encodes to the same text (no stray
+ * bits, no other alphabet); undefined for anything else.
+ */
+function canonical(segment: string): Buffer | undefined {
+  if (!SEGMENT.test(segment) || segment.length % 4 === 1) return undefined;
+  const bytes = Buffer.from(segment, 'base64url');
+  return bytes.toString('base64url') === segment ? bytes : undefined;
 }
 
 function decodeObject(segment: string, what: 'header' | 'payload'): Readonly<Record<string, unknown>> | JwtProblem {
-  if (!canonical(segment)) return problem('jwt_malformed', `${what} is not canonical base64url`);
+  const bytes = canonical(segment);
+  if (bytes === undefined) return problem('jwt_malformed', `${what} is not canonical base64url`);
   let json: unknown;
   try {
-    json = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')));
+    json = JSON.parse(utf8.decode(bytes));
   } catch {
     return problem('jwt_malformed', `${what} is not UTF-8 JSON`);
   }

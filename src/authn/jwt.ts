@@ -1,7 +1,7 @@
 // JSON Web Tokens (Kong jwt, Istio RequestAuthentication): stateless verification, the consumer read
-// from the claims. A token seen before costs one hash and one Map probe and answers synchronously
-// unless a revocation lookup must wait on Redis.
-import { compactVerify } from 'jose';
+// from the claims. A token seen before costs one hash and one Map probe; a first-seen token one
+// synchronous signature check (node:crypto). Either answers synchronously unless a remote key set is
+// still being fetched (or refetched for an unknown kid) or a revocation lookup must wait on Redis.
 import type { Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import type { MethodContext } from '../policy/compile-context.js';
@@ -11,10 +11,11 @@ import { NO_EXP_CACHE_MS, TokenCache, type VerifiedToken } from './jwt-cache.js'
 import { checkClaims, checkTimes, identityFrom } from './jwt-claims.js';
 import { compileJwtConfig, type JwtConfig, type Signer } from './jwt-compile.js';
 import { fail, JwtProblem, jwksUnavailable, problem } from './jwt-errors.js';
-import type { Selection, VerifyKey } from './jwt-keys.js';
+import type { Selection } from './jwt-keys.js';
 import type { JwtSpec } from './jwt-schema.js';
 import { defaultJwtServices, type JwtServices } from './jwt-services.js';
 import { parseToken, type ParsedToken } from './jwt-token.js';
+import { verifiedBy } from './jws-verify.js';
 import type { RevocationList } from './revocation.js';
 
 let compiled = 0;
@@ -80,10 +81,19 @@ export class JwtAuthenticator implements Authenticator {
     return this.config.staticKeys.has(keyId) || (this.config.remote?.trusts(keyId) ?? false);
   }
 
-  async #verify(token: string, cacheKey: string, input: CheckInput, found: Found, ctx: RequestContext): Promise<AuthnResult> {
+  /** Synchronous when the keys are in memory; a promise only while a remote set is being fetched. */
+  #verify(token: string, cacheKey: string, input: CheckInput, found: Found, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
     const parsed = parseToken(token, this.config.algorithms, this.config.maxBytes);
     if (parsed instanceof JwtProblem) return fail(parsed);
-    const selection = await this.#select(parsed);
+    const selection = this.#select(parsed);
+    if (selection instanceof Promise) return selection.then((s) => this.#check(parsed, s, cacheKey, input, found, ctx));
+    // Only a fetch can leave a set unable to answer; should one ever do so here, it stays a rejection.
+    if (selection.kind === 'unavailable') return Promise.reject(jwksUnavailable(selection.reason));
+    return this.#check(parsed, selection, cacheKey, input, found, ctx);
+  }
+
+  /** Signature, then claims, then the cache entry and the success answer. */
+  #check(parsed: ParsedToken, selection: Selection, cacheKey: string, input: CheckInput, found: Found, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
     switch (selection.kind) {
       case 'keys':
         break;
@@ -98,7 +108,7 @@ export class JwtAuthenticator implements Authenticator {
         throw new Error(`unknown selection ${JSON.stringify(never)}`);
       }
     }
-    const key = await verifiedBy(token, parsed.header.alg, selection.keys);
+    const key = verifiedBy(parsed.header.alg, parsed.signingInput, parsed.signature, selection.keys);
     if (key === undefined) return fail(problem('jwt_signature_invalid', `signature matches none of ${selection.keys.length} candidate key(s)`));
     const times = checkClaims(parsed.payload, this.config.rules, ctx.now);
     if (times instanceof JwtProblem) return fail(times);
@@ -141,17 +151,4 @@ export class JwtAuthenticator implements Authenticator {
     if (!this.#hide) return { kind: 'success', identity };
     return { kind: 'success', identity, ...hide(input, found) };
   }
-}
-
-/** The first candidate whose signature verifies; jose checks the key type against `alg` again. */
-async function verifiedBy(token: string, alg: string, keys: readonly VerifyKey[]): Promise<VerifyKey | undefined> {
-  for (const k of keys) {
-    try {
-      await compactVerify(token, k.key, { algorithms: [alg] });
-      return k;
-    } catch {
-      // A wrong key, a bad signature or a key jose refuses: try the next candidate.
-    }
-  }
-  return undefined;
 }
