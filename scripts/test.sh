@@ -13,8 +13,8 @@ files=$(ls dist/test/*.test.js)
 count=$(echo "$files" | wc -l)
 
 echo "== node $(node --version): $count test files"
-node --test --test-concurrency=2 $files
+node --test --test-reporter=tap --test-concurrency=2 $files
 
 lts=$(node --input-type=module -e "const m = await import('./dist/test/support/node-lts.js'); console.log(await m.nodeLts());")
 echo "== node $("$lts" --version) (LTS): $count test files"
-"$lts" --test --test-concurrency=2 $files
+"$lts" --test --test-reporter=tap --test-concurrency=2 $files
