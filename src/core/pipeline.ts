@@ -1,7 +1,7 @@
 // The decision for one request: route -> endpoints -> skip -> authentication -> authorization ->
 // response. Pure: everything it touches arrives as arguments. Synchronous methods stay synchronous,
 // so an API-key Check allocates no promise.
-import type { AuthnResult, Authenticator, RequestContext } from '../authn/authenticator.js';
+import type { AllowHook, AuthnResult, Authenticator, RequestContext } from '../authn/authenticator.js';
 import type { CompiledPolicy } from '../policy/compiled.js';
 import type { PolicyIndex } from '../policy/index.js';
 import type { Decision } from './decision.js';
@@ -271,7 +271,8 @@ function authorize(
   return runHooks(code, policy, identity, index, input, ctx, mutations, responseHeaders);
 }
 
-async function runHooks(
+/** Allow hooks (session creation); stays synchronous while every hook answers synchronously. */
+function runHooks(
   code: string,
   policy: CompiledPolicy,
   identity: Identity,
@@ -280,9 +281,31 @@ async function runHooks(
   ctx: RequestContext,
   mutations: Mutations | undefined,
   responseHeaders: readonly HeaderPair[],
+): Maybe<Decision> {
+  let all: HeaderPair[] | undefined;
+  const hooks = policy.hooks;
+  for (let i = 0; i < hooks.length; i++) {
+    const r = (hooks[i] as AllowHook).onAllow(input, identity, ctx);
+    if (isPromise(r)) return hooksAsync(code, policy, identity, index, input, ctx, mutations, [...(all ?? responseHeaders)], i, r);
+    if (r.length > 0) (all ??= [...responseHeaders]).push(...r);
+  }
+  return finish(code, policy, identity, index, mutations, all ?? responseHeaders);
+}
+
+async function hooksAsync(
+  code: string,
+  policy: CompiledPolicy,
+  identity: Identity,
+  index: PolicyIndex,
+  input: CheckInput,
+  ctx: RequestContext,
+  mutations: Mutations | undefined,
+  all: HeaderPair[],
+  start: number,
+  pending: Promise<readonly HeaderPair[]>,
 ): Promise<Decision> {
-  const all: HeaderPair[] = [...responseHeaders];
-  for (const hook of policy.hooks) all.push(...(await hook.onAllow(input, identity, ctx)));
+  all.push(...(await pending));
+  for (let i = start + 1; i < policy.hooks.length; i++) all.push(...(await (policy.hooks[i] as AllowHook).onAllow(input, identity, ctx)));
   return finish(code, policy, identity, index, mutations, all);
 }
 

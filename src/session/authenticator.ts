@@ -31,12 +31,20 @@ export interface SessionConfig {
 
 export const SESSION_METHOD = 'session';
 
+const OPENED_CACHE_SIZE = 10_000;
+
 export class SessionAuthenticator implements Authenticator {
   readonly name = SESSION_METHOD;
   readonly type = 'session';
   readonly challenge = undefined;
   readonly headerNames: readonly string[] = [];
   readonly #c: SessionConfig;
+  /**
+   * Sealed value -> opened record, so a repeated cookie costs a Map probe instead of a decryption.
+   * Sound because opening is deterministic for this policy's keys (a recompile makes a new instance);
+   * revocation and timeouts are still checked on every request.
+   */
+  readonly #opened = new Map<string, SessionRecord>();
 
   constructor(config: SessionConfig) {
     this.#c = config;
@@ -61,9 +69,14 @@ export class SessionAuthenticator implements Authenticator {
     const backend = c.backend;
     switch (backend.kind) {
       case 'cookie': {
-        const opened = backend.codec.open(read.value);
-        if (!opened.ok) return this.#reject(opened.reason);
-        const record = opened.record;
+        let record = this.#opened.get(read.value);
+        if (record === undefined) {
+          const opened = backend.codec.open(read.value);
+          if (!opened.ok) return this.#reject(opened.reason);
+          record = opened.record;
+          if (this.#opened.size >= OPENED_CACHE_SIZE) this.#opened.delete(this.#opened.keys().next().value ?? '');
+          this.#opened.set(read.value, record);
+        }
         if (c.services.isRevoked(c.policyId, sessionIdOf(record), ctx.now)) return this.#reject('logged_out');
         const state = sessionState(record, ctx.now, c.timeouts);
         if (state.state === 'expired') return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');

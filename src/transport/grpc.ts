@@ -4,7 +4,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { CheckEngine } from '../core/engine.js';
 import { CheckHandler, type GrpcLogger } from './grpc-check.js';
 import { HealthService } from './grpc-health.js';
-import { loadServices } from './grpc-protos.js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
+import { encodeCheckResponse } from './grpc-encode.js';
+import { type CheckResponseMsg, loadServices } from './grpc-protos.js';
 
 export type { GrpcLogger } from './grpc-check.js';
 
@@ -52,7 +54,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   });
   const check = new CheckHandler(opts.engine, opts.maxHeaderBytes, opts.deadlineMarginMs, opts.logger);
   const health = new HealthService();
-  server.addService(services.authorization, { Check: check.handle });
+  server.addService(withDirectEncoder(services.authorization), { Check: check.handle });
   server.addService(services.health, health.implementation);
 
   const port = await new Promise<number>((resolve, reject) => {
@@ -106,4 +108,11 @@ function positiveInteger(field: string, value: number): void {
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new TypeError(`${field} must be a positive integer, got ${String(value)}`);
   }
+}
+
+/** The Check method with CheckResponse written by the direct encoder instead of the reflective one. */
+function withDirectEncoder(def: ServiceDefinition): ServiceDefinition {
+  const check = def['Check'];
+  if (check === undefined) throw new Error('the Authorization service has no Check method');
+  return { ...def, Check: { ...check, responseSerialize: (value: unknown) => encodeCheckResponse(value as CheckResponseMsg) } };
 }
