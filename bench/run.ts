@@ -4,6 +4,7 @@ import { runBench } from './harness.js';
 import { BenchUsageError, parseCli, USAGE } from './options.js';
 import { formatJson, formatTable } from './report.js';
 import { killAllServers } from './servers.js';
+import { LOAD_CPU, pin, SERVER_CPU } from './affinity.js';
 
 async function main(): Promise<number> {
   let cli;
@@ -24,6 +25,7 @@ async function main(): Promise<number> {
     for (const s of cli.bench.scenarios) process.stdout.write(`${s.name}\n`);
     return 0;
   }
+  if (pin(process.pid, LOAD_CPU)) process.stderr.write(`bench: servers pinned to CPU ${SERVER_CPU}, the load generator to CPU ${LOAD_CPU}\n`);
   // Interrupted: the run stops what it started and removes its files; a second signal does not wait.
   const abort = new AbortController();
   let interrupted: number | undefined;

@@ -1,5 +1,6 @@
 // The server under load, in its own process so it has a core to itself. Every child started here is
 // remembered until it has exited, and killed when the orchestrator exits for any reason.
+import { pin, SERVER_CPU } from './affinity.js';
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseServerMessage, type ServerCommand, type ServerMessage, type ServerMode } from './protocol.js';
@@ -42,6 +43,7 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
   // No inherited execArgv: under `node --test` it would carry the test runner's flags into the server.
   const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [], serialization: 'json' });
   live.add(child);
+  if (child.pid !== undefined) pin(child.pid, SERVER_CPU);
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL);

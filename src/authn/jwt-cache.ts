@@ -1,7 +1,7 @@
 // Tokens already verified, keyed by a SHA-256 of the token (never the token itself) and the compiled
 // method that verified them, so a repeated token costs one hash and one Map probe. Bounded LRU; an
 // entry lives until the token expires. Hits are re-checked by the caller (time, key, revocation).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Identity } from '../core/identity.js';
 import type { TokenTimes } from './jwt-claims.js';
 
@@ -30,7 +30,7 @@ export class TokenCache {
 
   /** Cache key of a token for one compiled method. */
   static key(owner: number, token: string): string {
-    return `${owner}:${createHash('sha256').update(token).digest('base64url')}`;
+    return `${owner}:${hash('sha256', token, 'base64url')}`;
   }
 
   get(key: string, now: number): VerifiedToken | undefined {

@@ -95,6 +95,10 @@ export class Pipeline {
   }
 }
 
+const CREDENTIAL_MISSING = new GatehouseError('credential_missing', 'unauthenticated', 'no credential presented', {
+  publicMessage: 'No credentials found in request',
+});
+
 function must<T>(v: T | undefined): T {
   if (v === undefined) throw new GatehouseError('identity_header_invalid', 'internal', 'unexpected invalid header');
   return v;
@@ -246,7 +250,7 @@ function unauthenticated(
     }
   }
   return denyFor(
-    new GatehouseError('credential_missing', 'unauthenticated', 'no credential presented', { publicMessage: 'No credentials found in request' }),
+    CREDENTIAL_MISSING,
     policy,
     outcome.presented ? outcome.method : undefined,
     challenges,

@@ -1,0 +1,15 @@
+// On a machine with two or more cores, the server gets core 0 and the load generator (this process and
+// its worker) core 1, so neither steals the other's core and runs compare like with like.
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+
+const usable = availableParallelism() >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
+
+/** Pins a process (all its threads) to one CPU; returns whether it could. */
+export function pin(pid: number, cpu: number): boolean {
+  if (!usable) return false;
+  return spawnSync('taskset', ['-a', '-c', '-p', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
+}
+
+export const SERVER_CPU = 0;
+export const LOAD_CPU = 1;
