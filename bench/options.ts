@@ -75,7 +75,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   // Budget: each scenario's warm-up and window, plus slack for server start-up (10,000 policies compile).
   const plan = 30_000 + scenarios.length * (warmupMs + durationMs + 10_000);
   const timeLimitMs = duration(pick('time-limit'), plan, 1000);
-  return { bench: { scenarios, client, durationMs, warmupMs, concurrency, connections, deadlineMs, timeLimitMs }, json, help, list };
+  return { bench: { scenarios, client, durationMs, warmupMs, concurrency, connections, deadlineMs, timeLimitMs, closingFloor: true }, json, help, list };
 }
 
 function duration(v: [string, string] | undefined, fallback: number, min: number): number {

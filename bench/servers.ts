@@ -41,7 +41,7 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
   hookExit();
   const args = mode.kind === 'noop' ? ['noop'] : ['gatehouse', mode.policiesDir];
   // No inherited execArgv: under `node --test` it would carry the test runner's flags into the server.
-  const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [], serialization: 'json' });
+  const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: process.env.BENCH_SERVER_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [], serialization: 'json' });
   live.add(child);
   if (child.pid !== undefined) pin(child.pid, SERVER_CPU);
   let output = '';
