@@ -85,6 +85,7 @@ test('serve arguments, resources and a termination grace longer than the shutdow
     '--grpc-address=0.0.0.0:9001',
     '--admin-address=0.0.0.0:9090',
     '--log-level=info',
+    '--shutdown-delay=5s',
     '--shutdown-grace=20s',
     '--kubernetes',
   ]);
@@ -95,9 +96,9 @@ test('serve arguments, resources and a termination grace longer than the shutdow
   assert.equal(at(deployment.raw, 'spec.template.spec.automountServiceAccountToken'), true);
   assert.equal(at(deployment.raw, 'spec.template.spec.serviceAccountName'), NAME);
 
-  const refused = await helm(['template', RELEASE, chartDir, '--set', 'terminationGracePeriodSeconds=20']);
+  const refused = await helm(['template', RELEASE, chartDir, '--set', 'terminationGracePeriodSeconds=25']);
   assert.notEqual(refused.code, 0);
-  assert.match(refused.stderr, /terminationGracePeriodSeconds \(20\) must be greater than shutdownGraceSeconds \(20\)/);
+  assert.match(refused.stderr, /terminationGracePeriodSeconds \(25\) must be greater than shutdownDelaySeconds \+ shutdownGraceSeconds \(25\)/);
 });
 
 test('pods spread over zones and hosts, selecting their own labels', TIMEOUT, async () => {
