@@ -1,6 +1,8 @@
 // `gatehouse validate`: the same parsing and compilation `serve` does, reported per file, document and
 // field. Any problem (warnings included) makes it exit 1.
-import { createJwtServices, type JwtServices } from './authn/jwt-services.js';
+import { createJwtServices } from './authn/jwt-services.js';
+import type { CompileEnv } from './policy/compile-context.js';
+import { createSessionServices } from './session/stores.js';
 import { compilePolicy } from './policy/compile.js';
 import { type IndexEntry, PolicyIndex } from './policy/index.js';
 import { SecretIndex } from './policy/secrets.js';
@@ -14,16 +16,18 @@ export interface ValidateReport {
 }
 
 export async function validatePaths(paths: readonly string[], clock: () => number = Date.now): Promise<ValidateReport> {
-  // Offline: remote key sets are not fetched while validating.
+  // Offline: remote key sets are not fetched and Redis is not contacted while validating.
   const jwt = createJwtServices({ jwks: { offline: true } });
+  const sessions = createSessionServices({ offline: true });
   try {
-    return validateWith(paths, clock, jwt);
+    return validateWith(paths, { clock, jwt, sessions });
   } finally {
     await jwt.close();
+    await sessions.close();
   }
 }
 
-function validateWith(paths: readonly string[], clock: () => number, jwt: JwtServices): ValidateReport {
+function validateWith(paths: readonly string[], env: CompileEnv): ValidateReport {
   const lines: string[] = [];
   let files: string[];
   try {
@@ -39,7 +43,7 @@ function validateWith(paths: readonly string[], clock: () => number, jwt: JwtSer
   const origins = new Map<string, string>();
   for (const policy of loaded.policies) {
     origins.set(`${policy.namespace}/${policy.name}`, policy.origin);
-    const result = compilePolicy(policy, secrets, { clock, jwt });
+    const result = compilePolicy(policy, secrets, env);
     for (const p of result.problems) lines.push(`${policy.origin}: ${p.path}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`);
     if (result.ok) entries.push({ policy: result.policy, createdAt: policy.creationTimestamp });
   }

@@ -1,7 +1,7 @@
 // The `gatehouse` command as a user runs it: validate, settings errors, serve on the examples.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -74,6 +74,18 @@ stringData: {api_key: k}
     ];
     for (const e of expect) assert.ok(lines.some((l) => l.startsWith(e)), `missing line starting with: ${e}\n--- got:\n${r.stdout}`);
     assert.match(lines.at(-1) ?? '', /^4 policies, 1 secrets, 8 problems$/);
+  });
+});
+
+describe('gatehouse validate, offline', () => {
+  it('checks a Redis-stored session policy without contacting any Redis', () => {
+    const example = readFileSync(join(ROOT, 'deploy', 'examples', 'session.yaml'), 'utf8');
+    const redis = example.replace('storage: cookie ', 'storage: redis  ');
+    assert.notEqual(redis, example);
+    const r = run(['validate', dirWith({ 'session-redis.yaml': redis })]);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, '1 policies, 2 secrets, 0 problems\n');
+    assert.equal(r.status, 0);
   });
 });
 

@@ -1,5 +1,6 @@
 // Process-wide session backends: one memory store per policy (so a recompile keeps its sessions),
 // one Redis connection per URL shared by every policy, all created on first use, closed on stop.
+import { GatehouseError } from '../core/errors.js';
 import { MemorySessionStore } from './memory-store.js';
 import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from './redis-client.js';
 import { RedisSessionStore } from './redis-store.js';
@@ -34,6 +35,25 @@ export interface SessionServicesOptions {
   readonly onReject?: SessionRejectCounter['onReject'] | undefined;
   /** Most sessions per memory store. */
   readonly memoryMaxEntries?: number | undefined;
+  /**
+   * For `gatehouse validate`: `storage: redis` compiles against a store that never connects (and
+   * refuses every call), so policies can be checked without a Redis server.
+   */
+  readonly offline?: boolean | undefined;
+}
+
+/** Stands in for Redis when validating: compiles, never connects, refuses every call. */
+const OFFLINE_STORE: SessionStore = Object.freeze({
+  kind: 'redis' as const,
+  put: () => Promise.reject(offline()),
+  get: () => Promise.reject(offline()),
+  delete: () => Promise.reject(offline()),
+  deleteAllFor: () => Promise.reject(offline()),
+  close: () => Promise.resolve(),
+});
+
+function offline(): GatehouseError {
+  return new GatehouseError('session_store_unavailable', 'unavailable', 'offline session services (validation only)');
 }
 
 const MAX_REVOKED = 100_000;
@@ -68,6 +88,7 @@ export class SessionServices implements SessionRejectCounter {
 
   /** The shared Redis store, or undefined when no URL is configured. Connects lazily. */
   redis(): SessionStore | undefined {
+    if (this.#options.offline === true) return OFFLINE_STORE;
     const url = this.redisUrl;
     if (url === undefined || this.#closed) return undefined;
     if (this.#redisStore === undefined) {
