@@ -4,6 +4,7 @@ import { createJwtServices } from './authn/jwt-services.js';
 import type { CompileEnv } from './policy/compile-context.js';
 import { createSessionServices } from './session/stores.js';
 import { compilePolicy } from './policy/compile.js';
+import { findFallThroughs } from './policy/fall-through.js';
 import { type IndexEntry, PolicyIndex } from './policy/index.js';
 import { SecretIndex } from './policy/secrets.js';
 import { listManifestFiles, loadFiles } from './sources/files.js';
@@ -47,8 +48,10 @@ function validateWith(paths: readonly string[], env: CompileEnv): ValidateReport
     for (const p of result.problems) lines.push(`${policy.origin}: ${p.path}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`);
     if (result.ok) entries.push({ policy: result.policy, createdAt: policy.creationTimestamp });
   }
-  for (const c of new PolicyIndex(entries).conflicts) {
+  const index = new PolicyIndex(entries);
+  for (const c of index.conflicts) {
     lines.push(`${origins.get(c.loser) ?? c.loser}: spec.hosts: host ${c.host} path ${c.path} is already served by ${c.winner} (${origins.get(c.winner) ?? ''})`);
   }
+  for (const f of findFallThroughs(index)) lines.push(`${origins.get(f.policy) ?? f.policy}: ${f.problem.path}: warning: ${f.problem.message}`);
   return { lines, problems: lines.length, policies: loaded.policies.length, secrets: loaded.secrets.length };
 }

@@ -60,7 +60,7 @@ const claims = (): Record<string, unknown> => ({ sub: 'alice', iat: S0, exp: S0 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 function now(method: JwtAuthenticator, token: string): AuthnResult {
-  const r = method.authenticate(bearer(token), { now: T0, policy: POLICY });
+  const r = method.authenticate(bearer(token), { now: T0, policy: POLICY, path: '/' });
   assert.ok(!(r instanceof Promise), 'keys from Secrets answer synchronously');
   return r;
 }
@@ -106,11 +106,11 @@ describe('jws: every algorithm through the jwt method', { timeout: 60_000 }, () 
     const es = handSigned('ES256', (i) => cryptoSign('sha256', i, { key: curves.ES256.privateKey, dsaEncoding: 'ieee-p1363' }));
     for (const token of [hs, rs, es]) {
       const before = services.tokens.stats.misses;
-      const first = m.authenticate(bearer(token), { now: T0, policy: POLICY });
+      const first = m.authenticate(bearer(token), { now: T0, policy: POLICY, path: '/' });
       assert.ok(!(first instanceof Promise), 'first sight answers without a Promise');
       assert.equal(outcome(first), 'success');
       assert.equal(services.tokens.stats.misses, before + 1, 'it was a first sight');
-      const again = m.authenticate(bearer(token), { now: T0, policy: POLICY });
+      const again = m.authenticate(bearer(token), { now: T0, policy: POLICY, path: '/' });
       assert.ok(!(again instanceof Promise));
       assert.equal(outcome(again), 'success');
     }

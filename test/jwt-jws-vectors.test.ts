@@ -115,7 +115,7 @@ describe('jws: published vectors', { timeout: 30_000 }, () => {
       { services, secrets: [secret('hmac', { k: HS_KEY_7515 }), secret('keys', { 'a2.json': JSON.stringify(RSA_JWK_7515), 'a3.json': JSON.stringify(P256_JWK_7515) })] },
     );
     const at = (token: string, now: number): AuthnResult => {
-      const r = m.authenticate(bearer(token), { now, policy: POLICY });
+      const r = m.authenticate(bearer(token), { now, policy: POLICY, path: '/' });
       assert.ok(!(r instanceof Promise), 'keys from Secrets answer synchronously');
       return r;
     };

@@ -149,10 +149,10 @@ describe('jwt method with revocation: true', { timeout: 30_000 }, () => {
     const t2 = await hs({ sub: 'alice', iss: 'https://id.example.com', jti: 't-2', iat: S0, exp: S0 + 600 });
     const later = await hs({ sub: 'alice', iss: 'https://id.example.com', jti: 't-3', iat: S0 + 120, exp: S0 + 600 });
     assert.equal(outcome(await authenticate(m, bearer(t1))), 'success');
-    const cached = m.authenticate(bearer(t1), { now: T0, policy: 'shop/api' });
+    const cached = m.authenticate(bearer(t1), { now: T0, policy: 'shop/api', path: '/' });
     assert.ok(!(cached instanceof Promise), 'memory revocation keeps the cached path synchronous');
     await services.revocation.revokeToken('https://id.example.com', 't-1', 600_000);
-    const denied = m.authenticate(bearer(t1), { now: T0, policy: 'shop/api' });
+    const denied = m.authenticate(bearer(t1), { now: T0, policy: 'shop/api', path: '/' });
     assert.ok(!(denied instanceof Promise));
     assert.equal(outcome(denied), 'jwt_revoked');
     if (denied.kind === 'failure') assert.equal(denied.error.challenge?.params?.['error_description'], 'The token has been revoked');

@@ -17,6 +17,7 @@ import {
   withKeys,
   withSpec,
 } from './support/kubernetes-kit.js';
+import { policyOf } from './support/route.js';
 
 const TIMEOUT = { timeout: 30_000 };
 
@@ -26,19 +27,19 @@ test('policies created, changed and deleted in the cluster are served without a 
   server.create(keySecret('shop', 'acme', 'acme-key-1', 'acme'));
   const { source, store } = startSource(t, server);
   await source.whenSynced();
-  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/api');
+  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/api');
   assert.equal(store.index?.keyCount, 1);
 
   server.create(keyPolicy('shop', 'web', 'web.example.com'));
-  await waitFor(() => store.index?.lookup('web.example.com', '/', 'GET')?.id === 'shop/web', 'the created policy');
+  await waitFor(() => policyOf(store.index, 'web.example.com', '/', 'GET')?.id === 'shop/web', 'the created policy');
 
   withSpec(server, 'shop', 'web', keySpec('www.example.com'));
-  await waitFor(() => store.index?.lookup('www.example.com', '/', 'GET')?.id === 'shop/web', 'the changed host');
-  assert.equal(store.index?.lookup('web.example.com', '/', 'GET'), undefined);
+  await waitFor(() => policyOf(store.index, 'www.example.com', '/', 'GET')?.id === 'shop/web', 'the changed host');
+  assert.equal(policyOf(store.index, 'web.example.com', '/', 'GET'), undefined);
   assert.equal(store.status('shop', 'web')?.observedGeneration, 2);
 
   server.delete('AuthPolicy', 'shop', 'web');
-  await waitFor(() => store.index?.lookup('www.example.com', '/', 'GET') === undefined, 'the deletion');
+  await waitFor(() => policyOf(store.index, 'www.example.com', '/', 'GET') === undefined, 'the deletion');
   assert.equal(store.status('shop', 'web'), undefined);
   assert.deepEqual(store.statuses().map((s) => s.id), ['shop/api']);
 });
@@ -60,7 +61,7 @@ test('an invalid update keeps the last good generation serving and the status na
   assert.match(String(ready?.message), /^spec\.authentication\.mode: .*; serving the last valid generation 1$/);
   assert.equal(store.status('shop', 'api')?.serving, 'last-good');
   // The last good version still holds its key.
-  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/api');
+  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/api');
   assert.equal(store.index?.keyCount, 1);
 
   withSpec(server, 'shop', 'api', spec);
@@ -98,11 +99,11 @@ test('a host claimed by two policies: the younger one reports HostConflict namin
   assert.equal(readyOf(server, 'shop', 'second')?.status, 'False');
   assert.equal(readyOf(server, 'shop', 'second')?.message, 'host api.example.com path / is already served by shop/first');
   assert.equal(readyOf(server, 'shop', 'first')?.status, 'True');
-  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/first');
+  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/first');
 
   server.delete('AuthPolicy', 'shop', 'first');
   await waitFor(() => readyOf(server, 'shop', 'second')?.status === 'True', 'the conflict resolved');
-  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/second');
+  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/second');
 });
 
 test('with --watch-namespace only those namespaces are read, one informer per namespace', TIMEOUT, async (t) => {
@@ -139,7 +140,7 @@ test('--policy-selector shards policies; Secrets are read only with the gatehous
   // A policy relabelled out of the shard leaves the selection: a DELETED event for this replica.
   relabel(server, 'AuthPolicy', 'shop', 'mine', { shard: 'two' });
   await waitFor(() => store.statuses().length === 0, 'the policy leaving the shard');
-  assert.equal(store.index?.lookup('mine.example.com', '/', 'GET'), undefined);
+  assert.equal(policyOf(store.index, 'mine.example.com', '/', 'GET'), undefined);
 });
 
 test('a policy referencing an unlabelled Secret by name reports SecretMissing with the label rule', TIMEOUT, async (t) => {

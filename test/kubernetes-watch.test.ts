@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { keyPolicy, keySecret, metricValue, sleep, startFakeServer, startSource, waitFor, withKeys } from './support/kubernetes-kit.js';
+import { policyOf } from './support/route.js';
 
 const TIMEOUT = { timeout: 30_000 };
 const DOWN = 'gatehouse_kubernetes_watch_down_seconds';
@@ -31,7 +32,7 @@ test('while the API server is unreachable the last policies serve; changes made 
   assert.ok((await metricValue(metrics, RESTARTS, { resource: 'secrets' })) >= 1);
 
   await server.resume();
-  await waitFor(() => store.index?.lookup('web.example.com', '/', 'GET')?.id === 'shop/web', 'the policy created while down');
+  await waitFor(() => policyOf(store.index, 'web.example.com', '/', 'GET')?.id === 'shop/web', 'the policy created while down');
   await waitFor(() => store.secretCount === 1 && store.index?.keyCount === 3, 'the rotation and the deletion made while down');
   await waitFor(() => server.stats.openWatches === 2, 'both watches again');
   assert.deepEqual(server.stats.listsByResource, { authpolicies: 1, secrets: 1 }, 'resumed from the resourceVersion, no re-list');
@@ -86,7 +87,7 @@ for (const mode of ['event', 'http'] as const) {
     await server.resume();
     await waitFor(() => server.stats.lists === 4, 'one re-list per informer');
     await waitFor(() => store.status('shop', 'new') !== undefined && store.status('shop', 'old') === undefined && store.secretCount === 0, 'the missed changes');
-    assert.equal(store.index?.lookup('old.example.com', '/', 'GET')?.id, undefined);
+    assert.equal(policyOf(store.index, 'old.example.com', '/', 'GET')?.id, undefined);
     assert.equal(store.index?.keyCount, 0);
     await waitFor(() => server.stats.openWatches === 2, 'watching again');
     server.create(keyPolicy('shop', 'after', 'after.example.com'));
@@ -107,7 +108,7 @@ test('refused lists are retried with backoff until the first sync', TIMEOUT, asy
   assert.equal(server.stats.listsByResource.authpolicies, 4);
   assert.equal(await metricValue(metrics, RESTARTS, { resource: 'authpolicies' }), 3);
   assert.equal(await metricValue(metrics, 'gatehouse_source_synced', { source: 'kubernetes' }), 1);
-  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/api');
+  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/api');
 });
 
 test('an unreachable server at start: not synced, watch-down grows, one stale warning per watch, then sync', TIMEOUT, async (t) => {
@@ -128,7 +129,7 @@ test('an unreachable server at start: not synced, watch-down grows, one stale wa
 
   await server.resume();
   await source.whenSynced();
-  assert.equal(store.index?.lookup('api.example.com', '/', 'GET')?.id, 'shop/api');
+  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/api');
   await sleep(150);
   assert.equal(await metricValue(metrics, DOWN, { resource: 'authpolicies' }), 0);
   assert.equal(await metricValue(metrics, DOWN, { resource: 'secrets' }), 0);

@@ -284,6 +284,11 @@ test('the Envoy bootstrap checks every request with Gatehouse over gRPC and fail
   assert.equal(authz['failure_mode_allow'], false);
   assert.deepEqual(authz['status_on_error'], { code: 'ServiceUnavailable' });
   assert.deepEqual(authz['with_request_body'], { max_request_bytes: 8192, allow_partial_message: true, pack_as_bytes: false });
+  // Envoy routes and Gatehouse decide on the same path, and look-alike headers never reach the app.
+  assert.equal(at(hcm, 'typed_config.normalize_path'), true);
+  assert.equal(at(hcm, 'typed_config.merge_slashes'), true);
+  assert.equal(at(hcm, 'typed_config.path_with_escaped_slashes_action'), 'REJECT_REQUEST');
+  assert.equal(at(hcm, 'typed_config.common_http_protocol_options.headers_with_underscores_action'), 'REJECT_REQUEST');
 
   const routes = list(at(hcm, 'typed_config.route_config.virtual_hosts.0.routes'), 'routes');
   const disabled = routes.filter((r) => at(r, 'typed_per_filter_config') !== undefined);
@@ -322,6 +327,7 @@ test('Istio registers Gatehouse as an ext_authz provider and a CUSTOM policy use
   assert.equal(at(provider, 'envoyExtAuthzGrpc.port'), 9001);
   assert.equal(at(provider, 'envoyExtAuthzGrpc.timeout'), '0.2s');
   assert.equal(at(provider, 'envoyExtAuthzGrpc.failOpen'), false);
+  assert.equal(at(mesh, 'meshConfig.pathNormalization.normalization'), 'MERGE_SLASHES');
   const policies = await loadYaml('deploy/istio/authorization-policy.yaml');
   assert.equal(policies.length, 2);
   for (const policy of policies) {
@@ -330,6 +336,11 @@ test('Istio registers Gatehouse as an ext_authz provider and a CUSTOM policy use
     assert.equal(at(policy, 'spec.action'), 'CUSTOM');
     assert.deepEqual(at(policy, 'spec.provider'), { name: provider['name'] });
     assert.deepEqual(at(policy, 'spec.rules.0.to.0.operation.notPaths'), ['/healthz']);
+    // A Host with a port must not slip past a rule that names hosts.
+    const hosts = at(policy, 'spec.rules.0.to.0.operation.hosts');
+    if (hosts !== undefined) {
+      for (const h of list(hosts, 'hosts')) if (typeof h === 'string' && !h.includes(':')) assert.ok(list(hosts, 'hosts').includes(`${h}:*`), `${h} is also listed with any port`);
+    }
   }
 });
 

@@ -25,12 +25,14 @@ const identity = (method: string, id: string, extra: Partial<Identity> = {}): Id
   ...extra,
 });
 
-function method(name: string, result: AuthnResult | (() => Promise<AuthnResult>)): Authenticator {
+/** A method with a fixed answer; `at` is where its credential sits (methods sharing it read one credential). */
+function method(name: string, result: AuthnResult | (() => Promise<AuthnResult>), at = `header:${name}`): Authenticator {
   return {
     name,
     type: 'apiKey',
     challenge: 'Test',
     headerNames: [],
+    presented: () => (typeof result !== 'function' && result.kind === 'none' ? undefined : at),
     authenticate: () => (typeof result === 'function' ? result() : result),
   };
 }
@@ -59,10 +61,17 @@ describe('pipeline', () => {
     assert.equal((d as Decision).kind, 'allow');
   });
 
-  it('mode any: a failure then a success allows as the successful consumer', async () => {
-    const d = await decide(setup({}, [method('a', fail('key_unknown')), method('b', async () => ok('bob'))]));
+  it('mode any: one credential refused by one method and accepted by another (two issuers) allows', async () => {
+    const d = await decide(setup({}, [method('a', fail('jwt_key_unknown'), 'header:authorization'), method('b', async () => ok('bob'), 'header:authorization')]));
     assert.equal(d.kind, 'allow');
     assert.equal(d.kind === 'allow' && d.identity?.consumerId, 'bob');
+  });
+
+  it('mode any: a refused credential is a 401 even when another credential succeeds', async () => {
+    const failedFirst = await decide(setup({}, [method('a', fail('key_unknown')), method('b', async () => ok('bob'))]));
+    assert.deepEqual([failedFirst.kind, failedFirst.code, failedFirst.method], ['deny', 'key_unknown', 'a']);
+    const failedLast = await decide(setup({}, [method('a', ok('alice')), method('b', fail('jwt_expired'))]));
+    assert.deepEqual([failedLast.kind, failedLast.code, failedLast.method], ['deny', 'jwt_expired', 'b']);
   });
 
   it('mode any: only failures deny with the first failure, not anonymous', async () => {

@@ -10,7 +10,7 @@ import type { SecretResource } from '../policy/resources.js';
 import type { Selector } from '../policy/secrets.js';
 import type { ApiKeySpec } from './api-key-schema.js';
 import { NONE, type Authenticator, type AuthnResult } from './authenticator.js';
-import { compileLocations, findCredential, hide, type Location } from './credentials.js';
+import { compileLocations, findCredential, hide, presentedAt, type Location } from './credentials.js';
 
 /** Secret data key holding the keys, one per line, plain or `sha256:<64 hex>`. */
 export const API_KEY_DATA = 'api_key';
@@ -123,6 +123,10 @@ class ApiKeyAuthenticator implements Authenticator {
     this.keyCount = table.size;
   }
 
+  presented(input: CheckInput): string | undefined {
+    return presentedAt(input, this.#locations);
+  }
+
   authenticate(input: CheckInput): AuthnResult {
     const found = findCredential(input, this.#locations);
     if (found === undefined) return NONE;
@@ -133,7 +137,7 @@ class ApiKeyAuthenticator implements Authenticator {
     const identity = this.#table.get(hash('sha256', found.value, 'binary'));
     if (identity === undefined) return KEY_UNKNOWN;
     if (!this.#hide) return { kind: 'success', identity };
-    return { kind: 'success', identity, ...hide(input, found) };
+    return { kind: 'success', identity, ...hide(found) };
   }
 }
 

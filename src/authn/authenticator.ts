@@ -10,6 +10,8 @@ export interface RequestContext {
   readonly now: number;
   /** `namespace/name` of the policy being applied. */
   readonly policy: string;
+  /** The normalized request path as this policy compares paths (its `pathMatching` applied). */
+  readonly path: string;
 }
 
 export interface Success {
@@ -19,8 +21,8 @@ export interface Success {
   readonly removeHeaders?: readonly string[];
   /** Query parameters to strip because they carry the credential. */
   readonly removeQuery?: readonly string[];
-  /** Upstream headers to overwrite (a Cookie header rewritten without the credential cookie). */
-  readonly setHeaders?: readonly HeaderPair[];
+  /** Cookies to drop from the upstream `Cookie` header (a credential cookie, the session cookie). */
+  readonly removeCookies?: readonly string[];
   /** Response headers for the client (a renewed session cookie). */
   readonly responseHeaders?: readonly HeaderPair[];
 }
@@ -45,6 +47,14 @@ export interface Authenticator {
   /** Identity header names this method may set besides the standard ones (claims to headers...). */
   readonly headerNames: readonly string[];
   authenticate(input: CheckInput, ctx: RequestContext): AuthnResult | Promise<AuthnResult>;
+  /**
+   * Where the request carries this method's credential, as a location key (`header:authorization`),
+   * or undefined when it carries none. Cheap and synchronous: the pipeline asks it whether anything
+   * was presented at all (the anonymous consumer is only for requests with no credential) and whether
+   * a presented credential is still unchecked after another method succeeded. A method whose
+   * credential may linger harmlessly (a browser's stale session cookie) answers undefined.
+   */
+  presented(input: CheckInput): string | undefined;
   /**
    * Optional answer when no method found a credential and there is no anonymous consumer: an OIDC
    * login redirect, for example. The first method that returns one decides.

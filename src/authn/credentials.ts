@@ -24,7 +24,8 @@ export interface Found {
 export interface Hiding {
   readonly removeHeaders?: readonly string[];
   readonly removeQuery?: readonly string[];
-  readonly setHeaders?: readonly HeaderPair[];
+  /** Cookies to drop from the upstream `Cookie` header (rewritten once, whoever asks). */
+  readonly removeCookies?: readonly string[];
 }
 
 export function compileLocations(specs: readonly LocationSpec[]): readonly Location[] {
@@ -36,6 +37,17 @@ export function compileLocations(specs: readonly LocationSpec[]): readonly Locat
       throw new Error('credential location without header, query or cookie');
     }),
   );
+}
+
+/** The location key `presented()` answers: one per place, so two methods reading it share it. */
+export function locationKey(location: Location): string {
+  return `${location.kind}:${location.name}`;
+}
+
+/** The key of the first location holding a credential, for Authenticator.presented. */
+export function presentedAt(input: CheckInput, locations: readonly Location[]): string | undefined {
+  const found = findCredential(input, locations);
+  return found === undefined ? undefined : locationKey(found.location);
 }
 
 /** The first location holding a non-empty credential. A header without the prefix is not ours. */
@@ -69,18 +81,15 @@ function read(input: CheckInput, location: Location): string | undefined {
   }
 }
 
-export function hide(input: CheckInput, found: Found): Hiding {
+export function hide(found: Found): Hiding {
   const location = found.location;
   switch (location.kind) {
     case 'header':
       return { removeHeaders: [location.name] };
     case 'query':
       return { removeQuery: [location.name] };
-    case 'cookie': {
-      const rest: string[] = [];
-      for (const [name, value] of input.cookies) if (name !== location.name) rest.push(`${name}=${value}`);
-      return rest.length === 0 ? { removeHeaders: ['cookie'] } : { setHeaders: [{ name: 'cookie', value: rest.join('; ') }] };
-    }
+    case 'cookie':
+      return { removeCookies: [location.name] };
     default: {
       const never: never = location;
       throw new Error(`unknown location ${JSON.stringify(never)}`);

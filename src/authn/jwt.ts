@@ -6,7 +6,7 @@ import type { Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import type { MethodContext } from '../policy/compile-context.js';
 import { NONE, type Authenticator, type AuthnResult, type RequestContext } from './authenticator.js';
-import { compileLocations, findCredential, hide, type Found, type Location } from './credentials.js';
+import { compileLocations, findCredential, hide, presentedAt, type Found, type Location } from './credentials.js';
 import { NO_EXP_CACHE_MS, TokenCache, type VerifiedToken } from './jwt-cache.js';
 import { checkClaims, checkTimes, identityFrom } from './jwt-claims.js';
 import { compileJwtConfig, type JwtConfig, type Signer } from './jwt-compile.js';
@@ -55,6 +55,10 @@ export class JwtAuthenticator implements Authenticator {
   /** The key `gatehouse token mint` signs with, when the method has one. */
   get signer(): Signer | undefined {
     return this.config.signer;
+  }
+
+  presented(input: CheckInput): string | undefined {
+    return presentedAt(input, this.#locations);
   }
 
   authenticate(input: CheckInput, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
@@ -149,6 +153,6 @@ export class JwtAuthenticator implements Authenticator {
 
   #success(identity: Identity, input: CheckInput, found: Found): AuthnResult {
     if (!this.#hide) return { kind: 'success', identity };
-    return { kind: 'success', identity, ...hide(input, found) };
+    return { kind: 'success', identity, ...hide(found) };
   }
 }

@@ -4,6 +4,7 @@
 export type FailureKind =
   | 'unauthenticated' // 401 (or the policy's unauthenticated response)
   | 'forbidden' // 403
+  | 'method_not_allowed' // 405: the best-matching policy does not cover the method
   | 'bad_request' // 400: the request itself is malformed
   | 'too_large' // 431: headers beyond the configured limit
   | 'unavailable' // 503: a dependency (Redis, IdP) cannot answer
@@ -42,6 +43,7 @@ export class GatehouseError extends Error {
 const PUBLIC_MESSAGES: Readonly<Record<FailureKind, string>> = {
   unauthenticated: 'Unauthorized',
   forbidden: 'Forbidden',
+  method_not_allowed: 'Method not allowed',
   bad_request: 'Bad request',
   too_large: 'Request header fields too large',
   unavailable: 'Service unavailable',
@@ -51,6 +53,7 @@ const PUBLIC_MESSAGES: Readonly<Record<FailureKind, string>> = {
 export const STATUS_FOR_KIND: Readonly<Record<FailureKind, number>> = {
   unauthenticated: 401,
   forbidden: 403,
+  method_not_allowed: 405,
   bad_request: 400,
   too_large: 431,
   unavailable: 503,

@@ -24,3 +24,15 @@ export interface Identity {
 
 export const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});
 export const NO_HEADERS: readonly HeaderPair[] = Object.freeze([]);
+
+/** Identity header names when a policy renames none (Kong's). */
+export const DEFAULT_IDENTITY_HEADER_NAMES = Object.freeze({
+  consumerId: 'x-consumer-id',
+  username: 'x-consumer-username',
+  customId: 'x-consumer-custom-id',
+  credential: 'x-credential-identifier',
+  groups: 'x-authenticated-groups',
+  anonymous: 'x-anonymous-consumer',
+} as const);
+
+export const DEFAULT_IDENTITY_HEADERS: readonly string[] = Object.freeze(Object.values(DEFAULT_IDENTITY_HEADER_NAMES));

@@ -1,5 +1,11 @@
 // The one request shape the core decides on. Transports build it; nothing past them sees protobuf
-// or HTTP framing. Query and cookies are parsed lazily: most policies never read them.
+// or HTTP framing. The path is normalized here, once, for every transport (core/path.ts); a path that
+// cannot be normalized without guessing is refused before any policy sees it. Query and cookies are
+// parsed lazily: most policies never read them.
+import { GatehouseError } from './errors.js';
+import { normalizePath, PATH_CASE_INSENSITIVE, PATH_STRIP_PARAMETERS, stripPathParameters } from './path.js';
+
+export { PATH_CASE_INSENSITIVE, PATH_STRIP_PARAMETERS };
 
 export interface CheckInputInit {
   readonly method: string;
@@ -21,8 +27,12 @@ export class CheckInput {
   /** Lowercase host without port. */
   readonly host: string;
   readonly port: number | undefined;
-  /** Path without query string. */
+  /** Normalized path without query string: what routing, skip rules and endpoints compare. */
   readonly path: string;
+  /** The path as sent, without query string (for logs). */
+  readonly rawPath: string;
+  /** The path carried `%2F` or `%5C` (kept as data in `path`); refused unless the policy allows it. */
+  readonly encodedSlash: boolean;
   /** Raw query string without the leading `?` ('' when none). */
   readonly rawQuery: string;
   readonly headers: ReadonlyMap<string, string>;
@@ -31,6 +41,7 @@ export class CheckInput {
   readonly requestId: string | undefined;
   #query: URLSearchParams | undefined;
   #cookies: ReadonlyMap<string, string> | undefined;
+  #variants: (string | undefined)[] | undefined;
 
   constructor(init: CheckInputInit) {
     this.method = init.method.toUpperCase();
@@ -39,12 +50,32 @@ export class CheckInput {
     this.host = host;
     this.port = port;
     const q = init.path.indexOf('?');
-    this.path = q === -1 ? init.path : init.path.slice(0, q);
+    this.rawPath = q === -1 ? init.path : init.path.slice(0, q);
     this.rawQuery = q === -1 ? '' : init.path.slice(q + 1);
+    const normal = normalizePath(this.rawPath);
+    if (!normal.ok) throw new GatehouseError(normal.refusal, 'bad_request', normal.detail, { publicMessage: 'Malformed request path' });
+    this.path = normal.path;
+    this.encodedSlash = normal.encodedSlash;
     this.headers = init.headers;
     this.peer = init.peer;
     this.body = init.body;
     this.requestId = init.requestId;
+  }
+
+  /**
+   * The path as a policy with these matching options compares it: bit 1 case-insensitive (lowercased),
+   * bit 2 `;parameters` stripped. Computed once per request and option set.
+   */
+  pathVariant(options: number): string {
+    if (options === 0) return this.path;
+    this.#variants ??= [];
+    let v = this.#variants[options];
+    if (v === undefined) {
+      v = (options & PATH_STRIP_PARAMETERS) !== 0 ? stripPathParameters(this.path) : this.path;
+      if ((options & PATH_CASE_INSENSITIVE) !== 0) v = v.toLowerCase();
+      this.#variants[options] = v;
+    }
+    return v;
   }
 
   header(name: string): string | undefined {
@@ -73,6 +104,7 @@ export class CheckInput {
 }
 
 const EMPTY: ReadonlyMap<string, string> = new Map();
+
 
 /** Splits `host:port`, `[v6]:port`; lowercases and drops a trailing dot. */
 export function splitHostPort(raw: string): [string, number | undefined] {

@@ -1,15 +1,17 @@
 // The decision for one request: route -> endpoints -> skip -> authentication -> authorization ->
 // response. Pure: everything it touches arrives as arguments. Synchronous methods stay synchronous,
 // so an API-key Check allocates no promise.
-import type { AllowHook, AuthnResult, Authenticator, RequestContext } from '../authn/authenticator.js';
+import type { AllowHook, RequestContext } from '../authn/authenticator.js';
 import type { CompiledPolicy } from '../policy/compiled.js';
-import type { PolicyIndex } from '../policy/index.js';
+import { MethodNotAllowed, type PolicyIndex } from '../policy/index.js';
+import { authenticate, isPromise, type Maybe, type Outcome } from './authenticate.js';
 import type { Decision } from './decision.js';
 import { EMPTY_PAIRS } from './decision.js';
 import { asGatehouseError, type Challenge, GatehouseError } from './errors.js';
 import type { HeaderPair, Identity } from './identity.js';
 import { NO_CLAIMS, NO_HEADERS } from './identity.js';
 import type { CheckInput } from './input.js';
+import { matchesPrefix } from './path.js';
 import { allowFor, denyFor, type Mutations } from './respond.js';
 
 export interface PipelineOptions {
@@ -17,23 +19,10 @@ export interface PipelineOptions {
   readonly onNoPolicy: 'deny' | 'allow';
 }
 
-/** What authentication settled on. */
-type Outcome =
-  | { readonly kind: 'identity'; readonly identity: Identity; readonly mutations: Mutations | undefined; readonly responseHeaders: readonly HeaderPair[] }
-  | { readonly kind: 'decided'; readonly decision: Decision }
-  | {
-      readonly kind: 'unauthenticated';
-      readonly failure: GatehouseError | undefined;
-      readonly method: string | undefined;
-      /** Some credential was presented (mode all, partly): never fall back to anonymous. */
-      readonly presented: boolean;
-    };
-
-type Maybe<T> = T | Promise<T>;
-
-function isPromise<T>(v: Maybe<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | null)?.then === 'function';
-}
+const NOT_READY = new GatehouseError('not_ready', 'unavailable', 'policies not loaded yet');
+const ENCODED_SLASH = new GatehouseError('path_encoded_slash', 'bad_request', 'path contains an encoded / or \\', {
+  publicMessage: 'Malformed request path',
+});
 
 export class Pipeline {
   readonly #options: PipelineOptions;
@@ -44,30 +33,34 @@ export class Pipeline {
 
   /** `index` undefined means the sources have not synced yet: fail closed. */
   decide(index: PolicyIndex | undefined, input: CheckInput, now: number): Maybe<Decision> {
-    if (index === undefined) return denyFor(new GatehouseError('not_ready', 'unavailable', 'policies not loaded yet'), undefined, undefined);
-    const policy = index.lookup(input.host, input.path, input.method);
-    if (policy === undefined) {
-      if (this.#options.onNoPolicy === 'allow') return must(allowFor('default_allow', undefined, undefined, index.identityHeaders, undefined, EMPTY_PAIRS));
+    if (index === undefined) return denyFor(NOT_READY, undefined, undefined);
+    const route = index.lookup(input);
+    if (route === undefined) {
+      if (input.encodedSlash) return denyFor(ENCODED_SLASH, undefined, undefined);
+      if (this.#options.onNoPolicy === 'allow') return must(allowFor('default_allow', undefined, undefined, index, input, undefined, EMPTY_PAIRS));
       return denyFor(new GatehouseError('no_policy', 'forbidden', `no policy for ${input.host}${input.path}`), undefined, undefined);
     }
+    if (route instanceof MethodNotAllowed) return route.deny;
+    const policy = route;
     if (policy.broken !== undefined) {
       return denyFor(new GatehouseError('policy_invalid', 'unavailable', `policy ${policy.id} is invalid: ${policy.broken}`), policy, undefined);
     }
-    const ctx: RequestContext = { now, policy: policy.id };
+    if (input.encodedSlash && !policy.allowEncodedSlashes) return denyFor(ENCODED_SLASH, policy, undefined);
+    const ctx: RequestContext = { now, policy: policy.id, path: input.pathVariant(policy.pathOptions) };
     try {
       for (const endpoint of policy.endpoints) {
         const handled = endpoint.handle(input, ctx);
-        if (handled !== undefined) return isPromise(handled) ? handled.catch((e: unknown) => this.#failed(e, policy, index)) : handled;
+        if (handled !== undefined) return isPromise(handled) ? handled.catch((e: unknown) => this.#failed(e, policy, index, input)) : handled;
       }
-      if (skipped(policy, input)) return must(allowFor('skipped', policy, undefined, index.identityHeaders, undefined, EMPTY_PAIRS));
+      if (skipped(policy, input, ctx.path)) return must(allowFor('skipped', policy, undefined, index, input, undefined, EMPTY_PAIRS));
       const outcome = authenticate(policy, input, ctx);
       if (isPromise(outcome)) {
-        return outcome.then((o) => this.#afterAuthn(o, policy, index, input, ctx)).catch((e: unknown) => this.#failed(e, policy, index));
+        return outcome.then((o) => this.#afterAuthn(o, policy, index, input, ctx)).catch((e: unknown) => this.#failed(e, policy, index, input));
       }
       const decision = this.#afterAuthn(outcome, policy, index, input, ctx);
-      return isPromise(decision) ? decision.catch((e: unknown) => this.#failed(e, policy, index)) : decision;
+      return isPromise(decision) ? decision.catch((e: unknown) => this.#failed(e, policy, index, input)) : decision;
     } catch (e) {
-      return this.#failed(e, policy, index);
+      return this.#failed(e, policy, index, input);
     }
   }
 
@@ -86,10 +79,10 @@ export class Pipeline {
     }
   }
 
-  #failed(e: unknown, policy: CompiledPolicy, index: PolicyIndex): Decision {
+  #failed(e: unknown, policy: CompiledPolicy, index: PolicyIndex, input: CheckInput): Decision {
     const error = asGatehouseError(e);
     if (policy.failOpen && (error.kind === 'unavailable' || error.kind === 'internal')) {
-      return must(allowFor('fail_open', policy, undefined, index.identityHeaders, undefined, EMPTY_PAIRS));
+      return must(allowFor('fail_open', policy, undefined, index, input, undefined, EMPTY_PAIRS));
     }
     return denyFor(error, policy, undefined);
   }
@@ -98,124 +91,22 @@ export class Pipeline {
 const CREDENTIAL_MISSING = new GatehouseError('credential_missing', 'unauthenticated', 'no credential presented', {
   publicMessage: 'No credentials found in request',
 });
+const CREDENTIAL_INCOMPLETE = new GatehouseError('credential_missing', 'unauthenticated', 'mode all: a method found no credential while another was presented', {
+  publicMessage: 'No credentials found in request',
+});
 
 function must<T>(v: T | undefined): T {
   if (v === undefined) throw new GatehouseError('identity_header_invalid', 'internal', 'unexpected invalid header');
   return v;
 }
 
-function skipped(policy: CompiledPolicy, input: CheckInput): boolean {
+function skipped(policy: CompiledPolicy, input: CheckInput, path: string): boolean {
   for (const rule of policy.skip) {
     if (rule.methods !== undefined && !rule.methods.has(input.method)) continue;
-    if (rule.paths !== undefined && !rule.paths.some((p) => input.path.startsWith(p))) continue;
+    if (rule.paths !== undefined && !rule.paths.some((p) => matchesPrefix(path, p))) continue;
     return true;
   }
   return false;
-}
-
-/** Feeds method results one by one; settles as soon as the mode allows. */
-class AuthState {
-  readonly #policy: CompiledPolicy;
-  #firstFailure: { error: GatehouseError; method: string } | undefined;
-  #missing: string | undefined;
-  readonly #identities: { identity: Identity; mutations: Mutations; responseHeaders: readonly HeaderPair[] }[] = [];
-
-  constructor(policy: CompiledPolicy) {
-    this.#policy = policy;
-  }
-
-  feed(a: Authenticator, r: AuthnResult): Outcome | undefined {
-    switch (r.kind) {
-      case 'respond':
-        return { kind: 'decided', decision: r.decision };
-      case 'success': {
-        const entry = { identity: r.identity, mutations: r, responseHeaders: r.responseHeaders ?? EMPTY_PAIRS };
-        if (this.#policy.mode === 'any') return { kind: 'identity', ...entry };
-        this.#identities.push(entry);
-        return undefined;
-      }
-      case 'failure':
-        this.#firstFailure ??= { error: r.error, method: a.name };
-        return this.#policy.mode === 'all' ? this.end() : undefined;
-      case 'none':
-        this.#missing ??= a.name;
-        return this.#policy.mode === 'all' ? this.end() : undefined;
-      default: {
-        const never: never = r;
-        throw new Error(`unknown result ${JSON.stringify(never)}`);
-      }
-    }
-  }
-
-  end(): Outcome {
-    const ids = this.#identities;
-    if (this.#policy.mode === 'all' && this.#firstFailure === undefined && this.#missing === undefined && ids.length > 0) {
-      return merge(ids);
-    }
-    return {
-      kind: 'unauthenticated',
-      failure: this.#firstFailure?.error,
-      method: this.#firstFailure?.method ?? this.#missing,
-      presented: this.#firstFailure !== undefined || ids.length > 0,
-    };
-  }
-}
-
-function authenticate(policy: CompiledPolicy, input: CheckInput, ctx: RequestContext): Maybe<Outcome> {
-  const state = new AuthState(policy);
-  const list = policy.authenticators;
-  for (let i = 0; i < list.length; i++) {
-    const a = list[i] as Authenticator;
-    const r = a.authenticate(input, ctx);
-    if (isPromise(r)) return continueAsync(state, list, i, r, input, ctx);
-    const done = state.feed(a, r);
-    if (done !== undefined) return done;
-  }
-  return state.end();
-}
-
-async function continueAsync(
-  state: AuthState,
-  list: readonly Authenticator[],
-  start: number,
-  pending: Promise<AuthnResult>,
-  input: CheckInput,
-  ctx: RequestContext,
-): Promise<Outcome> {
-  let r = await pending;
-  for (let i = start; i < list.length; i++) {
-    const a = list[i] as Authenticator;
-    if (i > start) r = await a.authenticate(input, ctx);
-    const done = state.feed(a, r);
-    if (done !== undefined) return done;
-  }
-  return state.end();
-}
-
-/** `mode: all`: the first identity is the consumer; groups and headers of all are combined. */
-function merge(ids: readonly { identity: Identity; mutations: Mutations; responseHeaders: readonly HeaderPair[] }[]): Outcome {
-  const first = ids[0];
-  if (first === undefined) throw new Error('merge of no identity');
-  const groups = new Set<string>();
-  const headers: HeaderPair[] = [];
-  const removeHeaders: string[] = [];
-  const removeQuery: string[] = [];
-  const setHeaders: HeaderPair[] = [];
-  const responseHeaders: HeaderPair[] = [];
-  for (const { identity, mutations, responseHeaders: rh } of ids) {
-    for (const g of identity.groups) groups.add(g);
-    headers.push(...identity.headers);
-    removeHeaders.push(...(mutations.removeHeaders ?? []));
-    removeQuery.push(...(mutations.removeQuery ?? []));
-    setHeaders.push(...(mutations.setHeaders ?? []));
-    responseHeaders.push(...rh);
-  }
-  return {
-    kind: 'identity',
-    identity: { ...first.identity, groups: [...groups], headers },
-    mutations: { removeHeaders, removeQuery, setHeaders },
-    responseHeaders,
-  };
 }
 
 function unauthenticated(
@@ -228,8 +119,9 @@ function unauthenticated(
   const challenges: Challenge[] = [];
   for (const a of policy.authenticators) if (a.challenge !== undefined) challenges.push({ scheme: a.challenge });
   if (outcome.failure !== undefined) return denyFor(outcome.failure, policy, outcome.method, challenges);
+  if (outcome.presented) return denyFor(CREDENTIAL_INCOMPLETE, policy, outcome.method, challenges);
   const anon = policy.anonymous;
-  if (anon !== undefined && !outcome.presented) {
+  if (anon !== undefined) {
     const identity: Identity = {
       method: 'anonymous',
       consumerId: anon.id,
@@ -243,18 +135,11 @@ function unauthenticated(
     };
     return authorize(identity, undefined, EMPTY_PAIRS, policy, index, input, ctx);
   }
-  if (!outcome.presented) {
-    for (const a of policy.authenticators) {
-      const answer = a.unauthenticated?.(input, ctx);
-      if (answer !== undefined) return answer;
-    }
+  for (const a of policy.authenticators) {
+    const answer = a.unauthenticated?.(input, ctx);
+    if (answer !== undefined) return answer;
   }
-  return denyFor(
-    CREDENTIAL_MISSING,
-    policy,
-    outcome.presented ? outcome.method : undefined,
-    challenges,
-  );
+  return denyFor(CREDENTIAL_MISSING, policy, undefined, challenges);
 }
 
 function authorize(
@@ -271,7 +156,7 @@ function authorize(
     if (error !== undefined) return denyFor(error, policy, identity.method);
   }
   const code = identity.anonymous ? 'anonymous' : 'authenticated';
-  if (policy.hooks.length === 0 || identity.anonymous) return finish(code, policy, identity, index, mutations, responseHeaders);
+  if (policy.hooks.length === 0 || identity.anonymous) return finish(code, policy, identity, index, input, mutations, responseHeaders);
   return runHooks(code, policy, identity, index, input, ctx, mutations, responseHeaders);
 }
 
@@ -293,7 +178,7 @@ function runHooks(
     if (isPromise(r)) return hooksAsync(code, policy, identity, index, input, ctx, mutations, [...(all ?? responseHeaders)], i, r);
     if (r.length > 0) (all ??= [...responseHeaders]).push(...r);
   }
-  return finish(code, policy, identity, index, mutations, all ?? responseHeaders);
+  return finish(code, policy, identity, index, input, mutations, all ?? responseHeaders);
 }
 
 async function hooksAsync(
@@ -310,7 +195,7 @@ async function hooksAsync(
 ): Promise<Decision> {
   all.push(...(await pending));
   for (let i = start + 1; i < policy.hooks.length; i++) all.push(...(await (policy.hooks[i] as AllowHook).onAllow(input, identity, ctx)));
-  return finish(code, policy, identity, index, mutations, all);
+  return finish(code, policy, identity, index, input, mutations, all);
 }
 
 function finish(
@@ -318,10 +203,11 @@ function finish(
   policy: CompiledPolicy,
   identity: Identity,
   index: PolicyIndex,
+  input: CheckInput,
   mutations: Mutations | undefined,
   responseHeaders: readonly HeaderPair[],
 ): Decision {
-  const allow = allowFor(code, policy, identity, index.identityHeaders, mutations, responseHeaders);
+  const allow = allowFor(code, policy, identity, index, input, mutations, responseHeaders);
   if (allow !== undefined) return allow;
   return denyFor(
     new GatehouseError('identity_header_invalid', 'internal', `identity of ${identity.consumerId} cannot be sent as a header`),

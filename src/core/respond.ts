@@ -4,6 +4,7 @@ import type { Allow, Deny } from './decision.js';
 import { EMPTY_NAMES, EMPTY_PAIRS } from './decision.js';
 import { type Challenge, type GatehouseError, STATUS_FOR_KIND } from './errors.js';
 import type { HeaderPair, Identity } from './identity.js';
+import type { CheckInput } from './input.js';
 
 const JSON_TYPE: HeaderPair = Object.freeze({ name: 'content-type', value: 'application/json' });
 const GENERIC: DenyTemplate = Object.freeze({ status: 0, headers: [], body: undefined });
@@ -63,43 +64,65 @@ function quote(s: string): string {
 export interface Mutations {
   readonly removeHeaders?: readonly string[] | undefined;
   readonly removeQuery?: readonly string[] | undefined;
-  readonly setHeaders?: readonly HeaderPair[] | undefined;
+  /** Cookies dropped from the upstream `Cookie` header, which is rewritten once for all of them. */
+  readonly removeCookies?: readonly string[] | undefined;
+}
+
+/** The identity header names of every policy, as the index knows them. */
+export interface IdentityHeaderNames {
+  /** Exact (lowercase) names gatehouse may set; all are removed unless set. */
+  readonly identityHeaders: readonly string[];
+  /** The same names as `lookAlike` folds them (`x_consumer_id` -> `x-consumer-id`). */
+  readonly identityLookAlikes: ReadonlySet<string>;
 }
 
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+/** A header name with anything but lowercase letters, digits and `-` may be a look-alike. */
+const UNUSUAL_NAME = /[^a-z0-9-]/;
 
 /**
- * An allow that sets the identity headers and strips every other identity header gatehouse knows, so
- * that no client-sent copy survives. Returns undefined when a value could not be sent as a header.
+ * An allow that sets the identity headers and strips every other identity header gatehouse knows,
+ * and every request header that an upstream would read as one (`x_consumer_id`, `X.Consumer.Id`),
+ * so that no client-sent copy survives. Returns undefined when a value could not be sent as a header.
  */
 export function allowFor(
   code: string,
   policy: CompiledPolicy | undefined,
   identity: Identity | undefined,
-  identityHeaderNames: readonly string[],
+  names: IdentityHeaderNames,
+  input: CheckInput,
   mutations: Mutations | undefined,
   responseHeaders: readonly HeaderPair[],
 ): Allow | undefined {
   const set: HeaderPair[] = [];
   if (identity !== undefined && policy !== undefined) {
-    const names = policy.identityHeaders;
-    set.push({ name: names.consumerId, value: identity.consumerId });
-    if (identity.username !== undefined) set.push({ name: names.username, value: identity.username });
-    if (identity.customId !== undefined) set.push({ name: names.customId, value: identity.customId });
-    if (identity.credential !== undefined) set.push({ name: names.credential, value: identity.credential });
-    if (identity.groups.length > 0) set.push({ name: names.groups, value: identity.groups.join(', ') });
-    if (identity.anonymous) set.push({ name: names.anonymous, value: 'true' });
-    for (const h of identity.headers) set.push(h);
+    const h = policy.identityHeaders;
+    set.push({ name: h.consumerId, value: identity.consumerId });
+    if (identity.username !== undefined) set.push({ name: h.username, value: identity.username });
+    if (identity.customId !== undefined) set.push({ name: h.customId, value: identity.customId });
+    if (identity.credential !== undefined) set.push({ name: h.credential, value: identity.credential });
+    if (identity.groups.length > 0) set.push({ name: h.groups, value: identity.groups.join(', ') });
+    if (identity.anonymous) set.push({ name: h.anonymous, value: 'true' });
+    for (const x of identity.headers) set.push(x);
   }
-  if (mutations?.setHeaders !== undefined) for (const h of mutations.setHeaders) set.push(h);
-  for (const h of set) if (CONTROL.test(h.value)) return undefined;
-  let remove: readonly string[] = identityHeaderNames;
+  for (const x of set) if (CONTROL.test(x.value)) return undefined;
   const extra = mutations?.removeHeaders;
-  if (set.length > 0 || extra !== undefined) {
-    const setNames = new Set(set.map((h) => h.name));
+  const cookies = mutations?.removeCookies;
+  let cookieRemoved = false;
+  if (cookies !== undefined && cookies.length > 0) {
+    const rest = rewriteCookies(input, cookies);
+    if (rest === undefined) cookieRemoved = true;
+    else set.push({ name: 'cookie', value: rest });
+  }
+  const lookAlikes = lookAlikesIn(input, names.identityLookAlikes);
+  let remove: readonly string[] = names.identityHeaders;
+  if (set.length > 0 || extra !== undefined || cookieRemoved || lookAlikes !== undefined) {
+    const setNames = new Set(set.map((x) => x.name));
     const out: string[] = [];
-    for (const n of identityHeaderNames) if (!setNames.has(n)) out.push(n);
+    for (const n of names.identityHeaders) if (!setNames.has(n)) out.push(n);
     if (extra !== undefined) for (const n of extra) if (!setNames.has(n) && !out.includes(n)) out.push(n);
+    if (cookieRemoved && !out.includes('cookie')) out.push('cookie');
+    if (lookAlikes !== undefined) for (const n of lookAlikes) if (!out.includes(n)) out.push(n);
     remove = out;
   }
   return {
@@ -113,4 +136,29 @@ export function allowFor(
     responseHeaders,
     removeQuery: mutations?.removeQuery ?? EMPTY_NAMES,
   };
+}
+
+/** Request header names that fold onto an identity header name but are not spelled like one. */
+function lookAlikesIn(input: CheckInput, lookAlikes: ReadonlySet<string>): string[] | undefined {
+  let out: string[] | undefined;
+  for (const name of input.headers.keys()) {
+    if (!UNUSUAL_NAME.test(name)) continue;
+    if (lookAlikes.has(lookAlike(name))) (out ??= []).push(name);
+  }
+  return out;
+}
+
+/**
+ * A header name as CGI, WSGI, PHP and Rack upstreams read it: case folded, `_` (and any other
+ * character but letters and digits) read as `-`. `x_consumer_id` and `X-Consumer-Id` are one name.
+ */
+export function lookAlike(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '-');
+}
+
+/** The request's cookies without `names`, or undefined when none is left. */
+function rewriteCookies(input: CheckInput, names: readonly string[]): string | undefined {
+  const rest: string[] = [];
+  for (const [name, value] of input.cookies) if (!names.includes(name)) rest.push(`${name}=${value}`);
+  return rest.length === 0 ? undefined : rest.join('; ');
 }

@@ -5,7 +5,8 @@ import { compileMethod, methodBlock } from '../authn/registry.js';
 import { compileRules } from '../authz/rules.js';
 import { compileSession } from '../session/compile.js';
 import { splitHostPort } from '../core/input.js';
-import type { HeaderPair } from '../core/identity.js';
+import { DEFAULT_IDENTITY_HEADER_NAMES, type HeaderPair } from '../core/identity.js';
+import { configuredPath, normalizePath, PATH_CASE_INSENSITIVE, PATH_STRIP_PARAMETERS } from '../core/path.js';
 import type { CompiledPolicy, DenyTemplate, SkipRule } from './compiled.js';
 import { type CompileEnv, type Dependencies, SecretLookup } from './compile-context.js';
 import { type Problem, ProblemList } from './problems.js';
@@ -62,13 +63,34 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     keyCount += authenticator.keyCount ?? 0;
     authenticators.push(authenticator);
   });
+  const pathOptions = (spec.pathMatching.caseInsensitive ? PATH_CASE_INSENSITIVE : 0) | (spec.pathMatching.stripParameters ? PATH_STRIP_PARAMETERS : 0);
+  const allowEncodedSlashes = spec.pathMatching.allowEncodedSlashes;
   const session =
     spec.session === undefined
       ? undefined
-      : compileSession(spec.session, { policyId: id, secrets, env, problems, methodNames: spec.authentication.methods.map((m) => m.name), mode: spec.authentication.mode });
+      : compileSession(spec.session, {
+          policyId: id,
+          secrets,
+          env,
+          problems,
+          methodNames: spec.authentication.methods.map((m) => m.name),
+          mode: spec.authentication.mode,
+          pathOptions,
+          allowEncodedSlashes,
+        });
   if (session !== undefined) authenticators.unshift(session.authenticator);
   if (authenticators.length === 0 && spec.anonymous === undefined && !problems.hasErrors) {
     problems.error('spec.authentication.methods', 'no method and no anonymous consumer: every request would be denied');
+  }
+  const paths = compilePaths(spec.paths, 'spec.paths', pathOptions, allowEncodedSlashes, problems);
+  const skip = spec.skip.map(
+    (s, i): SkipRule => ({
+      paths: s.paths === undefined ? undefined : compilePaths(s.paths, `spec.skip[${i}].paths`, pathOptions, allowEncodedSlashes, problems),
+      methods: s.methods === undefined ? undefined : new Set<string>(s.methods),
+    }),
+  );
+  if (spec.otherMethods === 'fallThrough' && spec.methods === undefined) {
+    problems.warn('spec.otherMethods', 'fallThrough has no effect without spec.methods: the policy covers every method');
   }
   const hosts = [...new Set(spec.hosts.map(normalizeHost))];
   const identityHeaders = lowerNames(spec.response.identityHeaders);
@@ -81,11 +103,12 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     name: res.name,
     generation: res.generation,
     hosts,
-    paths: [...new Set(spec.paths)],
+    paths,
     methods: spec.methods === undefined ? undefined : new Set<string>(spec.methods),
-    skip: spec.skip.map(
-      (s): SkipRule => ({ paths: s.paths, methods: s.methods === undefined ? undefined : new Set<string>(s.methods) }),
-    ),
+    otherMethods: spec.otherMethods,
+    pathOptions,
+    allowEncodedSlashes,
+    skip,
     endpoints: session?.endpoints ?? [],
     mode: spec.authentication.mode,
     authenticators,
@@ -109,6 +132,17 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     broken: undefined,
     keyCount,
   });
+}
+
+/** Policy paths in the form requests are compared in; a path not in normal form is a problem. */
+function compilePaths(list: readonly string[], field: string, options: number, allowEncodedSlashes: boolean, problems: ProblemList): string[] {
+  const out = new Set<string>();
+  list.forEach((p, i) => {
+    const c = configuredPath(p, options, allowEncodedSlashes);
+    if (c.ok) out.add(c.path);
+    else problems.error(`${field}[${i}]`, c.message);
+  });
+  return [...out];
 }
 
 type DenySpec = NonNullable<AuthPolicySpec['response']['unauthenticated']>;
@@ -146,7 +180,13 @@ function standIn(res: PolicyResource, problems: readonly Problem[]): CompiledPol
   const pathsRaw = (raw as { paths?: unknown }).paths;
   const hosts = Array.isArray(hostsRaw) ? hostsRaw.filter((h): h is string => typeof h === 'string' && h !== '').map(normalizeHost) : [];
   if (hosts.length === 0) return undefined;
-  const paths = Array.isArray(pathsRaw) ? pathsRaw.filter((p): p is string => typeof p === 'string' && p.startsWith('/')) : [];
+  // Denying more than the policy claimed is the safe side: a path that cannot be read becomes `/`.
+  const paths = Array.isArray(pathsRaw)
+    ? pathsRaw.map((p) => {
+        const n = typeof p === 'string' ? normalizePath(p) : undefined;
+        return n?.ok === true ? n.path : '/';
+      })
+    : [];
   const first = problems.find((p) => p.severity === 'error');
   return deepFreeze({
     id: policyKey(res.namespace, res.name),
@@ -156,6 +196,9 @@ function standIn(res: PolicyResource, problems: readonly Problem[]): CompiledPol
     hosts: [...new Set(hosts)],
     paths: paths.length === 0 ? ['/'] : [...new Set(paths)],
     methods: undefined,
+    otherMethods: 'refuse',
+    pathOptions: 0,
+    allowEncodedSlashes: false,
     skip: [],
     endpoints: [],
     mode: 'any',
@@ -164,14 +207,7 @@ function standIn(res: PolicyResource, problems: readonly Problem[]): CompiledPol
     rules: [],
     hooks: [],
     realm: hosts[0] ?? 'gatehouse',
-    identityHeaders: lowerNames({
-      consumerId: 'x-consumer-id',
-      username: 'x-consumer-username',
-      customId: 'x-consumer-custom-id',
-      credential: 'x-credential-identifier',
-      groups: 'x-authenticated-groups',
-      anonymous: 'x-anonymous-consumer',
-    }),
+    identityHeaders: DEFAULT_IDENTITY_HEADER_NAMES,
     headerNames: [],
     unauthenticated: { status: 401, headers: [], body: undefined },
     unauthorized: { status: 403, headers: [], body: undefined },

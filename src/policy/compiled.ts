@@ -26,6 +26,12 @@ export interface CompiledPolicy {
   readonly hosts: readonly string[];
   readonly paths: readonly string[];
   readonly methods: ReadonlySet<string> | undefined;
+  /** What a method outside `methods` gets when this policy's path matched best. */
+  readonly otherMethods: 'refuse' | 'fallThrough';
+  /** Path matching options (CheckInput.pathVariant bits); `paths` and skip paths are stored in that form. */
+  readonly pathOptions: number;
+  /** `%2F`/`%5C` in a request path are accepted as data instead of refused. */
+  readonly allowEncodedSlashes: boolean;
   readonly skip: readonly SkipRule[];
   readonly endpoints: readonly Endpoint[];
   readonly mode: 'any' | 'all';

@@ -1,16 +1,23 @@
 // Routing a request to its policy: host (exact, then the most specific `*.suffix`, then `*`), then the
-// longest path prefix, then method. Lookup cost depends on the host's label count and the number of
-// distinct prefix lengths of that host, never on the number of policies.
+// longest path prefix matching at a segment boundary, then method. The most specific path decides: a
+// method its policies do not cover is refused (405) unless they all let it fall through. Lookup cost
+// depends on the host's label count and the number of distinct prefix lengths of that host, never on
+// the number of policies.
+import type { Deny } from '../core/decision.js';
+import { GatehouseError } from '../core/errors.js';
+import { DEFAULT_IDENTITY_HEADERS } from '../core/identity.js';
+import { denyFor, lookAlike } from '../core/respond.js';
 import type { CompiledPolicy } from './compiled.js';
 
-export const DEFAULT_IDENTITY_HEADERS: readonly string[] = Object.freeze([
-  'x-consumer-id',
-  'x-consumer-username',
-  'x-consumer-custom-id',
-  'x-credential-identifier',
-  'x-authenticated-groups',
-  'x-anonymous-consumer',
-]);
+export { DEFAULT_IDENTITY_HEADERS };
+
+/** What routing needs of a request; CheckInput provides it. */
+export interface RouteQuery {
+  readonly host: string;
+  readonly method: string;
+  /** The normalized path as a policy with these matching options compares it (see CheckInput). */
+  pathVariant(options: number): string;
+}
 
 export interface Conflict {
   readonly host: string;
@@ -20,35 +27,143 @@ export interface Conflict {
   readonly loser: string;
 }
 
-class HostTable {
-  readonly byPrefix = new Map<string, CompiledPolicy[]>();
+/** The most specific route matched but none of its policies covers the method. */
+export class MethodNotAllowed {
+  readonly policy: CompiledPolicy;
+  readonly deny: Deny;
+
+  constructor(policies: readonly CompiledPolicy[], methods: ReadonlySet<string>) {
+    const first = policies[0];
+    if (first === undefined) throw new Error('MethodNotAllowed of no policy');
+    this.policy = first;
+    const allow = [...methods].sort().join(', ');
+    const d = denyFor(new GatehouseError('method_not_allowed', 'method_not_allowed', `no policy at this path covers the method (allowed: ${allow})`), first, undefined);
+    this.deny = Object.freeze({ ...d, headers: Object.freeze([...d.headers, { name: 'allow', value: allow }]) });
+  }
+}
+
+export type Route = CompiledPolicy | MethodNotAllowed | undefined;
+
+/** The policies sharing one prefix, and the answer when none covers a method. */
+export interface Slot {
+  readonly policies: CompiledPolicy[];
+  /** Methods the policies here cover; undefined when one covers every method. */
+  methods: ReadonlySet<string> | undefined;
+  /** undefined while some policy covers every method. */
+  refusal: MethodNotAllowed | undefined;
+  /** Every policy here lets unmatched methods fall through to a less specific route. */
+  fallThrough: boolean;
+}
+
+/** Prefixes of the policies that share one set of path matching options, on one host. */
+class PrefixTable {
+  readonly options: number;
+  readonly bySlot = new Map<string, Slot>();
   /** Distinct prefix lengths, longest first. */
   lengths: number[] = [];
 
+  constructor(options: number) {
+    this.options = options;
+  }
+
+  /** The slot at exactly `len` characters of `path`, when that prefix ends at a segment boundary. */
+  at(path: string, len: number): Slot | undefined {
+    if (len > path.length) return undefined;
+    const prefix = len === path.length ? path : path.slice(0, len);
+    const slot = this.bySlot.get(prefix);
+    if (slot === undefined) return undefined;
+    if (len === path.length || prefix.endsWith('/') || path.charCodeAt(len) === 47) return slot;
+    return undefined;
+  }
+}
+
+export class HostTable {
+  readonly tables: PrefixTable[] = [];
+
   add(prefix: string, policy: CompiledPolicy): void {
-    let list = this.byPrefix.get(prefix);
-    if (list === undefined) this.byPrefix.set(prefix, (list = []));
-    list.push(policy);
+    let table = this.tables.find((t) => t.options === policy.pathOptions);
+    if (table === undefined) this.tables.push((table = new PrefixTable(policy.pathOptions)));
+    let slot = table.bySlot.get(prefix);
+    if (slot === undefined) table.bySlot.set(prefix, (slot = { policies: [], methods: undefined, refusal: undefined, fallThrough: false }));
+    slot.policies.push(policy);
   }
 
   seal(order: (a: CompiledPolicy, b: CompiledPolicy) => number): void {
-    const lengths = new Set<number>();
-    for (const [prefix, list] of this.byPrefix) {
-      list.sort(order);
-      lengths.add(prefix.length);
+    for (const table of this.tables) {
+      const lengths = new Set<number>();
+      for (const [prefix, slot] of table.bySlot) {
+        slot.policies.sort(order);
+        lengths.add(prefix.length);
+        const methods = new Set<string>();
+        let every = true;
+        for (const p of slot.policies) {
+          if (p.methods === undefined) every = false;
+          else for (const m of p.methods) methods.add(m);
+        }
+        if (every) {
+          slot.methods = methods;
+          slot.refusal = new MethodNotAllowed(slot.policies, methods);
+        }
+        slot.fallThrough = slot.policies.every((p) => p.otherMethods === 'fallThrough');
+      }
+      table.lengths = [...lengths].sort((a, b) => b - a);
     }
-    this.lengths = [...lengths].sort((a, b) => b - a);
   }
 
-  find(path: string, method: string): CompiledPolicy | undefined {
-    for (const len of this.lengths) {
-      if (len > path.length) continue;
-      const list = this.byPrefix.get(len === path.length ? path : path.slice(0, len));
-      if (list === undefined) continue;
-      for (const p of list) if (p.methods === undefined || p.methods.has(method)) return p;
+  find(q: RouteQuery): Route {
+    if (this.tables.length === 1) return this.#findIn(this.tables[0] as PrefixTable, q);
+    return this.#findAcross(q);
+  }
+
+  /** One option set on this host (the usual case): no allocation. */
+  #findIn(table: PrefixTable, q: RouteQuery): Route {
+    const path = q.pathVariant(table.options);
+    for (const len of table.lengths) {
+      const slot = table.at(path, len);
+      if (slot === undefined) continue;
+      const decided = decideSlot(slot, q.method);
+      if (decided !== undefined) return decided;
     }
     return undefined;
   }
+
+  /** Several option sets: the longest match over all of them decides, equal lengths together. */
+  #findAcross(q: RouteQuery): Route {
+    const matches: { len: number; slot: Slot }[] = [];
+    for (const table of this.tables) {
+      const path = q.pathVariant(table.options);
+      for (const len of table.lengths) {
+        const slot = table.at(path, len);
+        if (slot !== undefined) matches.push({ len, slot });
+      }
+    }
+    matches.sort((a, b) => b.len - a.len);
+    for (let i = 0; i < matches.length; ) {
+      const len = (matches[i] as { len: number }).len;
+      const group: Slot[] = [];
+      for (; i < matches.length && (matches[i] as { len: number }).len === len; i++) group.push((matches[i] as { slot: Slot }).slot);
+      const decided = decide(group, q.method);
+      if (decided !== undefined) return decided;
+    }
+    return undefined;
+  }
+
+  *slots(): Iterable<[string, Slot]> {
+    for (const t of this.tables) yield* t.bySlot;
+  }
+}
+
+/** A policy covering the method; else the refusal, unless every policy here lets it fall through. */
+function decideSlot(slot: Slot, method: string): Route {
+  for (const p of slot.policies) if (p.methods === undefined || p.methods.has(method)) return p;
+  return slot.fallThrough ? undefined : slot.refusal;
+}
+
+/** decideSlot over policies of equal specificity (same prefix length, different matching options). */
+function decide(slots: readonly Slot[], method: string): Route {
+  for (const slot of slots) for (const p of slot.policies) if (p.methods === undefined || p.methods.has(method)) return p;
+  for (const slot of slots) if (!slot.fallThrough) return slot.refusal;
+  return undefined;
 }
 
 export interface IndexEntry {
@@ -65,6 +180,8 @@ export class PolicyIndex {
   readonly conflicts: readonly Conflict[];
   /** Every identity header any policy may set: stripped from every allowed request. */
   readonly identityHeaders: readonly string[];
+  /** The same names in look-alike form (see `lookAlike`), for spotting `x_consumer_id` and friends. */
+  readonly identityLookAlikes: ReadonlySet<string>;
   readonly size: number;
   /** API keys held by the indexed policies. */
   readonly keyCount: number;
@@ -93,29 +210,36 @@ export class PolicyIndex {
         for (const path of policy.paths) table.add(path, policy);
       }
     }
-    const tables = [...this.#exact.entries(), ...[...this.#wildcard.entries()].map(([k, v]): [string, HostTable] => [`*${k}`, v])];
-    if (this.#any !== undefined) tables.push(['*', this.#any]);
     const conflicts: Conflict[] = [];
-    for (const [host, table] of tables) {
+    for (const [host, table] of this.hostTables()) {
       table.seal(order);
-      for (const [path, list] of table.byPrefix) collectConflicts(host, path, list, conflicts);
+      for (const [path, slot] of table.slots()) collectConflicts(host, path, slot.policies, conflicts);
     }
     this.conflicts = Object.freeze(conflicts);
     this.identityHeaders = Object.freeze([...names]);
+    this.identityLookAlikes = new Set([...names].map(lookAlike));
     this.size = entries.length;
     this.keyCount = keys;
   }
 
-  lookup(host: string, path: string, method: string): CompiledPolicy | undefined {
-    const exact = this.#exact.get(host)?.find(path, method);
+  lookup(q: RouteQuery): Route {
+    const host = q.host;
+    const exact = this.#exact.get(host)?.find(q);
     if (exact !== undefined) return exact;
     if (this.#wildcard.size > 0) {
       for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
-        const found = this.#wildcard.get(host.slice(dot))?.find(path, method);
+        const found = this.#wildcard.get(host.slice(dot))?.find(q);
         if (found !== undefined) return found;
       }
     }
-    return this.#any?.find(path, method);
+    return this.#any?.find(q);
+  }
+
+  /** Host tables as `host`, `*.suffix` or `*`, in no particular order. */
+  hostTables(): [string, HostTable][] {
+    const tables = [...this.#exact.entries(), ...[...this.#wildcard.entries()].map(([k, v]): [string, HostTable] => [`*${k}`, v])];
+    if (this.#any !== undefined) tables.push(['*', this.#any]);
+    return tables;
   }
 
   #table(host: string): HostTable {

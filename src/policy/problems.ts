@@ -1,6 +1,6 @@
 // A problem found while validating or compiling a policy, with the path of the offending field.
 
-export type ProblemReason = 'Invalid' | 'SecretMissing' | 'SecretInvalid';
+export type ProblemReason = 'Invalid' | 'SecretMissing' | 'SecretInvalid' | 'FallThrough';
 
 export interface Problem {
   /** Dotted path from the resource root: `spec.authentication.methods[0].apiKey.selector`. */

@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiKeySpec } from '../authn/api-key-schema.js';
 import { JwtSpec } from '../authn/jwt-schema.js';
+import { DEFAULT_IDENTITY_HEADER_NAMES as D } from '../core/identity.js';
 import { HeaderName, HttpMethod, StringEnum } from './schema-common.js';
 import { SessionSpec } from '../session/policy-schema.js';
 
@@ -15,8 +16,27 @@ const HOST_PATTERN = '^(\\*|(\\*\\.)?[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\\.[a-zA-Z0
 const PathPrefix = Type.String({
   pattern: '^/',
   maxLength: 1024,
-  description: 'Path prefix (string prefix, query excluded).',
+  description: 'Path prefix in normal form, matched at segment boundaries (`/static` matches `/static` and `/static/x`, not `/static-x`); query excluded.',
 });
+
+export const PathMatching = Type.Object(
+  {
+    caseInsensitive: Type.Boolean({
+      default: false,
+      description: 'Match `paths`, `skip.paths` and endpoint paths ignoring case: for upstreams that serve `/Admin` as `/admin` (IIS, case-insensitive file systems).',
+    }),
+    stripParameters: Type.Boolean({
+      default: false,
+      description: 'Ignore `;parameters` in every path segment when matching (`/admin;jsessionid=1` is `/admin`): for Tomcat, Jetty and Spring upstreams.',
+    }),
+    allowEncodedSlashes: Type.Boolean({
+      default: false,
+      description:
+        'Accept `%2F` and `%5C` in paths (as data inside a segment) instead of refusing them with 400: only for upstreams that never decode them into separators (e.g. ids like `group%2Fproject`).',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'How request paths are compared with this policy\'s paths, for upstreams that read paths loosely.' },
+);
 
 export const AuthMethod = Type.Object(
   {
@@ -77,12 +97,12 @@ const DenyResponse = (status: number, description: string) =>
 
 export const IdentityHeaders = Type.Object(
   {
-    consumerId: HeaderName('Consumer id header.', 'x-consumer-id'),
-    username: HeaderName('Consumer username header.', 'x-consumer-username'),
-    customId: HeaderName('Consumer custom id header.', 'x-consumer-custom-id'),
-    credential: HeaderName('Credential identifier header.', 'x-credential-identifier'),
-    groups: HeaderName('Groups header (comma separated).', 'x-authenticated-groups'),
-    anonymous: HeaderName('Set to `true` for the anonymous consumer.', 'x-anonymous-consumer'),
+    consumerId: HeaderName('Consumer id header.', D.consumerId),
+    username: HeaderName('Consumer username header.', D.username),
+    customId: HeaderName('Consumer custom id header.', D.customId),
+    credential: HeaderName('Credential identifier header.', D.credential),
+    groups: HeaderName('Groups header (comma separated).', D.groups),
+    anonymous: HeaderName('Set to `true` for the anonymous consumer.', D.anonymous),
   },
   { additionalProperties: false, default: {}, description: 'Names of the identity headers sent upstream.' },
 );
@@ -104,6 +124,12 @@ export const AuthPolicySpec = Type.Object(
     methods: Type.Optional(
       Type.Array(HttpMethod, { minItems: 1, maxItems: 9, description: 'Only these methods (default: all).' }),
     ),
+    otherMethods: StringEnum(['refuse', 'fallThrough'] as const, {
+      default: 'refuse',
+      description:
+        'With `methods`: a request whose path this policy matches best but whose method no policy at that path covers is refused with 405 (`refuse`), or decided by the next less specific policy (`fallThrough`).',
+    }),
+    pathMatching: PathMatching,
     skip: Type.Array(
       Type.Object(
         {

@@ -6,6 +6,7 @@ import type { CompiledPolicy } from './compiled.js';
 import { Dependents } from './dependents.js';
 import { type CompileEnv, type Dependencies } from './compile-context.js';
 import { compilePolicy, type CompileResult } from './compile.js';
+import { findFallThroughs } from './fall-through.js';
 import { type Conflict, type IndexEntry, PolicyIndex } from './index.js';
 import type { Problem } from './problems.js';
 import { policyKey, type PolicyResource, type SecretResource } from './resources.js';
@@ -50,6 +51,8 @@ export class PolicyStore {
   readonly #dirty = new Set<string>();
   #removed = false;
   #lost = new Map<string, Conflict>();
+  /** Fall-through warnings by policy, from the last index. */
+  #notes = new Map<string, Problem[]>();
   readonly #ready = new Set<string>();
   #synced = false;
   #scheduled = false;
@@ -162,7 +165,7 @@ export class PolicyStore {
     }
     const index = new PolicyIndex(entries);
     this.#index = index;
-    this.#updateStatuses(index.conflicts, changed);
+    this.#updateStatuses(index, changed);
     this.#listener.onIndex?.(index);
   }
 
@@ -196,17 +199,27 @@ export class PolicyStore {
    * Recomputes the status of the policies just compiled and of those whose conflict state changed;
    * the others cannot have changed. Listeners hear only real changes.
    */
-  #updateStatuses(conflicts: readonly Conflict[], compiled: readonly string[]): void {
+  #updateStatuses(index: PolicyIndex, compiled: readonly string[]): void {
     const lost = new Map<string, Conflict>();
-    for (const c of conflicts) if (!lost.has(c.loser)) lost.set(c.loser, c);
+    for (const c of index.conflicts) if (!lost.has(c.loser)) lost.set(c.loser, c);
     const candidates = new Set(compiled);
     for (const [id, c] of lost) if (!sameConflict(c, this.#lost.get(id))) candidates.add(id);
     for (const [id, c] of this.#lost) if (!sameConflict(c, lost.get(id))) candidates.add(id);
     this.#lost = lost;
+    const notes = new Map<string, Problem[]>();
+    for (const f of findFallThroughs(index)) {
+      const list = notes.get(f.policy);
+      if (list === undefined) notes.set(f.policy, [f.problem]);
+      else list.push(f.problem);
+    }
+    for (const id of new Set([...notes.keys(), ...this.#notes.keys()])) {
+      if (JSON.stringify(notes.get(id)) !== JSON.stringify(this.#notes.get(id))) candidates.add(id);
+    }
+    this.#notes = notes;
     for (const id of candidates) {
       const e = this.#entries.get(id);
       if (e === undefined) continue;
-      const next = statusOf(id, e, lost.get(id));
+      const next = statusOf(id, e, lost.get(id), notes.get(id) ?? []);
       const prev = e.status;
       if (prev !== undefined && sameStatus(prev, next)) continue;
       e.status = next;
@@ -242,7 +255,7 @@ export class PolicyStore {
 
 }
 
-function statusOf(id: string, e: Entry, conflict: Conflict | undefined): PolicyStatus {
+function statusOf(id: string, e: Entry, conflict: Conflict | undefined, notes: readonly Problem[]): PolicyStatus {
   const r = e.result;
   const base = { id, namespace: e.current.namespace, name: e.current.name, observedGeneration: e.current.generation };
   if (r === undefined) {
@@ -270,8 +283,9 @@ function statusOf(id: string, e: Entry, conflict: Conflict | undefined): PolicyS
       serving: 'current',
     };
   }
-  const warnings = r.problems.filter((p) => p.severity === 'warning').map((p) => `${p.path}: ${p.message}`);
-  return { ...base, ready: true, reason: 'Compiled', message: warnings.join('; '), problems: r.problems, serving: 'current' };
+  const problems = notes.length === 0 ? r.problems : [...r.problems, ...notes];
+  const warnings = problems.filter((p) => p.severity === 'warning').map((p) => `${p.path}: ${p.message}`);
+  return { ...base, ready: true, reason: 'Compiled', message: warnings.join('; '), problems, serving: 'current' };
 }
 
 function sameConflict(a: Conflict | undefined, b: Conflict | undefined): boolean {

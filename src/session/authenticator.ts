@@ -50,6 +50,11 @@ export class SessionAuthenticator implements Authenticator {
     this.#c = config;
   }
 
+  /** A stale session cookie is no credential: browsers keep them after expiry and logout. */
+  presented(): undefined {
+    return undefined;
+  }
+
   authenticate(input: CheckInput, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
     const c = this.#c;
     const cookies = input.cookies;

@@ -2,6 +2,7 @@
 // the create hook and the logout endpoint. Problems are reported with their field paths.
 import type { AllowHook, Authenticator, Endpoint } from '../authn/authenticator.js';
 import { parseDuration } from '../core/duration.js';
+import { configuredPath } from '../core/path.js';
 import type { Identity } from '../core/identity.js';
 import type { CompileEnv, SecretLookup } from '../policy/compile-context.js';
 import type { ProblemList } from '../policy/problems.js';
@@ -22,6 +23,9 @@ export interface SessionCompileContext {
   /** Names of the policy's methods, in order. */
   readonly methodNames: readonly string[];
   readonly mode: 'any' | 'all';
+  /** The policy's path matching (CheckInput.pathVariant bits): logout paths are compared in that form. */
+  readonly pathOptions: number;
+  readonly allowEncodedSlashes: boolean;
 }
 
 export interface CompiledSession {
@@ -62,7 +66,7 @@ export function compileSession(spec: SessionSpec, ctx: SessionCompileContext): C
   const keys = compileKeys(spec, ctx);
   const services = servicesFor(ctx.env);
   const backend = keys === undefined ? undefined : compileBackend(spec, keys, services, ctx);
-  const logout = spec.logout === undefined ? undefined : compileLogout(spec.logout, spec.storage, problems);
+  const logout = spec.logout === undefined ? undefined : compileLogout(spec.logout, spec.storage, ctx);
   if (problems.items.length > before || timeouts === undefined || cookie === undefined || backend === undefined) return undefined;
 
   const config: SessionConfig = {
@@ -79,14 +83,17 @@ export function compileSession(spec: SessionSpec, ctx: SessionCompileContext): C
   return { authenticator: new SessionAuthenticator(config), hook: new SessionCreateHook(config, createdBy), endpoints };
 }
 
-function compileLogout(spec: SessionLogoutSpec, storage: SessionSpec['storage'], problems: ProblemList): LogoutOptions | undefined {
+function compileLogout(spec: SessionLogoutSpec, storage: SessionSpec['storage'], ctx: SessionCompileContext): LogoutOptions | undefined {
+  const { problems } = ctx;
   const field = `${FIELD}.logout`;
   const before = problems.items.length;
-  const triggers = (t: SessionLogoutEverywhereSpec): LogoutTriggers | undefined =>
-    t.path === undefined && t.queryArg === undefined && t.postArg === undefined ? undefined : { path: t.path, queryArg: t.queryArg, postArg: t.postArg };
-  const session = triggers(spec);
+  const triggers = (t: SessionLogoutEverywhereSpec, at: string): LogoutTriggers | undefined =>
+    t.path === undefined && t.queryArg === undefined && t.postArg === undefined
+      ? undefined
+      : { path: t.path === undefined ? undefined : logoutPath(t.path, `${at}.path`, ctx), queryArg: t.queryArg, postArg: t.postArg };
+  const session = triggers(spec, field);
   const all = spec.everywhere;
-  const everywhere = all === undefined ? undefined : triggers(all);
+  const everywhere = all === undefined ? undefined : triggers(all, `${field}.everywhere`);
   if (all !== undefined && everywhere === undefined) problems.error(`${field}.everywhere`, 'set at least one of path, queryArg, postArg');
   if (session === undefined && all === undefined) problems.error(field, 'set at least one of path, queryArg, postArg, everywhere');
   if (all !== undefined && storage === 'cookie') {
@@ -105,6 +112,14 @@ function compileLogout(spec: SessionLogoutSpec, storage: SessionSpec['storage'],
   }
   if (problems.items.length > before) return undefined;
   return { session, everywhere, methods: new Set<string>(spec.methods), redirectTo: spec.redirectTo };
+}
+
+/** A logout path in the form the policy compares request paths in; a problem when not normal. */
+function logoutPath(path: string, field: string, ctx: SessionCompileContext): string {
+  const c = configuredPath(path, ctx.pathOptions, ctx.allowEncodedSlashes);
+  if (c.ok) return c.path;
+  ctx.problems.error(field, c.message);
+  return path;
 }
 
 function compileTimeouts(spec: SessionSpec, problems: ProblemList): SessionTimeouts | undefined {

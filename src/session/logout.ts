@@ -44,7 +44,7 @@ export class SessionLogout implements Endpoint {
   handle(input: CheckInput, ctx: RequestContext): Deny | Promise<Deny> | undefined {
     if (!this.#o.methods.has(input.method)) return undefined;
     // Everywhere first: it is the stronger request when both happen to match.
-    const scope: Scope | undefined = matches(input, this.#o.everywhere) ? 'consumer' : matches(input, this.#o.session) ? 'session' : undefined;
+    const scope: Scope | undefined = matches(input, ctx.path, this.#o.everywhere) ? 'consumer' : matches(input, ctx.path, this.#o.session) ? 'session' : undefined;
     if (scope === undefined) return undefined;
     const c = this.#c;
     const read = readCookie(c.cookie, input.cookies);
@@ -115,9 +115,10 @@ export class SessionLogout implements Endpoint {
 
 const PLAIN_BODY = JSON.stringify({ message: 'Logged out' });
 
-function matches(input: CheckInput, t: LogoutTriggers | undefined): boolean {
+/** `path` is the request path as the policy compares paths (normalized, its pathMatching applied). */
+function matches(input: CheckInput, path: string, t: LogoutTriggers | undefined): boolean {
   if (t === undefined) return false;
-  if (t.path !== undefined && input.path === t.path) return true;
+  if (t.path !== undefined && path === t.path) return true;
   if (t.queryArg !== undefined && input.query(t.queryArg) !== undefined) return true;
   if (t.postArg !== undefined && input.body !== undefined && isForm(input.header('content-type'))) {
     return new URLSearchParams(input.body).has(t.postArg);

@@ -77,7 +77,7 @@ export function bearer(token: string): CheckInput {
 }
 
 export async function authenticate(method: JwtAuthenticator, input: CheckInput, now = T0): Promise<AuthnResult> {
-  return method.authenticate(input, { now, policy: POLICY });
+  return method.authenticate(input, { now, policy: POLICY, path: '/' });
 }
 
 /** The failure code of a result, `success` or `none`; for one-line assertions. */

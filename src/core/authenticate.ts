@@ -1,0 +1,177 @@
+// The authentication phase: every method of the policy, in order, until the mode can conclude.
+// Two rules keep a partial or bad credential from ever passing:
+// - a credential that is presented must be accepted: a method that rejects it makes the request a
+//   401, unless another method reading the same place accepted it (two issuers' tokens in one
+//   `Authorization` header), even when another credential already succeeded (`mode: any`);
+// - "nothing presented" (the anonymous consumer, a login redirect) is concluded only after every
+//   method has looked for its credential.
+// Synchronous methods keep the phase synchronous, so an API-key Check allocates no promise.
+import type { AuthnResult, Authenticator, RequestContext } from '../authn/authenticator.js';
+import type { CompiledPolicy } from '../policy/compiled.js';
+import type { Decision } from './decision.js';
+import { EMPTY_PAIRS } from './decision.js';
+import type { GatehouseError } from './errors.js';
+import type { HeaderPair, Identity } from './identity.js';
+import type { CheckInput } from './input.js';
+import type { Mutations } from './respond.js';
+
+export type Maybe<T> = T | Promise<T>;
+
+export function isPromise<T>(v: Maybe<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+interface Accepted {
+  readonly identity: Identity;
+  readonly mutations: Mutations;
+  readonly responseHeaders: readonly HeaderPair[];
+}
+
+/** What authentication settled on. */
+export type Outcome =
+  | ({ readonly kind: 'identity' } & Accepted)
+  | { readonly kind: 'decided'; readonly decision: Decision }
+  | {
+      readonly kind: 'unauthenticated';
+      readonly failure: GatehouseError | undefined;
+      readonly method: string | undefined;
+      /** Some credential was presented: never the anonymous consumer, never a login redirect. */
+      readonly presented: boolean;
+    };
+
+const NOTHING_PRESENTED: Outcome = Object.freeze({ kind: 'unauthenticated', failure: undefined, method: undefined, presented: false });
+
+/** Feeds method results one by one; settles as soon as the mode allows. */
+class AuthState {
+  readonly #policy: CompiledPolicy;
+  readonly #input: CheckInput;
+  /** Successes, in method order. */
+  readonly #accepted: Accepted[] = [];
+  /** Locations whose credential some method accepted. */
+  #acceptedAt: Set<string> | undefined;
+  /** Rejections not yet forgiven by another method accepting the same location. */
+  #rejected: { error: GatehouseError; method: string; at: string | undefined }[] | undefined;
+  /** `mode: all`: the first method that found no credential. */
+  #missing: string | undefined;
+
+  constructor(policy: CompiledPolicy, input: CheckInput) {
+    this.#policy = policy;
+    this.#input = input;
+  }
+
+  /** `mode: any` once something succeeded: a method whose credential is absent or already accepted has nothing to add. */
+  skip(a: Authenticator): boolean {
+    if (this.#policy.mode !== 'any' || this.#accepted.length === 0) return false;
+    const at = a.presented(this.#input);
+    return at === undefined || this.#acceptedAt?.has(at) === true;
+  }
+
+  feed(a: Authenticator, r: AuthnResult): Outcome | undefined {
+    switch (r.kind) {
+      case 'respond':
+        return { kind: 'decided', decision: r.decision };
+      case 'success': {
+        this.#accepted.push({ identity: r.identity, mutations: r, responseHeaders: r.responseHeaders ?? EMPTY_PAIRS });
+        const at = a.presented(this.#input);
+        if (at !== undefined) (this.#acceptedAt ??= new Set()).add(at);
+        return undefined;
+      }
+      case 'failure':
+        if (this.#policy.mode === 'all') return { kind: 'unauthenticated', failure: r.error, method: a.name, presented: true };
+        (this.#rejected ??= []).push({ error: r.error, method: a.name, at: a.presented(this.#input) });
+        return undefined;
+      case 'none':
+        if (this.#policy.mode === 'all') this.#missing ??= a.name;
+        return undefined;
+      default: {
+        const never: never = r;
+        throw new Error(`unknown result ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** `mode: all` after a method found nothing: the request is refused; was anything presented? */
+  get settledMissing(): boolean {
+    return this.#missing !== undefined;
+  }
+
+  end(rest: readonly Authenticator[]): Outcome {
+    const accepted = this.#accepted;
+    if (this.#policy.mode === 'all') {
+      if (this.#missing === undefined) return accepted.length === 0 ? NOTHING_PRESENTED : merge(accepted);
+      const presented = accepted.length > 0 || rest.some((a) => a.presented(this.#input) !== undefined);
+      return presented ? { kind: 'unauthenticated', failure: undefined, method: this.#missing, presented } : NOTHING_PRESENTED;
+    }
+    const open = this.#rejected?.find((r) => r.at === undefined || this.#acceptedAt?.has(r.at) !== true);
+    if (open !== undefined) return { kind: 'unauthenticated', failure: open.error, method: open.method, presented: true };
+    const first = accepted[0];
+    if (first === undefined) return NOTHING_PRESENTED;
+    // Every accepted credential is hidden as its method says; the first method's consumer is the one.
+    return accepted.length === 1 ? { kind: 'identity', ...first } : combine(accepted, first.identity);
+  }
+}
+
+export function authenticate(policy: CompiledPolicy, input: CheckInput, ctx: RequestContext): Maybe<Outcome> {
+  const state = new AuthState(policy, input);
+  const list = policy.authenticators;
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i] as Authenticator;
+    if (state.skip(a)) continue;
+    const r = a.authenticate(input, ctx);
+    if (isPromise(r)) return continueAsync(state, list, i, r, input, ctx);
+    const done = state.feed(a, r);
+    if (done !== undefined) return done;
+    // `mode: all` is refused once a method finds nothing; the rest only tell whether anything was sent.
+    if (state.settledMissing) return state.end(list.slice(i + 1));
+  }
+  return state.end([]);
+}
+
+async function continueAsync(
+  state: AuthState,
+  list: readonly Authenticator[],
+  start: number,
+  pending: Promise<AuthnResult>,
+  input: CheckInput,
+  ctx: RequestContext,
+): Promise<Outcome> {
+  const done = state.feed(list[start] as Authenticator, await pending);
+  if (done !== undefined) return done;
+  if (state.settledMissing) return state.end(list.slice(start + 1));
+  for (let i = start + 1; i < list.length; i++) {
+    const a = list[i] as Authenticator;
+    if (state.skip(a)) continue;
+    const next = state.feed(a, await a.authenticate(input, ctx));
+    if (next !== undefined) return next;
+    if (state.settledMissing) return state.end(list.slice(i + 1));
+  }
+  return state.end([]);
+}
+
+/** `mode: all`: the first identity is the consumer; groups and headers of all are combined. */
+function merge(ids: readonly Accepted[]): Outcome {
+  const first = ids[0];
+  if (first === undefined) throw new Error('merge of no identity');
+  const groups = new Set<string>();
+  const headers: HeaderPair[] = [];
+  for (const { identity } of ids) {
+    for (const g of identity.groups) groups.add(g);
+    headers.push(...identity.headers);
+  }
+  return combine(ids, { ...first.identity, groups: [...groups], headers });
+}
+
+/** One identity with the credential hiding and response headers of every accepted method. */
+function combine(ids: readonly Accepted[], identity: Identity): Outcome {
+  const removeHeaders: string[] = [];
+  const removeQuery: string[] = [];
+  const removeCookies: string[] = [];
+  const responseHeaders: HeaderPair[] = [];
+  for (const { mutations, responseHeaders: rh } of ids) {
+    removeHeaders.push(...(mutations.removeHeaders ?? []));
+    removeQuery.push(...(mutations.removeQuery ?? []));
+    removeCookies.push(...(mutations.removeCookies ?? []));
+    responseHeaders.push(...rh);
+  }
+  return { kind: 'identity', identity, mutations: { removeHeaders, removeQuery, removeCookies }, responseHeaders };
+}
