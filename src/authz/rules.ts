@@ -1,6 +1,9 @@
 // Authorization: every rule must pass once a request is authenticated; a failing rule answers 403.
 import { GatehouseError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
+import type { ProblemList } from '../policy/problems.js';
+import { compileClaimRules } from './claims.js';
+import type { ClaimRuleSpec } from './claims-schema.js';
 
 export interface Rule {
   readonly name: string;
@@ -11,10 +14,12 @@ export interface Rule {
 export interface AuthorizationSpec {
   readonly groups?: { readonly anyOf?: readonly string[]; readonly allOf?: readonly string[] } | undefined;
   readonly consumers?: readonly string[] | undefined;
+  readonly claims?: readonly ClaimRuleSpec[] | undefined;
   readonly allowAnonymous: boolean;
 }
 
-export function compileRules(spec: AuthorizationSpec): readonly Rule[] {
+/** Every rule of the block, AND-ed; problems (a bad claim rule) are reported under `path`. */
+export function compileRules(spec: AuthorizationSpec, problems: ProblemList, path: string): readonly Rule[] {
   const rules: Rule[] = [];
   if (!spec.allowAnonymous) rules.push(noAnonymous);
   const anyOf = spec.groups?.anyOf;
@@ -46,6 +51,7 @@ export function compileRules(spec: AuthorizationSpec): readonly Rule[] {
           : forbidden('consumer_forbidden', 'consumer not allowed'),
     });
   }
+  if (spec.claims !== undefined) rules.push(...compileClaimRules(spec.claims, problems, `${path}.claims`));
   return Object.freeze(rules);
 }
 

@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ApiKeySpec } from '../authn/api-key-schema.js';
 import { JwtSpec } from '../authn/jwt-schema.js';
+import { ClaimRules } from '../authz/claims-schema.js';
 import { DEFAULT_IDENTITY_HEADER_NAMES as D } from '../core/identity.js';
 import { HeaderName, HttpMethod, StringEnum } from './schema-common.js';
 import { SessionSpec } from '../session/policy-schema.js';
@@ -180,6 +181,7 @@ export const AuthPolicySpec = Type.Object(
             description: 'Only these consumers (by id or username) are allowed (403 otherwise).',
           }),
         ),
+        claims: Type.Optional(ClaimRules),
         allowAnonymous: Type.Boolean({
           default: true,
           description: 'When false, the anonymous consumer is refused with 403 while known consumers pass.',
