@@ -207,6 +207,7 @@ describe('claims with groups and the anonymous consumer, through the pipeline', 
       type: 'jwt',
       challenge: 'Bearer',
       headerNames: [],
+      presented: () => (identity === undefined ? undefined : 'header:authorization'),
       authenticate: () => (identity === undefined ? { kind: 'none' } : { kind: 'success', identity }),
     };
     const index = new PolicyIndex([{ policy: { ...r.policy, authenticators: [method] }, createdAt: undefined }]);
