@@ -42,8 +42,16 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
   // Redis commands are not queued while disconnected: connect before serving. A Redis that is down
   // does not stop the process: its sessions answer 503 (fail closed) until it reconnects.
   await sessions.ready().catch((e: unknown) => logger.error('redis not reachable at startup; redis sessions fail closed until it is', { error: e }));
-  const jwt = overrides.jwt ?? createJwtServices({ redisUrl: settings.redisUrl, logger: logger.child({ component: 'jwt' }) });
+  const jwt =
+    overrides.jwt ??
+    createJwtServices({
+      redisUrl: settings.redisUrl,
+      logger: logger.child({ component: 'jwt' }),
+      clock,
+      onRevocationWidened: (to) => metrics.revocationWidened.labels(to).inc(),
+    });
   await jwt.revocation.ready(2000).catch((e: unknown) => logger.error('revocation redis not reachable at startup; revocation checks fail closed until it is', { error: e }));
+  // jwt.revocation also holds cookie-session logouts: in Redis they reach every replica and outlive restarts.
   const env: CompileEnv = { clock, sessions, jwt };
   let kubernetes: KubernetesSource | undefined;
   const store = new PolicyStore(env, {

@@ -7,6 +7,7 @@ import { createJwtServices } from '../src/authn/jwt-services.js';
 import { MemoryRevocationList, type RevocationList } from '../src/authn/revocation.js';
 import { RedisRevocationList } from '../src/authn/revocation-redis.js';
 import { GatehouseError } from '../src/core/errors.js';
+import { createLogger } from '../src/telemetry/log.js';
 import { createRedisClient } from '../src/session/redis-client.js';
 import { authenticate, bearer, mustCompile, outcome, S0, secret, T0 } from './support/jwt-policy.js';
 import { startRedis, type RedisServer } from './support/redis.js';
@@ -86,6 +87,17 @@ for (const [name, make] of IMPLEMENTATIONS) {
       assert.equal(await l.isRevoked(q({ jti: undefined, issuedAt: T - 1500 })), true);
     });
 
+    test('a session logout with room is held as that session alone: the consumer keeps its others', async () => {
+      const l = await make();
+      const logout = { scope: 'session:shop/web', jti: 'sid-1', consumer: 'alice', issuedAt: NOW - 1000, ttlMs: 60_000, maxLifetimeMs: 120_000 };
+      assert.equal(await l.revokeOrWiden(logout), 'token');
+      assert.equal(await l.isRevoked({ scope: 'session:shop/web', jti: 'sid-1', consumer: 'alice', issuedAt: NOW - 1000 }), true);
+      assert.equal(await l.isRevoked({ scope: 'session:shop/web', jti: 'sid-0', consumer: 'alice', issuedAt: NOW - 2000 }), false);
+      assert.equal(await l.isRevoked({ scope: 'session:shop/other', jti: 'sid-1', consumer: 'alice', issuedAt: NOW - 1000 }), false);
+      await assert.rejects(l.revokeOrWiden({ ...logout, consumer: '' }), /scope and an id/);
+      await assert.rejects(l.revokeOrWiden({ ...logout, ttlMs: 0 }), /positive/);
+    });
+
     test('empty ids and non-positive ttls are refused', async () => {
       const l = await make();
       await assert.rejects(l.revokeToken('s', '', 1000), /scope and an id/);
@@ -94,6 +106,133 @@ for (const [name, make] of IMPLEMENTATIONS) {
     });
   });
 }
+
+describe('bounded in-memory revocation list', () => {
+  const T = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const S = 'session:shop/web';
+  const session = (jti: string, consumer: string, issuedAt: number) => ({ scope: S, jti, consumer, issuedAt });
+  const logout = (jti: string, consumer: string, issuedAt: number, ttlMs = 60_000) => ({ ...session(jti, consumer, issuedAt), ttlMs, maxLifetimeMs: 120_000 });
+  const isFull = (e: unknown): boolean => e instanceof GatehouseError && e.code === 'revocation_full' && e.kind === 'unavailable';
+  const bounded = (maxTokens: number, maxConsumers: number) => {
+    const world = { now: T, widened: [] as string[], lines: [] as string[] };
+    const list = new MemoryRevocationList({
+      clock: () => world.now,
+      maxTokens,
+      maxConsumers,
+      onWidened: (to) => void world.widened.push(to),
+      logger: createLogger('warn', (line) => void world.lines.push(line)),
+    });
+    return { world, list };
+  };
+
+  test('full of live tokens, a new JWT revocation is refused loudly and no live entry is evicted', async () => {
+    const { world, list } = bounded(3, 1);
+    for (const j of ['a', 'b', 'c']) await list.revokeToken('iss', j, 1000);
+    await assert.rejects(list.revokeToken('iss', 'd', 1000), isFull);
+    await list.revokeToken('iss', 'a', 5000); // an entry already held can still be extended
+    assert.deepEqual(['a', 'b', 'c', 'd'].map((j) => list.isRevoked({ scope: 'iss', jti: j, consumer: 'x', issuedAt: T })), [true, true, true, false]);
+    await list.revokeConsumer('iss', 'alice', T, undefined);
+    await assert.rejects(list.revokeConsumer('iss', 'bob', T, undefined), isFull);
+    await list.revokeConsumer('iss', 'alice', T + 5000, 1000); // raising a held watermark needs no room
+    assert.deepEqual(list.counts(), { tokens: 3, consumers: 1, scopes: 0 });
+    assert.deepEqual(world.widened, [], 'JWT revocations are never widened');
+    // Once b and c have expired there is room again; a (extended) is still held.
+    world.now = T + 1000;
+    await list.revokeToken('iss', 'd', 1000);
+    assert.deepEqual(list.counts(), { tokens: 2, consumers: 1, scopes: 0 });
+    assert.equal(list.isRevoked({ scope: 'iss', jti: 'a', consumer: 'x', issuedAt: T }), true);
+  });
+
+  test("full of tokens, a session logout becomes its consumer's watermark: older sessions out, newer ones and others untouched", async () => {
+    const { world, list } = bounded(1, 10);
+    assert.equal(await list.revokeOrWiden(logout('s1', 'alice', T - 50)), 'token');
+    assert.equal(await list.revokeOrWiden(logout('s2', 'alice', T - 10)), 'consumer');
+    assert.deepEqual(world.widened, ['consumer']);
+    const q = (jti: string, consumer: string, issuedAt: number): boolean => list.isRevoked(session(jti, consumer, issuedAt)) as boolean;
+    assert.equal(q('s2', 'alice', T - 10), true, 'the logged-out session itself');
+    assert.equal(q('s0', 'alice', T - 30), true, 'an older session of alice');
+    assert.equal(q('s3', 'alice', T - 9), false, 'a session issued 1 ms later');
+    assert.equal(q('s4', 'bob', T - 30), false, 'another consumer');
+    assert.equal(list.isRevoked({ scope: 'session:shop/other', jti: 's0', consumer: 'alice', issuedAt: T - 30 }), false, 'another policy');
+    // The watermark never moves back, and lives until every session it covers has expired.
+    assert.equal(await list.revokeOrWiden(logout('s0', 'alice', T - 30, 1000)), 'consumer');
+    assert.equal(q('s5', 'alice', T - 10), true);
+    world.now = T - 10 + 120_000 - 1;
+    assert.deepEqual(list.counts(), { tokens: 0, consumers: 1, scopes: 0 });
+    world.now = T - 10 + 120_000;
+    assert.deepEqual(list.counts(), { tokens: 0, consumers: 0, scopes: 0 });
+    assert.equal(q('s2', 'alice', T - 10), false);
+  });
+
+  test("with the consumers' watermarks full as well, a session logout becomes the scope's watermark", async () => {
+    const { world, list } = bounded(1, 1);
+    await list.revokeOrWiden(logout('s1', 'alice', T - 50));
+    await list.revokeOrWiden(logout('s2', 'alice', T - 40));
+    assert.equal(await list.revokeOrWiden(logout('s3', 'bob', T - 30)), 'scope');
+    assert.deepEqual(world.widened, ['consumer', 'scope']);
+    assert.equal(list.isRevoked(session('x', 'carol', T - 30)), true, 'everyone in the policy issued at or before it');
+    assert.equal(list.isRevoked(session('y', 'carol', T - 29)), false, 'but not after');
+    assert.equal(list.isRevoked({ scope: 'iss', jti: 'z', consumer: 'carol', issuedAt: T - 100 }), false, 'nor in another scope');
+    assert.deepEqual(list.counts(), { tokens: 1, consumers: 1, scopes: 1 });
+  });
+
+  test('widening is counted each time and warned at most once a minute, naming no session and no consumer', async () => {
+    const { world, list } = bounded(1, 1);
+    await list.revokeOrWiden(logout('secret-sid-0', 'alice', T, 600_000));
+    for (let i = 1; i <= 50; i++) await list.revokeOrWiden(logout(`secret-sid-${i}`, 'alice', T + i));
+    world.now = T + 60_000;
+    await list.revokeOrWiden(logout('secret-sid-51', 'alice', T + 51));
+    assert.equal(world.widened.length, 51);
+    assert.equal(world.lines.length, 2);
+    const [first, second] = world.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual({ ...first, time: undefined }, {
+      time: undefined,
+      level: 'warn',
+      msg: 'revocation list full: logouts held as wider watermarks (other sessions are ended too)',
+      widenedTo: 'consumer',
+      scope: S,
+      widened: 1,
+      maxTokens: 1,
+      maxConsumers: 1,
+    });
+    assert.equal(second?.['widened'], 50);
+    assert.ok(!world.lines.some((l) => l.includes('secret-sid') || l.includes('alice')));
+  });
+
+  test('the process list (createJwtServices without Redis) holds 100,000 logouts one by one, then widens and says so', async () => {
+    let now = T;
+    const widened: string[] = [];
+    const services = createJwtServices({ clock: () => now, onRevocationWidened: (to) => void widened.push(to) });
+    after(() => services.close());
+    for (let i = 0; i < 100_000; i++) assert.equal(await services.revocation.revokeOrWiden(logout(`s${i}`, `c${i % 7}`, T)), 'token');
+    now = T + 1;
+    assert.equal(await services.revocation.revokeOrWiden(logout('one-more', 'c1', T + 1)), 'consumer');
+    assert.deepEqual(widened, ['consumer']);
+    assert.equal(services.revocation.isRevoked(session('s0', 'c0', T)), true, 'the first logout is still held');
+  });
+
+  test('thousands of entries with mixed lifetimes leave exactly when they expire, and not before', async () => {
+    const { world, list } = bounded(5000, 1);
+    const until = new Map<string, number>();
+    let seed = 7;
+    const random = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let i = 0; i < 4000; i++) {
+      const jti = `t${random(3000)}`; // repeats extend entries (stale heap nodes)
+      const ttl = 1 + random(10_000);
+      await list.revokeToken('iss', jti, ttl);
+      until.set(jti, Math.max(until.get(jti) ?? 0, world.now + ttl));
+      world.now += random(3);
+    }
+    const end = world.now + 10_000;
+    for (let t = world.now; t <= end; t += 250) {
+      world.now = t;
+      const live = [...until].filter(([, u]) => u > t);
+      assert.equal(list.counts().tokens, live.length, `at +${t - T}`);
+      for (const [jti, u] of until) assert.equal(list.isRevoked({ scope: 'iss', jti, consumer: 'x', issuedAt: 0 }), u > t, `${jti} at +${t - T}`);
+    }
+    assert.deepEqual(list.counts(), { tokens: 0, consumers: 0, scopes: 0 });
+  });
+});
 
 describe('redis revocation across replicas and failures', { timeout: 30_000 }, () => {
   test('a revocation written by one replica is seen by another', async () => {

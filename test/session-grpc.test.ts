@@ -4,48 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deniedOf, okOf, type DecodedCheckResponse, type DecodedHeader } from './support/envoy-client.js';
 import { startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
+import { SESSION_SECRETS, sessionPolicy } from './support/session-grpc.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
 
-const policy = (name: string, storage: string): string => `
-apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: ${name}, namespace: shop}
-spec:
-  hosts: ["${name}.example.com"]
-  authentication:
-    methods:
-      - name: keys
-        apiKey:
-          from: [{header: apikey}]
-          selector: {matchLabels: {gatehouse.dev/credential: partners}}
-  session:
-    storage: ${storage}
-    secretRef: {name: shop-session}
-    idleTimeout: 30m
-    renewBefore: 5m
-    logout: {path: /logout, postArg: session_logout}
-`;
-
-const FILES = {
-  'policies.yaml': `${policy('web', 'cookie')}---${policy('mem', 'memory')}`,
-  'secrets.yaml': `
-apiVersion: v1
-kind: Secret
-metadata:
-  name: acme
-  namespace: shop
-  labels: {gatehouse.dev/credential: partners}
-  annotations: {gatehouse.dev/consumer-id: acme, gatehouse.dev/consumer-username: acme-corp, gatehouse.dev/groups: "partners, beta"}
-stringData: {api_key: acme-key-1}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: shop-session, namespace: shop}
-stringData: {current: "0123456789abcdef0123456789abcdef-session-key"}
-`,
-};
+const FILES = { 'policies.yaml': `${sessionPolicy('web', 'cookie')}---${sessionPolicy('mem', 'memory')}`, 'secrets.yaml': SESSION_SECRETS };
 
 const ATTRS = '; Path=/; Secure; HttpOnly; SameSite=Strict';
 const pick = (headers: DecodedHeader[], names: string[]): Record<string, string> =>

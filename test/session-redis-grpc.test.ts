@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import type { DecodedCheckResponse, DecodedHeader } from './support/envoy-client.js';
 import { eventually, startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
 import { startRedis, type RedisServer } from './support/redis.js';
+import { SESSION_SECRETS, SESSION_UNAVAILABLE } from './support/session-grpc.js';
 
 const HMAC = 'hs256-session-test-secret-0123456789abcdef';
 const ISSUER = 'https://id.example.com';
@@ -49,16 +50,7 @@ spec:
           consumer: {username: preferred_username, groups: groups}
           hideCredentials: true${sessionBlock}
 `,
-  'secrets.yaml': `
-apiVersion: v1
-kind: Secret
-metadata:
-  name: acme
-  namespace: shop
-  labels: {gatehouse.dev/credential: partners}
-  annotations: {gatehouse.dev/consumer-id: acme, gatehouse.dev/consumer-username: acme-corp, gatehouse.dev/groups: "partners, beta"}
-stringData: {api_key: acme-key-1}
----
+  'secrets.yaml': `${SESSION_SECRETS}---
 apiVersion: v1
 kind: Secret
 metadata:
@@ -76,11 +68,6 @@ metadata:
   labels: {gatehouse.dev/credential: partners}
   annotations: {gatehouse.dev/consumer-id: initech}
 stringData: {api_key: initech-key-1}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: shop-session, namespace: shop}
-stringData: {current: "0123456789abcdef0123456789abcdef-session-key"}
 ---
 apiVersion: v1
 kind: Secret
@@ -217,19 +204,9 @@ describe('Redis sessions through the ext_authz gRPC server', { timeout: 180_000 
   it('Redis killed: the session request gets 503 session_store_unavailable; restarted: sessions work again', async () => {
     const cookie = await login();
     await redis.kill();
-    const unavailable: DecodedCheckResponse = {
-      grpcCode: 14,
-      message: 'session_store_unavailable',
-      kind: 'denied',
-      denied: {
-        status: 503,
-        headers: [{ key: 'content-type', value: 'application/json', append: false }],
-        body: '{"code":"session_store_unavailable","message":"Service unavailable"}',
-      },
-    };
-    assert.deepEqual(await check('web.example.com', '/', { cookie }), unavailable);
+    assert.deepEqual(await check('web.example.com', '/', { cookie }), SESSION_UNAVAILABLE);
     // Creating a session needs the store as much as using one.
-    assert.deepEqual(await check('web.example.com', '/', { apikey: 'acme-key-1' }), unavailable);
+    assert.deepEqual(await check('web.example.com', '/', { apikey: 'acme-key-1' }), SESSION_UNAVAILABLE);
 
     await redis.restart();
     // The client reconnects by itself (backoff capped at 2 s); nothing restarts gatehouse.

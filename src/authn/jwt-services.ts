@@ -5,7 +5,7 @@ import { createRedisClient } from '../session/redis-client.js';
 import { silentLogger, type Logger } from '../telemetry/log.js';
 import { JwksRegistry, type JwksOptions } from './jwks-cache.js';
 import { TokenCache } from './jwt-cache.js';
-import { MemoryRevocationList, type RevocationList } from './revocation.js';
+import { MemoryRevocationList, type MemoryRevocationOptions, type RevocationList } from './revocation.js';
 import { RedisRevocationList } from './revocation-redis.js';
 
 export interface JwtServices {
@@ -29,6 +29,10 @@ export interface JwtServicesOptions {
   readonly jwks?: Partial<JwksOptions> | undefined;
   /** Supplies the revocation list instead of building one. */
   readonly revocation?: RevocationList | undefined;
+  /** The clock of an in-memory revocation list (the engine's, so expiries agree). Default Date.now. */
+  readonly clock?: (() => number) | undefined;
+  /** Counts logouts an in-memory revocation list had to hold as wider watermarks. */
+  readonly onRevocationWidened?: MemoryRevocationOptions['onWidened'];
 }
 
 export function createJwtServices(options: JwtServicesOptions = {}): JwtServices {
@@ -50,7 +54,9 @@ export function createJwtServices(options: JwtServicesOptions = {}): JwtServices
 }
 
 function revocationFor(options: JwtServicesOptions, logger: Logger): RevocationList {
-  if (options.redisUrl === undefined || options.redisUrl === '') return new MemoryRevocationList();
+  if (options.redisUrl === undefined || options.redisUrl === '') {
+    return new MemoryRevocationList({ clock: options.clock, logger, onWidened: options.onRevocationWidened });
+  }
   const { connection } = createRedisClient({
     url: options.redisUrl,
     onError: (e) => logger.warn('revocation redis error', { error: e.message }),

@@ -1,14 +1,24 @@
 // The revocation list in Redis, shared by every replica and the `gatehouse token revoke` CLI.
-//   <prefix><scope hash>:j:<jti hash>        "1", expiring with the token
+//   <prefix><scope hash>:j:<jti hash>        "1", expiring with the token (or the logged-out session)
 //   <prefix><scope hash>:c:<consumer hash>   ms timestamp: tokens issued before it are revoked
 // Every command touches one key, so the layout works on Redis Cluster. Lookups fail closed
 // (`revocation_unavailable`); answers are cached for `cacheMs` (a revocation made elsewhere takes
-// effect here within that time; one made through this list, at once).
+// effect here within that time; one made through this list, at once). Redis bounds memory itself
+// (`maxmemory-policy noeviction` makes a full Redis refuse writes), so nothing here is widened.
 import { createHash } from 'node:crypto';
 import type { RedisConnection } from '../session/redis-client.js';
 import { waitForRedis } from '../session/redis-client.js';
 import { revocationUnavailable } from './jwt-errors.js';
-import { checkRevocationArgs, revokedBefore, type RevocationList, type RevocationQuery } from './revocation.js';
+import {
+  checkRevocationArgs,
+  checkWidenableArgs,
+  consumerWatermark,
+  revokedBefore,
+  type RevocationHeld,
+  type RevocationList,
+  type RevocationQuery,
+  type WidenableRevocation,
+} from './revocation.js';
 
 export const DEFAULT_REVOCATION_PREFIX = 'gatehouse:jwt-revoked:';
 
@@ -99,8 +109,15 @@ export class RedisRevocationList implements RevocationList {
   async revokeConsumer(scope: string, consumer: string, beforeMs: number, ttlMs: number | undefined): Promise<void> {
     checkRevocationArgs(scope, consumer, ttlMs);
     const k = this.#key(scope, 'c', consumer);
-    const stored = await this.#write(() => this.#redis.eval(CONSUMER_REVOKE, 1, k, Math.floor(beforeMs), ttlMs === undefined ? '' : Math.ceil(ttlMs)));
-    this.#remember(k, typeof stored === 'string' ? stored : String(Math.floor(beforeMs)), Date.now() + this.#cacheMs);
+    const before = consumerWatermark(beforeMs);
+    const stored = await this.#write(() => this.#redis.eval(CONSUMER_REVOKE, 1, k, before, ttlMs === undefined ? '' : Math.ceil(ttlMs)));
+    this.#remember(k, typeof stored === 'string' ? stored : String(before), Date.now() + this.#cacheMs);
+  }
+
+  async revokeOrWiden(r: WidenableRevocation): Promise<RevocationHeld> {
+    checkWidenableArgs(r);
+    await this.revokeToken(r.scope, r.jti, r.ttlMs);
+    return 'token';
   }
 
   ready(timeoutMs: number): Promise<void> {
@@ -152,7 +169,9 @@ export class RedisRevocationList implements RevocationList {
 function decide(jti: string | null, consumer: string | null, issuedAt: number | undefined): boolean {
   if (jti !== null) return true;
   const before = consumer === null ? undefined : Number(consumer);
-  return revokedBefore(before !== undefined && Number.isFinite(before) ? before : undefined, issuedAt);
+  // Only revokeConsumer writes these (whole seconds); rounding here too keeps keys older versions
+  // wrote in ms meaning what they meant.
+  return revokedBefore(before !== undefined && Number.isFinite(before) ? consumerWatermark(before) : undefined, issuedAt);
 }
 
 function digest(s: string): string {

@@ -11,7 +11,10 @@ export interface CompileEnv {
   readonly clock: () => number;
   /** Session stores and counters; without it only `storage: cookie|memory` sessions compile. */
   readonly sessions?: SessionServices | undefined;
-  /** JWKS caches, revocation list and verified-token cache; a process-local default when absent. */
+  /**
+   * JWKS caches, revocation list and verified-token cache; a process-local default when absent. The
+   * revocation list also holds cookie-session logouts (a per-session-services memory list when absent).
+   */
   readonly jwt?: JwtServices | undefined;
 }
 

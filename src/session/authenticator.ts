@@ -1,12 +1,14 @@
 // Accepts a session cookie in place of the method that created the session. No cookie, or one that
 // is invalid, expired or logged out, is `none` (the other methods still get their turn); the reason
-// is counted. A store that cannot answer throws `session_store_unavailable` (503 unless fail-open).
-// An accepted session cookie is removed from the Cookie header the upstream receives.
+// is counted. A store (or, for cookie storage, a logout list) that cannot answer throws
+// `session_store_unavailable` (503 unless fail-open). An accepted session cookie is removed from the
+// Cookie header the upstream receives.
 import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../authn/authenticator.js';
 import { NO_CLAIMS, NO_HEADERS, type HeaderPair, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import type { SessionCodec, SessionIdSigner } from './codec.js';
 import { buildSetCookies, heldParts, readCookie, type CookieLifetime, type CookieSpec } from './cookie.js';
+import { isLoggedOut, SID_CLAIM, type CookieLogouts } from './logouts.js';
 import { renewSessionRecord, sessionState, sessionTtlMs, type SessionRecord, type SessionTimeouts } from './record.js';
 import type { SessionStore } from './store.js';
 import { hideSessionCookie } from './upstream-cookie.js';
@@ -14,7 +16,7 @@ import type { SessionRejectReason, SessionServices } from './stores.js';
 
 /** Where a policy's sessions live, with what seals or signs their cookies. */
 export type SessionBackend =
-  | { readonly kind: 'cookie'; readonly codec: SessionCodec }
+  | { readonly kind: 'cookie'; readonly codec: SessionCodec; readonly logouts: CookieLogouts }
   | { readonly kind: 'store'; readonly store: SessionStore; readonly signer: SessionIdSigner };
 
 /** Everything compiled from a policy's `session` block, shared by the authenticator, hook and logout. */
@@ -30,6 +32,9 @@ export interface SessionConfig {
 }
 
 export const SESSION_METHOD = 'session';
+
+// Defined beside the logout list that keys on it; re-exported for tools that seal sessions (bench).
+export { SID_CLAIM } from './logouts.js';
 
 const OPENED_CACHE_SIZE = 10_000;
 
@@ -74,21 +79,15 @@ export class SessionAuthenticator implements Authenticator {
     const backend = c.backend;
     switch (backend.kind) {
       case 'cookie': {
-        let record = this.#opened.get(read.value);
-        if (record === undefined) {
-          const opened = backend.codec.open(read.value);
-          if (!opened.ok) return this.#reject(opened.reason);
-          record = opened.record;
-          if (this.#opened.size >= OPENED_CACHE_SIZE) this.#opened.delete(this.#opened.keys().next().value ?? '');
-          this.#opened.set(read.value, record);
-        }
-        if (c.services.isRevoked(c.policyId, sessionIdOf(record), ctx.now)) return this.#reject('logged_out');
+        const record = this.#open(backend.codec, read.value);
+        if (typeof record === 'string') return this.#reject(record);
         const state = sessionState(record, ctx.now, c.timeouts);
         if (state.state === 'expired') return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');
         if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
-        if (!state.renew) return this.#success(input, record, []);
-        const renewed = renewSessionRecord(record, ctx.now, c.timeouts);
-        return this.#success(input, renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, ctx.now, heldParts(c.cookie, cookies)));
+        // Asked only for a live session: an expired cookie costs no lookup.
+        const loggedOut = isLoggedOut(backend.logouts, record);
+        if (typeof loggedOut === 'boolean') return this.#fromCookie(input, backend.codec, record, state.renew, loggedOut, ctx.now);
+        return loggedOut.then((out) => this.#fromCookie(input, backend.codec, record, state.renew, out, ctx.now));
       }
       case 'store': {
         const verified = backend.signer.verify(read.value);
@@ -100,6 +99,25 @@ export class SessionAuthenticator implements Authenticator {
         throw new Error(`unknown backend ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /** The sealed record, or why it cannot be opened. */
+  #open(codec: SessionCodec, value: string): SessionRecord | SessionRejectReason {
+    const cached = this.#opened.get(value);
+    if (cached !== undefined) return cached;
+    const opened = codec.open(value);
+    if (!opened.ok) return opened.reason;
+    if (this.#opened.size >= OPENED_CACHE_SIZE) this.#opened.delete(this.#opened.keys().next().value ?? '');
+    this.#opened.set(value, opened.record);
+    return opened.record;
+  }
+
+  #fromCookie(input: CheckInput, codec: SessionCodec, record: SessionRecord, renew: boolean, loggedOut: boolean, now: number): AuthnResult {
+    if (loggedOut) return this.#reject('logged_out');
+    if (!renew) return this.#success(input, record, []);
+    const c = this.#c;
+    const renewed = renewSessionRecord(record, now, c.timeouts);
+    return this.#success(input, renewed, sessionCookies(c, codec.seal(renewed), renewed, now, heldParts(c.cookie, input.cookies)));
   }
 
   async #fromStore(input: CheckInput, store: SessionStore, signer: SessionIdSigner, id: string, now: number): Promise<AuthnResult> {
@@ -141,18 +159,6 @@ export class SessionAuthenticator implements Authenticator {
     this.#c.services.onReject(reason, this.#c.policyId);
     return NONE;
   }
-}
-
-/**
- * A cookie-stored session has no server-side id, so one rides in the record under a reserved claim:
- * logout revokes it, and renewals (which keep it) stay revoked. Never shown to authorization rules.
- */
-export const SID_CLAIM = 'gatehouse.dev/sid';
-
-export function sessionIdOf(record: SessionRecord): string {
-  const sid = record.claims?.[SID_CLAIM];
-  // Records without one (none are minted so) fall back to consumer + creation time.
-  return typeof sid === 'string' ? sid : `${record.sub}\0${record.iat}`;
 }
 
 function publicClaims(record: SessionRecord): Readonly<Record<string, unknown>> {

@@ -11,6 +11,7 @@ import { SessionCodec, SessionIdSigner, SessionKeys } from './codec.js';
 import { compileCookieSpec, type CookieSpec } from './cookie.js';
 import { SessionCreateHook } from './hook.js';
 import { SessionLogout, type LogoutOptions, type LogoutTriggers } from './logout.js';
+import { cookieLogouts } from './logouts.js';
 import type { SessionLogoutEverywhereSpec, SessionLogoutSpec, SessionSpec } from './policy-schema.js';
 import { timeoutsProblem, type SessionTimeouts } from './record.js';
 import { SessionServices } from './stores.js';
@@ -173,8 +174,11 @@ function compileKeys(spec: SessionSpec, ctx: SessionCompileContext): SessionKeys
 
 function compileBackend(spec: SessionSpec, keys: SessionKeys, services: SessionServices, ctx: SessionCompileContext): SessionBackend | undefined {
   switch (spec.storage) {
-    case 'cookie':
-      return { kind: 'cookie', codec: new SessionCodec(keys) };
+    case 'cookie': {
+      // The process's revocation list (Redis with --redis-url), so a logout holds on every replica.
+      const list = ctx.env.jwt?.revocation ?? services.localLogouts(ctx.env.clock);
+      return { kind: 'cookie', codec: new SessionCodec(keys), logouts: cookieLogouts(list, ctx.policyId) };
+    }
     case 'memory':
       return { kind: 'store', store: services.memory(ctx.policyId, ctx.env.clock), signer: new SessionIdSigner(keys) };
     case 'redis': {

@@ -4,8 +4,9 @@ import { randomBytes } from 'node:crypto';
 import type { AllowHook, RequestContext } from '../authn/authenticator.js';
 import type { HeaderPair, Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
-import { SID_CLAIM, sessionCookies, type SessionConfig } from './authenticator.js';
+import { sessionCookies, type SessionConfig } from './authenticator.js';
 import { heldParts } from './cookie.js';
+import { SID_CLAIM } from './logouts.js';
 import { createSessionRecord, sessionTtlMs, type SessionRecord } from './record.js';
 
 export class SessionCreateHook implements AllowHook {

@@ -1,14 +1,16 @@
 // Ends sessions on request: by path, by query argument or by a form body argument. Plain logout
-// deletes the presented session (store) or marks it logged out (cookie storage); "log out
-// everywhere" deletes every session of its consumer. Either way every cookie part is expired.
+// deletes the presented session (store) or enters it in the logout list (cookie storage); "log out
+// everywhere" deletes every session of its consumer. Either way every cookie part is expired. The
+// answer leaves only once the end is recorded: a store or list that cannot record it is a 503.
 import type { Endpoint, RequestContext } from '../authn/authenticator.js';
 import type { Deny } from '../core/decision.js';
 import { GatehouseError } from '../core/errors.js';
 import type { HeaderPair } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
-import { sessionIdOf, type SessionConfig } from './authenticator.js';
+import type { SessionConfig } from './authenticator.js';
 import type { SessionIdSigner } from './codec.js';
 import { buildExpiredCookies, heldParts, readCookie } from './cookie.js';
+import { logOut } from './logouts.js';
 import { sessionState } from './record.js';
 import type { SessionStore } from './store.js';
 
@@ -56,8 +58,8 @@ export class SessionLogout implements Endpoint {
         // compileSession refuses `everywhere` here: sealed cookies leave no list of a consumer's sessions.
         if (scope === 'consumer') throw new GatehouseError('session_config_invalid', 'internal', 'log out everywhere needs store-backed sessions');
         const opened = backend.codec.open(read.value);
-        if (opened.ok) c.services.revoke(c.policyId, sessionIdOf(opened.record), opened.record.exp, ctx.now);
-        return this.#answer(scope, expired, opened.ok ? 1 : 0);
+        if (!opened.ok) return this.#answer(scope, expired, 0);
+        return logOut(backend.logouts, opened.record, c.timeouts, ctx.now).then(() => this.#answer(scope, expired, 1));
       }
       case 'store':
         return this.#fromStore(backend.store, backend.signer, read.value, scope, expired, ctx.now);

@@ -1,5 +1,8 @@
 // Process-wide session backends: one memory store per policy (so a recompile keeps its sessions),
 // one Redis connection per URL shared by every policy, all created on first use, closed on stop.
+// Cookie-session logouts live in the process's revocation list (CompileEnv.jwt); this only holds the
+// stand-in used when a policy is compiled without one.
+import { MemoryRevocationList, type RevocationList } from '../authn/revocation.js';
 import { GatehouseError } from '../core/errors.js';
 import { MemorySessionStore } from './memory-store.js';
 import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from './redis-client.js';
@@ -56,13 +59,11 @@ function offline(): GatehouseError {
   return new GatehouseError('session_store_unavailable', 'unavailable', 'offline session services (validation only)');
 }
 
-const MAX_REVOKED = 100_000;
-
 export class SessionServices implements SessionRejectCounter {
   readonly redisUrl: string | undefined;
   readonly #options: SessionServicesOptions;
   readonly #memory = new Map<string, MemorySessionStore>();
-  readonly #revoked = new Map<string, number>();
+  #logouts: MemoryRevocationList | undefined;
   #redis: RedisConnection | undefined;
   #redisStore: RedisSessionStore | undefined;
   #closed = false;
@@ -109,27 +110,10 @@ export class SessionServices implements SessionRejectCounter {
     await waitForRedis(this.#redis, timeoutMs);
   }
 
-  /**
-   * Marks a cookie-stored session (by its sealed-in id) as logged out until `until`. Such
-   * sessions have no server record, so this is the only way a replayed cookie can be refused; it is
-   * per replica.
-   */
-  revoke(policyId: string, sessionId: string, until: number, now: number): void {
-    if (this.#revoked.size >= MAX_REVOKED) this.#sweep(now);
-    if (this.#revoked.size >= MAX_REVOKED) {
-      const oldest = this.#revoked.keys().next().value;
-      if (oldest !== undefined) this.#revoked.delete(oldest);
-    }
-    this.#revoked.set(`${policyId}\0${sessionId}`, until);
-  }
-
-  isRevoked(policyId: string, sessionId: string, now: number): boolean {
-    const until = this.#revoked.get(`${policyId}\0${sessionId}`);
-    return until !== undefined && now < until;
-  }
-
-  #sweep(now: number): void {
-    for (const [k, until] of this.#revoked) if (until <= now) this.#revoked.delete(k);
+  /** The logout list of cookie sessions compiled without process services: in memory, on `clock`. */
+  localLogouts(clock: () => number): RevocationList {
+    this.#logouts ??= new MemoryRevocationList({ clock });
+    return this.#logouts;
   }
 
   async close(): Promise<void> {
@@ -138,6 +122,7 @@ export class SessionServices implements SessionRejectCounter {
     const stores = [...this.#memory.values()];
     this.#memory.clear();
     await Promise.all(stores.map((s) => s.close()));
+    await this.#logouts?.close();
     const redis = this.#redis;
     this.#redis = undefined;
     this.#redisStore = undefined;

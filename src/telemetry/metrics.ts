@@ -67,6 +67,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly revocationWidened = new Counter({
+    name: 'gatehouse_revocation_degraded_total',
+    help: 'Logouts the full in-memory revocation list held as a watermark (ending more sessions), by watermark kind (consumer, scope).',
+    labelNames: ['scope_kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
