@@ -6,7 +6,7 @@ import { constants, createHmac, generateKeyPairSync, sign as cryptoSign, type Ke
 import { after, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import jsonwebtoken, { type Algorithm } from 'jsonwebtoken';
-import type { AuthnResult } from '../src/authn/authenticator.js';
+import type { AuthnResult } from '../src/core/ports.js';
 import { createJwtServices } from '../src/authn/jwt-services.js';
 import type { JwtAuthenticator } from '../src/authn/jwt.js';
 import { bearer, mustCompile, outcome, POLICY, S0, secret, T0 } from './support/jwt-policy.js';

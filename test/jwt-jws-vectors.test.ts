@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { constants, createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import type { AuthnResult } from '../src/authn/authenticator.js';
+import type { AuthnResult } from '../src/core/ports.js';
 import { verifyJws } from '../src/authn/jws-verify.js';
 import { hmacKey, importJwk, toVerifyKey, type VerifyKey } from '../src/authn/jwt-keys.js';
 import { createJwtServices } from '../src/authn/jwt-services.js';

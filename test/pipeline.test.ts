@@ -1,14 +1,14 @@
 // The pure pipeline with scripted methods: phases, modes, async methods, failures and fail-open.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AuthnResult, Authenticator } from '../src/authn/authenticator.js';
+import type { AuthnResult, Authenticator } from '../src/core/ports.js';
 import type { Decision } from '../src/core/decision.js';
 import { GatehouseError } from '../src/core/errors.js';
 import { NO_CLAIMS, type Identity } from '../src/core/identity.js';
 import { CheckInput } from '../src/core/input.js';
 import { Pipeline } from '../src/core/pipeline.js';
 import { compilePolicy } from '../src/policy/compile.js';
-import type { CompiledPolicy } from '../src/policy/compiled.js';
+import type { CompiledPolicy } from '../src/core/ports.js';
 import { PolicyIndex } from '../src/policy/index.js';
 import { SecretIndex } from '../src/policy/secrets.js';
 

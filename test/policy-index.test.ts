@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePolicy } from '../src/policy/compile.js';
-import type { CompiledPolicy } from '../src/policy/compiled.js';
+import type { CompiledPolicy } from '../src/core/ports.js';
 import { MethodNotAllowed, PolicyIndex, type Route } from '../src/policy/index.js';
 import { SecretIndex } from '../src/policy/secrets.js';
 import { routeOf } from './support/route.js';

@@ -9,7 +9,7 @@ import type { MethodContext } from '../policy/compile-context.js';
 import type { SecretResource } from '../policy/resources.js';
 import type { Selector } from '../policy/secrets.js';
 import type { ApiKeySpec } from './api-key-schema.js';
-import { NONE, type Authenticator, type AuthnResult } from './authenticator.js';
+import { NONE, type Authenticator, type AuthnResult } from '../core/ports.js';
 import { compileLocations, findCredential, hide, presentedAt, type Location } from './credentials.js';
 
 /** Secret data key holding the keys, one per line, plain or `sha256:<64 hex>`. */

@@ -1,9 +1,9 @@
 // Claim checks (time, issuer, audience, lifetime, required values) against the injected clock, and the
 // consumer read from the claims. Time checks run again on every cache hit, so they stand alone.
+import { claimAt, type ClaimValue } from '../core/claims.js';
 import type { Identity } from '../core/identity.js';
 import { JwtProblem, problem } from './jwt-errors.js';
 
-export type ClaimValue = string | number | boolean;
 
 export interface RequiredClaim {
   readonly name: string;
@@ -25,18 +25,6 @@ export interface TokenTimes {
   readonly exp: number | undefined;
   readonly nbf: number | undefined;
   readonly iat: number | undefined;
-}
-
-/** A claim by exact name first (`https://example.com/groups`), then as a dotted path (`realm_access.roles`). */
-export function claimAt(payload: Readonly<Record<string, unknown>>, name: string): unknown {
-  if (Object.hasOwn(payload, name)) return payload[name];
-  if (!name.includes('.')) return undefined;
-  let at: unknown = payload;
-  for (const part of name.split('.')) {
-    if (typeof at !== 'object' || at === null || Array.isArray(at) || !Object.hasOwn(at, part)) return undefined;
-    at = (at as Record<string, unknown>)[part];
-  }
-  return at;
 }
 
 function numericDate(payload: Readonly<Record<string, unknown>>, name: 'exp' | 'nbf' | 'iat'): number | undefined | JwtProblem {

@@ -5,7 +5,8 @@ import { createPrivateKey, createPublicKey, createSecretKey, type JsonWebKey, ty
 import { parseDuration } from '../core/duration.js';
 import type { MethodContext } from '../policy/compile-context.js';
 import type { RemoteKeys } from './jwks-cache.js';
-import type { ClaimRules, ClaimValue, IdentityMapping, RequiredClaim } from './jwt-claims.js';
+import type { ClaimValue } from '../core/claims.js';
+import type { ClaimRules, IdentityMapping, RequiredClaim } from './jwt-claims.js';
 import { familyOfAlg, hmacKey, hmacMinBytes, importKeyText, KeySet, toVerifyKey, type VerifyKey } from './jwt-keys.js';
 import type { JwtAlgorithm, JwtSpec } from './jwt-schema.js';
 import type { JwtServices } from './jwt-services.js';

@@ -5,7 +5,7 @@
 import type { Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import type { MethodContext } from '../policy/compile-context.js';
-import { NONE, type Authenticator, type AuthnResult, type RequestContext } from './authenticator.js';
+import { NONE, type Authenticator, type AuthnResult, type RequestContext } from '../core/ports.js';
 import { compileLocations, findCredential, hide, presentedAt, type Found, type Location } from './credentials.js';
 import { NO_EXP_CACHE_MS, TokenCache, type VerifiedToken } from './jwt-cache.js';
 import { checkClaims, checkTimes, identityFrom } from './jwt-claims.js';

@@ -2,7 +2,7 @@
 import type { MethodContext } from '../policy/compile-context.js';
 import { METHOD_KEYS, type AuthMethod, type MethodKey } from '../policy/schema.js';
 import { compileApiKey } from './api-key.js';
-import type { Authenticator } from './authenticator.js';
+import type { Authenticator } from '../core/ports.js';
 import { compileJwt } from './jwt.js';
 
 type Compilers = {

@@ -1,13 +1,13 @@
 // `authorization.claims`: rules on a verified claim or a consumer field, compiled once. Values keep
 // their JSON type: `"true"` never equals `true`. A rule's refusal names the rule and its subject but
 // never the value, which may be personal data.
-import { claimAt, type ClaimValue } from '../authn/jwt-claims.js';
+import { claimAt, type ClaimValue } from '../core/claims.js';
 import { GatehouseError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { ProblemList } from '../policy/problems.js';
 import { CLAIM_OPERATORS, type ClaimRuleSpec, type ConsumerField } from './claims-schema.js';
 import { compilePattern, matches } from './pattern.js';
-import type { Rule } from './rules.js';
+import type { Rule } from '../core/ports.js';
 
 /** What an operator says about a present value. */
 type Verdict = 'pass' | 'mismatch' | 'type';

@@ -1,15 +1,10 @@
 // Authorization: every rule must pass once a request is authenticated; a failing rule answers 403.
 import { GatehouseError } from '../core/errors.js';
+import type { Rule } from '../core/ports.js';
 import type { Identity } from '../core/identity.js';
 import type { ProblemList } from '../policy/problems.js';
 import { compileClaimRules } from './claims.js';
 import type { ClaimRuleSpec } from './claims-schema.js';
-
-export interface Rule {
-  readonly name: string;
-  /** undefined = pass. */
-  check(identity: Identity): GatehouseError | undefined;
-}
 
 export interface AuthorizationSpec {
   readonly groups?: { readonly anyOf?: readonly string[]; readonly allOf?: readonly string[] } | undefined;

@@ -6,8 +6,8 @@
 // - "nothing presented" (the anonymous consumer, a login redirect) is concluded only after every
 //   method has looked for its credential.
 // Synchronous methods keep the phase synchronous, so an API-key Check allocates no promise.
-import type { AuthnResult, Authenticator, RequestContext } from '../authn/authenticator.js';
-import type { CompiledPolicy } from '../policy/compiled.js';
+import type { AuthnResult, Authenticator, RequestContext } from './ports.js';
+import type { CompiledPolicy } from './ports.js';
 import type { Decision } from './decision.js';
 import { EMPTY_PAIRS } from './decision.js';
 import type { GatehouseError } from './errors.js';

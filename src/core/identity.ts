@@ -25,14 +25,24 @@ export interface Identity {
 export const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});
 export const NO_HEADERS: readonly HeaderPair[] = Object.freeze([]);
 
+/** The identity header names one policy uses (lowercase). */
+export interface IdentityHeaderNames {
+  readonly consumerId: string;
+  readonly username: string;
+  readonly customId: string;
+  readonly credential: string;
+  readonly groups: string;
+  readonly anonymous: string;
+}
+
 /** Identity header names when a policy renames none (Kong's). */
-export const DEFAULT_IDENTITY_HEADER_NAMES = Object.freeze({
+export const DEFAULT_IDENTITY_HEADER_NAMES: IdentityHeaderNames = Object.freeze({
   consumerId: 'x-consumer-id',
   username: 'x-consumer-username',
   customId: 'x-consumer-custom-id',
   credential: 'x-credential-identifier',
   groups: 'x-authenticated-groups',
   anonymous: 'x-anonymous-consumer',
-} as const);
+});
 
 export const DEFAULT_IDENTITY_HEADERS: readonly string[] = Object.freeze(Object.values(DEFAULT_IDENTITY_HEADER_NAMES));

@@ -1,9 +1,9 @@
 // The decision for one request: route -> endpoints -> skip -> authentication -> authorization ->
 // response. Pure: everything it touches arrives as arguments. Synchronous methods stay synchronous,
 // so an API-key Check allocates no promise.
-import type { AllowHook, RequestContext } from '../authn/authenticator.js';
-import type { CompiledPolicy } from '../policy/compiled.js';
-import { MethodNotAllowed, type PolicyIndex } from '../policy/index.js';
+import type { AllowHook, RequestContext } from './ports.js';
+import type { CompiledPolicy } from './ports.js';
+import { MethodNotAllowed, type PolicyLookup } from './route.js';
 import { authenticate, isPromise, type Maybe, type Outcome } from './authenticate.js';
 import type { Decision } from './decision.js';
 import { EMPTY_PAIRS } from './decision.js';
@@ -32,7 +32,7 @@ export class Pipeline {
   }
 
   /** `index` undefined means the sources have not synced yet: fail closed. */
-  decide(index: PolicyIndex | undefined, input: CheckInput, now: number): Maybe<Decision> {
+  decide(index: PolicyLookup | undefined, input: CheckInput, now: number): Maybe<Decision> {
     if (index === undefined) return denyFor(NOT_READY, undefined, undefined);
     const route = index.lookup(input);
     if (route === undefined) {
@@ -64,7 +64,7 @@ export class Pipeline {
     }
   }
 
-  #afterAuthn(outcome: Outcome, policy: CompiledPolicy, index: PolicyIndex, input: CheckInput, ctx: RequestContext): Maybe<Decision> {
+  #afterAuthn(outcome: Outcome, policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, ctx: RequestContext): Maybe<Decision> {
     switch (outcome.kind) {
       case 'decided':
         return outcome.decision;
@@ -79,7 +79,7 @@ export class Pipeline {
     }
   }
 
-  #failed(e: unknown, policy: CompiledPolicy, index: PolicyIndex, input: CheckInput): Decision {
+  #failed(e: unknown, policy: CompiledPolicy, index: PolicyLookup, input: CheckInput): Decision {
     const error = asGatehouseError(e);
     if (policy.failOpen && (error.kind === 'unavailable' || error.kind === 'internal')) {
       return must(allowFor('fail_open', policy, undefined, index, input, undefined, EMPTY_PAIRS));
@@ -112,7 +112,7 @@ function skipped(policy: CompiledPolicy, input: CheckInput, path: string): boole
 function unauthenticated(
   outcome: Extract<Outcome, { kind: 'unauthenticated' }>,
   policy: CompiledPolicy,
-  index: PolicyIndex,
+  index: PolicyLookup,
   input: CheckInput,
   ctx: RequestContext,
 ): Maybe<Decision> {
@@ -147,7 +147,7 @@ function authorize(
   mutations: Mutations | undefined,
   responseHeaders: readonly HeaderPair[],
   policy: CompiledPolicy,
-  index: PolicyIndex,
+  index: PolicyLookup,
   input: CheckInput,
   ctx: RequestContext,
 ): Maybe<Decision> {
@@ -165,7 +165,7 @@ function runHooks(
   code: string,
   policy: CompiledPolicy,
   identity: Identity,
-  index: PolicyIndex,
+  index: PolicyLookup,
   input: CheckInput,
   ctx: RequestContext,
   mutations: Mutations | undefined,
@@ -185,7 +185,7 @@ async function hooksAsync(
   code: string,
   policy: CompiledPolicy,
   identity: Identity,
-  index: PolicyIndex,
+  index: PolicyLookup,
   input: CheckInput,
   ctx: RequestContext,
   mutations: Mutations | undefined,
@@ -202,7 +202,7 @@ function finish(
   code: string,
   policy: CompiledPolicy,
   identity: Identity,
-  index: PolicyIndex,
+  index: PolicyLookup,
   input: CheckInput,
   mutations: Mutations | undefined,
   responseHeaders: readonly HeaderPair[],

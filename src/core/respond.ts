@@ -1,5 +1,5 @@
 // The one place failures become deny responses and identities become upstream headers.
-import type { CompiledPolicy, DenyTemplate } from '../policy/compiled.js';
+import type { CompiledPolicy, DenyTemplate } from './ports.js';
 import type { Allow, Deny } from './decision.js';
 import { EMPTY_NAMES, EMPTY_PAIRS } from './decision.js';
 import { type Challenge, type GatehouseError, STATUS_FOR_KIND } from './errors.js';
@@ -69,7 +69,7 @@ export interface Mutations {
 }
 
 /** The identity header names of every policy, as the index knows them. */
-export interface IdentityHeaderNames {
+export interface StrippedHeaders {
   /** Exact (lowercase) names gatehouse may set; all are removed unless set. */
   readonly identityHeaders: readonly string[];
   /** The same names as `lookAlike` folds them (`x_consumer_id` -> `x-consumer-id`). */
@@ -89,7 +89,7 @@ export function allowFor(
   code: string,
   policy: CompiledPolicy | undefined,
   identity: Identity | undefined,
-  names: IdentityHeaderNames,
+  names: StrippedHeaders,
   input: CheckInput,
   mutations: Mutations | undefined,
   responseHeaders: readonly HeaderPair[],

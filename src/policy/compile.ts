@@ -1,13 +1,13 @@
 // A validated spec + the Secrets it references -> a frozen CompiledPolicy. Runs off the request path,
 // once per policy or Secret change.
-import type { Authenticator } from '../authn/authenticator.js';
+import type { Authenticator } from '../core/ports.js';
 import { compileMethod, methodBlock } from '../authn/registry.js';
 import { compileRules } from '../authz/rules.js';
 import { compileSession } from '../session/compile.js';
 import { splitHostPort } from '../core/input.js';
 import { DEFAULT_IDENTITY_HEADER_NAMES, type HeaderPair } from '../core/identity.js';
 import { configuredPath, normalizePath, PATH_CASE_INSENSITIVE, PATH_STRIP_PARAMETERS } from '../core/path.js';
-import type { CompiledPolicy, DenyTemplate, SkipRule } from './compiled.js';
+import type { CompiledPolicy, DenyTemplate, SkipRule } from '../core/ports.js';
 import { type CompileEnv, type Dependencies, SecretLookup } from './compile-context.js';
 import { type Problem, ProblemList } from './problems.js';
 import { policyKey, type PolicyResource } from './resources.js';

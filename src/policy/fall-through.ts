@@ -3,7 +3,7 @@
 // policies leave paths uncovered so that a wildcard or catch-all policy answers them. Reported as
 // warnings (status message, `gatehouse validate`), never changed: both can be what the author wants.
 import { HTTP_METHODS } from './schema-common.js';
-import type { CompiledPolicy } from './compiled.js';
+import type { CompiledPolicy } from '../core/ports.js';
 import type { PolicyIndex, RouteQuery } from './index.js';
 import type { Problem } from './problems.js';
 

@@ -3,21 +3,12 @@
 // method its policies do not cover is refused (405) unless they all let it fall through. Lookup cost
 // depends on the host's label count and the number of distinct prefix lengths of that host, never on
 // the number of policies.
-import type { Deny } from '../core/decision.js';
-import { GatehouseError } from '../core/errors.js';
 import { DEFAULT_IDENTITY_HEADERS } from '../core/identity.js';
-import { denyFor, lookAlike } from '../core/respond.js';
-import type { CompiledPolicy } from './compiled.js';
+import type { CompiledPolicy } from '../core/ports.js';
+import { lookAlike } from '../core/respond.js';
+import { MethodNotAllowed, type PolicyLookup, type Route, type RouteQuery } from '../core/route.js';
 
-export { DEFAULT_IDENTITY_HEADERS };
-
-/** What routing needs of a request; CheckInput provides it. */
-export interface RouteQuery {
-  readonly host: string;
-  readonly method: string;
-  /** The normalized path as a policy with these matching options compares it (see CheckInput). */
-  pathVariant(options: number): string;
-}
+export { MethodNotAllowed, type Route, type RouteQuery };
 
 export interface Conflict {
   readonly host: string;
@@ -26,23 +17,6 @@ export interface Conflict {
   readonly winner: string;
   readonly loser: string;
 }
-
-/** The most specific route matched but none of its policies covers the method. */
-export class MethodNotAllowed {
-  readonly policy: CompiledPolicy;
-  readonly deny: Deny;
-
-  constructor(policies: readonly CompiledPolicy[], methods: ReadonlySet<string>) {
-    const first = policies[0];
-    if (first === undefined) throw new Error('MethodNotAllowed of no policy');
-    this.policy = first;
-    const allow = [...methods].sort().join(', ');
-    const d = denyFor(new GatehouseError('method_not_allowed', 'method_not_allowed', `no policy at this path covers the method (allowed: ${allow})`), first, undefined);
-    this.deny = Object.freeze({ ...d, headers: Object.freeze([...d.headers, { name: 'allow', value: allow }]) });
-  }
-}
-
-export type Route = CompiledPolicy | MethodNotAllowed | undefined;
 
 /** The policies sharing one prefix, and the answer when none covers a method. */
 export interface Slot {
@@ -172,7 +146,7 @@ export interface IndexEntry {
   readonly createdAt: string | undefined;
 }
 
-export class PolicyIndex {
+export class PolicyIndex implements PolicyLookup {
   readonly #exact = new Map<string, HostTable>();
   /** Keyed by the suffix including its dot: `.example.com`. */
   readonly #wildcard = new Map<string, HostTable>();

@@ -2,7 +2,7 @@
 // atomically. A policy that turns invalid keeps its last good version serving (re-compiled against
 // current Secrets); a new invalid one serves only denials for its hosts. A Secret change recompiles
 // exactly the policies that read it.
-import type { CompiledPolicy } from './compiled.js';
+import type { CompiledPolicy } from '../core/ports.js';
 import { Dependents } from './dependents.js';
 import { type CompileEnv, type Dependencies } from './compile-context.js';
 import { compilePolicy, type CompileResult } from './compile.js';

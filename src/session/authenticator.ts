@@ -3,7 +3,7 @@
 // is counted. A store (or, for cookie storage, a logout list) that cannot answer throws
 // `session_store_unavailable` (503 unless fail-open). An accepted session cookie is removed from the
 // Cookie header the upstream receives.
-import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../authn/authenticator.js';
+import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../core/ports.js';
 import { NO_CLAIMS, NO_HEADERS, type HeaderPair, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import type { SessionCodec, SessionIdSigner } from './codec.js';

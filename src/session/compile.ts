@@ -1,6 +1,6 @@
 // A policy's `session` block + its Secret + the process's stores -> the session authenticator,
 // the create hook and the logout endpoint. Problems are reported with their field paths.
-import type { AllowHook, Authenticator, Endpoint } from '../authn/authenticator.js';
+import type { AllowHook, Authenticator, Endpoint } from '../core/ports.js';
 import { parseDuration } from '../core/duration.js';
 import { configuredPath } from '../core/path.js';
 import type { Identity } from '../core/identity.js';

@@ -1,7 +1,7 @@
 // Creates the session once another method has let a request through: the record is written to the
 // store (and acknowledged) before the Set-Cookie leaves, so the browser's next request finds it.
 import { randomBytes } from 'node:crypto';
-import type { AllowHook, RequestContext } from '../authn/authenticator.js';
+import type { AllowHook, RequestContext } from '../core/ports.js';
 import type { HeaderPair, Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import { sessionCookies, type SessionConfig } from './authenticator.js';

@@ -2,7 +2,7 @@
 // deletes the presented session (store) or enters it in the logout list (cookie storage); "log out
 // everywhere" deletes every session of its consumer. Either way every cookie part is expired. The
 // answer leaves only once the end is recorded: a store or list that cannot record it is a 503.
-import type { Endpoint, RequestContext } from '../authn/authenticator.js';
+import type { Endpoint, RequestContext } from '../core/ports.js';
 import type { Deny } from '../core/decision.js';
 import { GatehouseError } from '../core/errors.js';
 import type { HeaderPair } from '../core/identity.js';

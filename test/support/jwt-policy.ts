@@ -1,6 +1,6 @@
 // Compiles one `jwt` method the way `serve` does (schema defaults, Secrets, problems) and builds the
 // requests it authenticates, for tests at the authenticator level.
-import type { AuthnResult } from '../../src/authn/authenticator.js';
+import type { AuthnResult } from '../../src/core/ports.js';
 import { JwtAuthenticator } from '../../src/authn/jwt.js';
 import type { JwtServices } from '../../src/authn/jwt-services.js';
 import { CheckInput } from '../../src/core/input.js';

@@ -1,6 +1,6 @@
 // Routing a request the way the pipeline does, for tests that check which policy serves a route.
 import { CheckInput } from '../../src/core/input.js';
-import type { CompiledPolicy } from '../../src/policy/compiled.js';
+import type { CompiledPolicy } from '../../src/core/ports.js';
 import { MethodNotAllowed, type PolicyIndex, type Route } from '../../src/policy/index.js';
 
 /** The route for host + path (query allowed) + method, as CheckInput normalizes them. */

@@ -1,9 +1,9 @@
-// The one interface every authentication method implements (API key, JWT, session, OIDC).
-// A method that finds no credential of its kind answers `none` ("not mine"), never a failure.
-import type { Deny } from '../core/decision.js';
-import type { GatehouseError } from '../core/errors.js';
-import type { HeaderPair, Identity } from '../core/identity.js';
-import type { CheckInput } from '../core/input.js';
+// The ports of the core: what the pipeline calls and reads. Methods (authn/, session/), rules (authz/)
+// and the policy index (policy/) implement them; the core imports none of those folders.
+import type { Deny } from './decision.js';
+import type { GatehouseError } from './errors.js';
+import type { HeaderPair, Identity, IdentityHeaderNames } from './identity.js';
+import type { CheckInput } from './input.js';
 
 export interface RequestContext {
   /** Milliseconds since the epoch, from the injected clock. */
@@ -36,12 +36,11 @@ export type AuthnResult =
 
 export const NONE: AuthnResult = Object.freeze({ kind: 'none' });
 
-export type MethodType = 'apiKey' | 'jwt' | 'session' | 'oidc';
-
 export interface Authenticator {
   /** The method's name in the policy. */
   readonly name: string;
-  readonly type: MethodType;
+  /** The method block it was compiled from (`apiKey`, `jwt`, `session`, `oidc`...). */
+  readonly type: string;
   /** RFC 7235 scheme offered in `WWW-Authenticate` when no credential was presented (`Key`, `Bearer`). */
   readonly challenge: string | undefined;
   /** Identity header names this method may set besides the standard ones (claims to headers...). */
@@ -78,4 +77,66 @@ export interface AllowHook {
     identity: Identity,
     ctx: RequestContext,
   ): readonly HeaderPair[] | Promise<readonly HeaderPair[]>;
+}
+
+/** An authorization rule: every one must pass once a request is authenticated (403 otherwise). */
+export interface Rule {
+  readonly name: string;
+  /** undefined = pass. */
+  check(identity: Identity): GatehouseError | undefined;
+}
+
+/** What a policy becomes once compiled: frozen matchers and ready-to-run methods. The Check path reads only these. */
+export interface SkipRule {
+  readonly paths: readonly string[] | undefined;
+  readonly methods: ReadonlySet<string> | undefined;
+}
+
+export interface DenyTemplate {
+  readonly status: number;
+  readonly headers: readonly HeaderPair[];
+  /** A fixed body, or undefined for the default JSON `{"code","message"}`. */
+  readonly body: { readonly contentType: string; readonly text: string } | undefined;
+}
+
+export interface CompiledPolicy {
+  /** `namespace/name`. */
+  readonly id: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly generation: number;
+  readonly hosts: readonly string[];
+  readonly paths: readonly string[];
+  readonly methods: ReadonlySet<string> | undefined;
+  /** What a method outside `methods` gets when this policy's path matched best. */
+  readonly otherMethods: 'refuse' | 'fallThrough';
+  /** Path matching options (CheckInput.pathVariant bits); `paths` and skip paths are stored in that form. */
+  readonly pathOptions: number;
+  /** `%2F`/`%5C` in a request path are accepted as data instead of refused. */
+  readonly allowEncodedSlashes: boolean;
+  readonly skip: readonly SkipRule[];
+  readonly endpoints: readonly Endpoint[];
+  readonly mode: 'any' | 'all';
+  readonly authenticators: readonly Authenticator[];
+  readonly anonymous: AnonymousConsumer | undefined;
+  readonly rules: readonly Rule[];
+  readonly hooks: readonly AllowHook[];
+  readonly realm: string;
+  readonly identityHeaders: IdentityHeaderNames;
+  /** Every header name this policy may set upstream; all are stripped from client requests. */
+  readonly headerNames: readonly string[];
+  readonly unauthenticated: DenyTemplate;
+  readonly unauthorized: DenyTemplate;
+  readonly failOpen: boolean;
+  /** Set when the policy could not be compiled: it serves only denials (`policy_invalid`). */
+  readonly broken: string | undefined;
+  /** Number of API keys held (for the gauge). */
+  readonly keyCount: number;
+}
+
+export interface AnonymousConsumer {
+  readonly id: string;
+  readonly username: string | undefined;
+  readonly customId: string | undefined;
+  readonly groups: readonly string[];
 }
