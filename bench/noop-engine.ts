@@ -2,7 +2,7 @@
 // so gatehouse's throughput divided by this one's is the share left after gatehouse's own work.
 import type { Allow, Decision, Deny } from '../src/core/decision.js';
 import { EMPTY_NAMES, EMPTY_PAIRS } from '../src/core/decision.js';
-import type { CheckEngine } from '../src/core/engine.js';
+import type { CheckEngine } from '../src/core/engine-port.js';
 import { type GatehouseError, STATUS_FOR_KIND } from '../src/core/errors.js';
 
 const ALLOW: Allow = Object.freeze({

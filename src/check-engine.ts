@@ -1,7 +1,7 @@
 // The CheckEngine the transports call: the pure pipeline over the current index, plus metrics and the
 // decision log. Anything thrown below becomes a deny here.
 import type { Decision, Deny } from './core/decision.js';
-import type { CheckEngine } from './core/engine.js';
+import type { CheckEngine } from './core/engine-port.js';
 import { asGatehouseError, GatehouseError } from './core/errors.js';
 import type { CheckInput } from './core/input.js';
 import { Pipeline } from './core/pipeline.js';

@@ -206,4 +206,3 @@ export class KeySet {
   }
 }
 
-export const EMPTY_KEYS = new KeySet([]);

@@ -4,6 +4,7 @@ import { isUtf8 } from 'node:buffer';
 import { GatehouseError } from '../core/errors.js';
 import { CheckInput } from '../core/input.js';
 import type { HeaderValueMsg, HttpRequestMsg, PeerMsg } from './grpc-protos.js';
+import { HeaderCollector, safeHeaderName } from './request-headers.js';
 
 /** Headers the transport reads itself and does not pass on as request headers. */
 interface Pseudo {
@@ -18,13 +19,13 @@ interface Pseudo {
  * deny. `maxHeaderBytes` bounds one header value and all headers together (names included).
  */
 export function toCheckInput(http: HttpRequestMsg, source: PeerMsg | undefined, maxHeaderBytes: number): CheckInput {
-  const headers = new Map<string, string>();
+  const collected = new HeaderCollector(maxHeaderBytes);
   const pseudo: Pseudo = { authority: '', method: '', path: '', scheme: '' };
   const list = http.header_map?.headers;
   if (http.header_map !== undefined) {
-    if (list !== undefined) readHeaderList(list, headers, pseudo, maxHeaderBytes);
+    if (list !== undefined) readHeaderList(list, collected, pseudo);
   } else if (http.headers !== undefined) {
-    readHeaderRecord(http.headers, headers, pseudo, maxHeaderBytes);
+    readHeaderRecord(http.headers, collected, pseudo);
   }
 
   const host = nonEmpty(http.host) ?? pseudo.authority;
@@ -40,61 +41,41 @@ export function toCheckInput(http: HttpRequestMsg, source: PeerMsg | undefined, 
     scheme: nonEmpty(http.scheme) ?? (pseudo.scheme === '' ? 'http' : pseudo.scheme),
     host,
     path,
-    headers,
+    headers: collected.headers,
     peer: peerAddress(source),
     body: bodyOf(http),
     requestId: nonEmpty(http.id),
   });
 }
 
-function readHeaderList(
-  list: readonly HeaderValueMsg[],
-  out: Map<string, string>,
-  pseudo: Pseudo,
-  max: number,
-): void {
-  let total = 0;
+function readHeaderList(list: readonly HeaderValueMsg[], out: HeaderCollector, pseudo: Pseudo): void {
   for (const h of list) {
     const name = (h.key ?? '').toLowerCase();
     let value: string;
-    let size: number;
     const raw = h.raw_value;
     if (raw !== undefined && raw.length > 0) {
-      size = raw.length;
-      if (size > max) throw tooLarge(name);
+      out.count(name, raw.length);
       if (!isUtf8(raw)) {
-        throw new GatehouseError('header_malformed', 'bad_request', `header ${safeName(name)} is not valid UTF-8`);
+        throw new GatehouseError('header_malformed', 'bad_request', `header ${safeHeaderName(name)} is not valid UTF-8`);
       }
       value = raw.toString('utf8');
     } else {
       value = h.value ?? '';
-      size = value.length;
-      if (size > max) throw tooLarge(name);
+      out.count(name, value.length);
     }
-    total += name.length + size;
-    if (total > max) throw tooLarge('');
     addHeader(name, value, out, pseudo);
   }
 }
 
-function readHeaderRecord(
-  record: Readonly<Record<string, string>>,
-  out: Map<string, string>,
-  pseudo: Pseudo,
-  max: number,
-): void {
-  let total = 0;
+function readHeaderRecord(record: Readonly<Record<string, string>>, out: HeaderCollector, pseudo: Pseudo): void {
   for (const key of Object.keys(record)) {
     const value = record[key] ?? '';
-    if (value.length > max) throw tooLarge(key);
-    total += key.length + value.length;
-    if (total > max) throw tooLarge('');
+    out.count(key, value.length);
     addHeader(key.toLowerCase(), value, out, pseudo);
   }
 }
 
-function addHeader(name: string, value: string, out: Map<string, string>, pseudo: Pseudo): void {
-  if (name === '') throw new GatehouseError('header_malformed', 'bad_request', 'header with an empty name');
+function addHeader(name: string, value: string, out: HeaderCollector, pseudo: Pseudo): void {
   if (name.charCodeAt(0) === 58 /* ':' */) {
     // Pseudo-headers describe the request line; they are never forwarded as headers.
     switch (name) {
@@ -115,19 +96,7 @@ function addHeader(name: string, value: string, out: Map<string, string>, pseudo
     }
     return;
   }
-  const prev = out.get(name);
-  // RFC 9110 §5.3 joins repeated fields with a comma; cookies use '; ' (RFC 9113 §8.2.3).
-  out.set(name, prev === undefined ? value : prev + (name === 'cookie' ? '; ' : ',') + value);
-}
-
-function tooLarge(name: string): GatehouseError {
-  const detail = name === '' ? 'request headers exceed the size limit' : `header ${safeName(name)} exceeds the size limit`;
-  return new GatehouseError('header_too_large', 'too_large', detail);
-}
-
-/** Header names go to logs; keep them short and printable. */
-function safeName(name: string): string {
-  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}...` : name);
+  out.add(name, value);
 }
 
 function nonEmpty(s: string | undefined): string | undefined {

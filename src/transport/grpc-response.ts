@@ -48,15 +48,6 @@ export function grpcCodeForStatus(status: number): number {
   }
 }
 
-/**
- * Sent when even the engine cannot produce a deny: a fixed 500 so the request is refused whatever
- * Envoy's failure_mode_allow says about transport errors.
- */
-export const LAST_RESORT_DENY: CheckResponseMsg = Object.freeze({
-  status: Object.freeze({ code: GrpcCode.INTERNAL, message: 'internal_error' }),
-  denied_response: Object.freeze({ status: Object.freeze({ code: 500 }), body: 'Internal error' }),
-});
-
 function okResponse(allow: Allow): OkHttpResponseMsg {
   // Empty lists are left out: most allows carry one or two headers, nothing else.
   const out: {

@@ -1,7 +1,7 @@
 // The Envoy ext_authz gRPC server: envoy.service.auth.v3.Authorization/Check and grpc.health.v1.
 // Envoy keeps a few long-lived HTTP/2 connections open and multiplexes every Check over them.
 import * as grpc from '@grpc/grpc-js';
-import type { CheckEngine } from '../core/engine.js';
+import type { CheckEngine } from '../core/engine-port.js';
 import { CheckHandler, type GrpcLogger } from './grpc-check.js';
 import { HealthService } from './grpc-health.js';
 import type { ServiceDefinition } from '@grpc/proto-loader';

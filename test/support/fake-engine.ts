@@ -1,7 +1,7 @@
 // A CheckEngine whose decisions a test scripts, recording every call, so transport tests can
 // prove what reaches the engine and what comes back out without any policy behind it.
 import type { Allow, Decision, Deny } from '../../src/core/decision.js';
-import type { CheckEngine } from '../../src/core/engine.js';
+import type { CheckEngine } from '../../src/core/engine-port.js';
 import { type GatehouseError, STATUS_FOR_KIND } from '../../src/core/errors.js';
 import type { HeaderPair } from '../../src/core/identity.js';
 import type { CheckInput } from '../../src/core/input.js';
