@@ -6,7 +6,7 @@ import { createSessionServices } from './session/stores.js';
 import { compilePolicy } from './policy/compile.js';
 import { findFallThroughs } from './policy/fall-through.js';
 import { type IndexEntry, PolicyIndex } from './policy/index.js';
-import { SecretIndex } from './policy/secrets.js';
+import { SecretIndex } from './config/secrets.js';
 import { listManifestFiles, loadFiles } from './sources/files.js';
 
 export interface ValidateReport {

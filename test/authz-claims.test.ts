@@ -18,7 +18,7 @@ import { CheckInput } from '../src/core/input.js';
 import { Pipeline } from '../src/core/pipeline.js';
 import { compilePolicy, type CompileResult } from '../src/policy/compile.js';
 import { PolicyIndex } from '../src/policy/index.js';
-import { SecretIndex } from '../src/policy/secrets.js';
+import { SecretIndex } from '../src/config/secrets.js';
 import { okOf, type DecodedCheckResponse } from './support/envoy-client.js';
 import { eventually, startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
 

@@ -10,7 +10,7 @@ import { Pipeline } from '../src/core/pipeline.js';
 import { compilePolicy } from '../src/policy/compile.js';
 import type { CompiledPolicy } from '../src/core/ports.js';
 import { PolicyIndex } from '../src/policy/index.js';
-import { SecretIndex } from '../src/policy/secrets.js';
+import { SecretIndex } from '../src/config/secrets.js';
 
 const identity = (method: string, id: string, extra: Partial<Identity> = {}): Identity => ({
   method,

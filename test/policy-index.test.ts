@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { compilePolicy } from '../src/policy/compile.js';
 import type { CompiledPolicy } from '../src/core/ports.js';
 import { MethodNotAllowed, PolicyIndex, type Route } from '../src/policy/index.js';
-import { SecretIndex } from '../src/policy/secrets.js';
+import { SecretIndex } from '../src/config/secrets.js';
 import { routeOf } from './support/route.js';
 
 function policy(name: string, spec: Record<string, unknown>, createdAt?: string): { policy: CompiledPolicy; createdAt: string | undefined } {

@@ -9,8 +9,8 @@ import { Pipeline } from '../src/core/pipeline.js';
 import { compilePolicy } from '../src/policy/compile.js';
 import type { CompileEnv } from '../src/policy/compile-context.js';
 import { PolicyIndex } from '../src/policy/index.js';
-import type { SecretResource } from '../src/policy/resources.js';
-import { SecretIndex } from '../src/policy/secrets.js';
+import type { SecretResource } from '../src/config/resources.js';
+import { SecretIndex } from '../src/config/secrets.js';
 import { createSessionServices, type SessionRejectReason } from '../src/session/stores.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CredentialLocation, LabelSelector } from '../policy/schema-common.js';
+import { CredentialLocation, LabelSelector } from '../config/schema-common.js';
 
 export const ApiKeySpec = Type.Object(
   {

@@ -1,7 +1,7 @@
 // The `authorization.claims` rules of an AuthPolicy: one subject (a claim or a consumer field) and one
 // operator each. Part of the AuthPolicy schema, so the CRD and the validator come from here too.
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from '../policy/schema-common.js';
+import { StringEnum } from '../config/schema-common.js';
 
 /** Consumer fields a rule may test instead of a claim (`method` is the authenticating method's name). */
 export const CONSUMER_FIELDS = ['id', 'username', 'customId', 'credential', 'groups', 'method'] as const;

@@ -4,7 +4,7 @@
 import { claimAt, type ClaimValue } from '../core/claims.js';
 import { GatehouseError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
-import type { ProblemList } from '../policy/problems.js';
+import type { ProblemList } from '../config/problems.js';
 import { CLAIM_OPERATORS, type ClaimRuleSpec, type ConsumerField } from './claims-schema.js';
 import { compilePattern, matches } from './pattern.js';
 import type { Rule } from '../core/ports.js';

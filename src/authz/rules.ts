@@ -2,7 +2,7 @@
 import { GatehouseError } from '../core/errors.js';
 import type { Rule } from '../core/ports.js';
 import type { Identity } from '../core/identity.js';
-import type { ProblemList } from '../policy/problems.js';
+import type { ProblemList } from '../config/problems.js';
 import { compileClaimRules } from './claims.js';
 import type { ClaimRuleSpec } from './claims-schema.js';
 

@@ -6,8 +6,8 @@ import { createJwtServices, type JwtServices } from '../authn/jwt-services.js';
 import { MintError, mintToken } from '../authn/mint.js';
 import { parseDuration } from '../core/duration.js';
 import { compilePolicy } from '../policy/compile.js';
-import { formatProblem } from '../policy/problems.js';
-import { SecretIndex } from '../policy/secrets.js';
+import { formatProblem } from '../config/problems.js';
+import { SecretIndex } from '../config/secrets.js';
 import { listManifestFiles, loadFiles } from '../sources/files.js';
 
 export interface CommandIo {

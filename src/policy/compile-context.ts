@@ -3,9 +3,9 @@
 // and the process-wide ports (clock and, as methods arrive, key caches and stores).
 import type { JwtServices } from '../authn/jwt-services.js';
 import type { SessionServices } from '../session/stores.js';
-import type { ProblemList } from './problems.js';
-import type { SecretResource } from './resources.js';
-import { type SecretIndex, type Selector, selectorMatches } from './secrets.js';
+import type { ProblemList } from '../config/problems.js';
+import type { SecretResource } from '../config/resources.js';
+import { type SecretIndex, type Selector, selectorMatches } from '../config/secrets.js';
 
 export interface CompileEnv {
   readonly clock: () => number;

@@ -9,10 +9,10 @@ import { DEFAULT_IDENTITY_HEADER_NAMES, type HeaderPair } from '../core/identity
 import { configuredPath, normalizePath, PATH_CASE_INSENSITIVE, PATH_STRIP_PARAMETERS } from '../core/path.js';
 import type { CompiledPolicy, DenyTemplate, SkipRule } from '../core/ports.js';
 import { type CompileEnv, type Dependencies, SecretLookup } from './compile-context.js';
-import { type Problem, ProblemList } from './problems.js';
-import { policyKey, type PolicyResource } from './resources.js';
+import { type Problem, ProblemList } from '../config/problems.js';
+import { policyKey, type PolicyResource } from '../config/resources.js';
 import type { AuthPolicySpec, IdentityHeaders } from './schema.js';
-import type { SecretIndex } from './secrets.js';
+import type { SecretIndex } from '../config/secrets.js';
 import { validateSpec } from './validate.js';
 
 export type CompileResult =

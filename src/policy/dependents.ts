@@ -1,7 +1,7 @@
 // Which policies read which Secrets, indexed so that a Secret event finds its dependants in time
 // proportional to the answer, not to the number of policies.
 import type { Dependencies } from './compile-context.js';
-import { addTo, removeFrom } from './multimap.js';
+import { addTo, removeFrom } from '../config/multimap.js';
 
 export class Dependents {
   /** `ns/name` -> policy ids that read that Secret by name. */

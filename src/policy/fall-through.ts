@@ -2,10 +2,10 @@
 // names: a policy whose unlisted methods fall through (`otherMethods: fallThrough`), or a host whose
 // policies leave paths uncovered so that a wildcard or catch-all policy answers them. Reported as
 // warnings (status message, `gatehouse validate`), never changed: both can be what the author wants.
-import { HTTP_METHODS } from './schema-common.js';
+import { HTTP_METHODS } from '../config/schema-common.js';
 import type { CompiledPolicy } from '../core/ports.js';
 import type { PolicyIndex, RouteQuery } from './index.js';
-import type { Problem } from './problems.js';
+import type { Problem } from '../config/problems.js';
 
 export interface FallThrough {
   /** The policy whose requests can fall through. */

@@ -4,7 +4,7 @@ import { ApiKeySpec } from '../authn/api-key-schema.js';
 import { JwtSpec } from '../authn/jwt-schema.js';
 import { ClaimRules } from '../authz/claims-schema.js';
 import { DEFAULT_IDENTITY_HEADER_NAMES as D } from '../core/identity.js';
-import { HeaderName, HttpMethod, StringEnum } from './schema-common.js';
+import { HeaderName, HttpMethod, StringEnum } from '../config/schema-common.js';
 import { SessionSpec } from '../session/policy-schema.js';
 
 export const API_GROUP = 'gatehouse.dev';

@@ -8,9 +8,9 @@ import { type CompileEnv, type Dependencies } from './compile-context.js';
 import { compilePolicy, type CompileResult } from './compile.js';
 import { findFallThroughs } from './fall-through.js';
 import { type Conflict, type IndexEntry, PolicyIndex } from './index.js';
-import type { Problem } from './problems.js';
-import { policyKey, type PolicyResource, type SecretResource } from './resources.js';
-import { SecretIndex } from './secrets.js';
+import type { Problem } from '../config/problems.js';
+import { policyKey, type PolicyResource, type SecretResource } from '../config/resources.js';
+import { SecretIndex } from '../config/secrets.js';
 
 export type StatusReason = 'Compiled' | 'Invalid' | 'SecretMissing' | 'HostConflict';
 

@@ -2,7 +2,7 @@
 // field path. Semantic checks the schema cannot express live in compile.ts.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import { ProblemList, pointerToPath } from './problems.js';
+import { ProblemList, pointerToPath } from '../config/problems.js';
 import { AuthPolicySpec } from './schema.js';
 
 const checker = TypeCompiler.Compile(AuthPolicySpec);

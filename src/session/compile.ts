@@ -5,7 +5,7 @@ import { parseDuration } from '../core/duration.js';
 import { configuredPath } from '../core/path.js';
 import type { Identity } from '../core/identity.js';
 import type { CompileEnv, SecretLookup } from '../policy/compile-context.js';
-import type { ProblemList } from '../policy/problems.js';
+import type { ProblemList } from '../config/problems.js';
 import { SessionAuthenticator, type SessionBackend, type SessionConfig } from './authenticator.js';
 import { SessionCodec, SessionIdSigner, SessionKeys } from './codec.js';
 import { compileCookieSpec, type CookieSpec } from './cookie.js';

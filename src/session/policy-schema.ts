@@ -1,7 +1,7 @@
 // The `session` block of an AuthPolicy: one browser session per policy, created after a method
 // succeeds and then accepted instead of that method until it expires or the user logs out.
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, HttpMethod, SecretRef, StringEnum } from '../policy/schema-common.js';
+import { Duration, HttpMethod, SecretRef, StringEnum } from '../config/schema-common.js';
 
 const COOKIE_NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 

@@ -2,7 +2,7 @@
 // its previous content serving; schema problems are handled per policy by the store (last good wins).
 import { type FSWatcher, readFileSync, readdirSync, statSync, watch } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { PolicyResource, SecretResource } from '../policy/resources.js';
+import type { PolicyResource, SecretResource } from '../config/resources.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';

@@ -1,6 +1,6 @@
 // API objects (plain JSON from lists and watch events) -> source-neutral resources. The API server has
 // validated them already; what is checked here is only what gatehouse relies on, with the field named.
-import type { PolicyResource, SecretResource } from '../policy/resources.js';
+import type { PolicyResource, SecretResource } from '../config/resources.js';
 import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
 
 export const ORIGIN = 'kubernetes';

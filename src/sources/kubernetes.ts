@@ -4,7 +4,7 @@
 // reconnect, and an outage longer than --watch-stale-after is logged and shows in
 // gatehouse_kubernetes_watch_down_seconds.
 import { KubeConfig, Watch } from '@kubernetes/client-node';
-import { policyKey } from '../policy/resources.js';
+import { policyKey } from '../config/resources.js';
 import type { PolicyStatus, PolicyStore } from '../policy/store.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';

@@ -1,7 +1,7 @@
 // Multi-document YAML (what one would `kubectl apply`) -> source-neutral resources. Every problem
 // names the file, the document (1-based) and the field.
 import { parseAllDocuments } from 'yaml';
-import type { PolicyResource, SecretResource } from '../policy/resources.js';
+import type { PolicyResource, SecretResource } from '../config/resources.js';
 import { API_GROUP, API_VERSION, KIND } from '../policy/schema.js';
 import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
 

@@ -5,9 +5,9 @@ import { JwtAuthenticator } from '../../src/authn/jwt.js';
 import type { JwtServices } from '../../src/authn/jwt-services.js';
 import { CheckInput } from '../../src/core/input.js';
 import { compilePolicy } from '../../src/policy/compile.js';
-import type { Problem } from '../../src/policy/problems.js';
-import type { SecretResource } from '../../src/policy/resources.js';
-import { SecretIndex } from '../../src/policy/secrets.js';
+import type { Problem } from '../../src/config/problems.js';
+import type { SecretResource } from '../../src/config/resources.js';
+import { SecretIndex } from '../../src/config/secrets.js';
 
 export const NAMESPACE = 'shop';
 export const POLICY = 'shop/api';
