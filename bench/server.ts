@@ -1,7 +1,7 @@
 // Child-process entry for the server under load: `node dist/bench/server.js noop` or
 // `node dist/bench/server.js gatehouse <policies dir>`. It reports its port over IPC, answers CPU
 // probes, and exits when told to or when the orchestrator goes away.
-import { createJwtServices } from '../src/authn/jwt-services.js';
+import { createJwtServices } from '../src/authn/jwt/services.js';
 import { startGatehouse } from '../src/main.js';
 import { loadSettings } from '../src/settings.js';
 import { startGrpcServer } from '../src/transport/grpc.js';

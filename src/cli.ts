@@ -4,7 +4,7 @@ import { startGatehouse } from './main.js';
 import { authPolicyCrdYaml } from './policy/crd.js';
 import { envName, loadSettings, SETTINGS, SettingsError } from './settings.js';
 import { runTokenCommand } from './commands/token.js';
-import { validatePaths } from './validate-command.js';
+import { validatePaths } from './commands/validate.js';
 
 const USAGE = `usage: gatehouse <command> [flags]
 

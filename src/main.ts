@@ -1,10 +1,10 @@
 // Composition root: settings -> sources -> store/index -> engine -> servers; and orderly shutdown.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createJwtServices, type JwtServices } from './authn/jwt-services.js';
-import { GatehouseEngine } from './check-engine.js';
+import { createJwtServices, type JwtServices } from './authn/jwt/services.js';
+import { GatehouseEngine } from './metered-engine.js';
 import type { CompileEnv } from './policy/compile-context.js';
 import { PolicyStore, type PolicyStatus } from './policy/store.js';
-import { createSessionServices } from './session/stores.js';
+import { createSessionServices } from './session/services.js';
 import type { Settings } from './settings.js';
 import { FileSource } from './sources/files.js';
 import { type KubernetesSource, loadKubeConfig, startKubernetesSource } from './sources/kubernetes.js';

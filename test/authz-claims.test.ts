@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { stringify } from 'yaml';
 import type { Authenticator } from '../src/core/ports.js';
-import { createJwtServices, type JwtServices } from '../src/authn/jwt-services.js';
+import { createJwtServices, type JwtServices } from '../src/authn/jwt/services.js';
 import { MAX_MATCHED_LENGTH } from '../src/authz/pattern.js';
 import { runTokenCommand } from '../src/commands/token.js';
 import type { Rule } from '../src/core/ports.js';

@@ -4,7 +4,7 @@
 // form names; what cannot be read without guessing is refused with 400 and a stable code.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { validatePaths } from '../src/validate-command.js';
+import { validatePaths } from '../src/commands/validate.js';
 import type { DecodedCheckResponse } from './support/envoy-client.js';
 import { eventually, startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
 import { seeded, type Random } from './support/random.js';

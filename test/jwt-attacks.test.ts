@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { sign as cryptoSign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { CompactSign, SignJWT } from 'jose';
-import { createJwtServices } from '../src/authn/jwt-services.js';
-import type { JwtAuthenticator } from '../src/authn/jwt.js';
+import { createJwtServices } from '../src/authn/jwt/services.js';
+import type { JwtAuthenticator } from '../src/authn/jwt/authenticator.js';
 import { generateTestKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
 import { authenticate, bearer, mustCompile, S0, secret } from './support/jwt-policy.js';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { createJwtServices, type JwtServices } from '../src/authn/jwt-services.js';
+import { createJwtServices, type JwtServices } from '../src/authn/jwt/services.js';
 import type { DecodedCheckResponse } from './support/envoy-client.js';
 import { eventually, startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
 import { generateTestKey, startJwksServer, type JwksServer } from './support/jwks-server.js';

@@ -7,8 +7,8 @@ import { after, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import jsonwebtoken, { type Algorithm } from 'jsonwebtoken';
 import type { AuthnResult } from '../src/core/ports.js';
-import { createJwtServices } from '../src/authn/jwt-services.js';
-import type { JwtAuthenticator } from '../src/authn/jwt.js';
+import { createJwtServices } from '../src/authn/jwt/services.js';
+import type { JwtAuthenticator } from '../src/authn/jwt/authenticator.js';
 import { bearer, mustCompile, outcome, POLICY, S0, secret, T0 } from './support/jwt-policy.js';
 
 const HMAC = 'hs512-needs-a-secret-of-sixty-four-bytes-0123456789abcdefghijklm';

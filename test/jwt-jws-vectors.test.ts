@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { constants, createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { AuthnResult } from '../src/core/ports.js';
-import { verifyJws } from '../src/authn/jws-verify.js';
-import { hmacKey, importJwk, toVerifyKey, type VerifyKey } from '../src/authn/jwt-keys.js';
-import { createJwtServices } from '../src/authn/jwt-services.js';
-import type { JwtAuthenticator } from '../src/authn/jwt.js';
+import { verifyJws } from '../src/authn/jwt/verify.js';
+import { hmacKey, importJwk, toVerifyKey, type VerifyKey } from '../src/authn/jwt/keys.js';
+import { createJwtServices } from '../src/authn/jwt/services.js';
+import type { JwtAuthenticator } from '../src/authn/jwt/authenticator.js';
 import { bearer, mustCompile, outcome, POLICY, secret } from './support/jwt-policy.js';
 
 // RFC 7515 A.1 (HS256), A.2 (RS256), A.3 (ES256): one payload, exp 1300819380.

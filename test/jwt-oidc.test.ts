@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
-import { createJwtServices } from '../src/authn/jwt-services.js';
-import type { JwtAuthenticator } from '../src/authn/jwt.js';
+import { createJwtServices } from '../src/authn/jwt/services.js';
+import type { JwtAuthenticator } from '../src/authn/jwt/authenticator.js';
 import { authenticate, bearer, mustCompile, outcome } from './support/jwt-policy.js';
 import { OP_AUDIENCE, startOidcOp, type TestOp } from './support/oidc-op.js';
 

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { createJwtServices } from '../src/authn/jwt-services.js';
-import { MemoryRevocationList, type RevocationList } from '../src/authn/revocation.js';
-import { RedisRevocationList } from '../src/authn/revocation-redis.js';
+import { createJwtServices } from '../src/authn/jwt/services.js';
+import { MemoryRevocationList, type RevocationList } from '../src/revocation/revocation.js';
+import { RedisRevocationList } from '../src/revocation/redis.js';
 import { GatehouseError } from '../src/core/errors.js';
 import { createLogger } from '../src/telemetry/log.js';
-import { createRedisClient } from '../src/session/redis-client.js';
+import { createRedisClient } from '../src/redis/client.js';
 import { authenticate, bearer, mustCompile, outcome, S0, secret, T0 } from './support/jwt-policy.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 

@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
-import { createJwtServices } from '../src/authn/jwt-services.js';
+import { createJwtServices } from '../src/authn/jwt/services.js';
 import { generateTestKey } from './support/jwks-server.js';
 import { authenticate, bearer, compileJwtMethod, mustCompile, outcome, request, S0, secret, T0 } from './support/jwt-policy.js';
 

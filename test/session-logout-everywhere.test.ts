@@ -10,7 +10,7 @@ import type { CompileEnv } from '../src/policy/compile-context.js';
 import { PolicyIndex } from '../src/policy/index.js';
 import type { SecretResource } from '../src/config/resources.js';
 import { SecretIndex } from '../src/config/secrets.js';
-import { createSessionServices, type SessionRejectReason } from '../src/session/stores.js';
+import { createSessionServices, type SessionRejectReason } from '../src/session/services.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;

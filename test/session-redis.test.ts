@@ -12,7 +12,7 @@ import type { CompileEnv } from '../src/policy/compile-context.js';
 import { PolicyIndex } from '../src/policy/index.js';
 import type { SecretResource } from '../src/config/resources.js';
 import { SecretIndex } from '../src/config/secrets.js';
-import { createSessionServices, type SessionRejectReason, type SessionServices } from '../src/session/stores.js';
+import { createSessionServices, type SessionRejectReason, type SessionServices } from '../src/session/services.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);

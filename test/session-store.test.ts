@@ -8,7 +8,7 @@ import type { Identity } from '../src/core/identity.js';
 import { SessionIdSigner, SessionKeys } from '../src/session/codec.js';
 import { MemorySessionStore } from '../src/session/memory-store.js';
 import { createSessionRecord, type SessionRecord } from '../src/session/record.js';
-import { parseRedisUrl } from '../src/session/redis-client.js';
+import { parseRedisUrl } from '../src/redis/client.js';
 import { connectRedisSessionStore, type RedisSessionStore } from '../src/session/redis-store.js';
 import type { SessionStore } from '../src/session/store.js';
 import {

@@ -5,7 +5,7 @@ import { hash } from 'node:crypto';
 import { GatehouseError } from '../core/errors.js';
 import { NO_CLAIMS, NO_HEADERS, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
-import type { MethodContext } from '../policy/compile-context.js';
+import type { MethodContext } from '../config/method-context.js';
 import type { SecretResource } from '../config/resources.js';
 import type { Selector } from '../config/secrets.js';
 import type { ApiKeySpec } from './api-key-schema.js';

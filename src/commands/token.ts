@@ -1,9 +1,9 @@
 // `gatehouse token mint|revoke`: issue a token with a policy's jwt method, or revoke tokens in the
 // Redis revocation list every replica reads. Policies and Secrets are read from files, exactly as
 // `serve --policies` would compile them.
-import { JwtAuthenticator } from '../authn/jwt.js';
-import { createJwtServices, type JwtServices } from '../authn/jwt-services.js';
-import { MintError, mintToken } from '../authn/mint.js';
+import { JwtAuthenticator } from '../authn/jwt/authenticator.js';
+import { createJwtServices, type JwtServices } from '../authn/jwt/services.js';
+import { MintError, mintToken } from '../authn/jwt/mint.js';
 import { parseDuration } from '../core/duration.js';
 import { compilePolicy } from '../policy/compile.js';
 import { formatProblem } from '../config/problems.js';

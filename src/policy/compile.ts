@@ -1,14 +1,14 @@
 // A validated spec + the Secrets it references -> a frozen CompiledPolicy. Runs off the request path,
 // once per policy or Secret change.
-import type { Authenticator } from '../core/ports.js';
-import { compileMethod, methodBlock } from '../authn/registry.js';
+import type { AllowHook, Authenticator, Endpoint } from '../core/ports.js';
 import { compileRules } from '../authz/rules.js';
-import { compileSession } from '../session/compile.js';
 import { splitHostPort } from '../core/input.js';
 import { DEFAULT_IDENTITY_HEADER_NAMES, type HeaderPair } from '../core/identity.js';
 import { configuredPath, normalizePath, PATH_CASE_INSENSITIVE, PATH_STRIP_PARAMETERS } from '../core/path.js';
 import type { CompiledPolicy, DenyTemplate, SkipRule } from '../core/ports.js';
-import { type CompileEnv, type Dependencies, SecretLookup } from './compile-context.js';
+import type { CompileEnv } from './compile-context.js';
+import { compileBlock, compileSessionBlock, METHOD_KEYS, type MethodParts } from './methods.js';
+import { type Dependencies, SecretLookup } from '../config/method-context.js';
 import { type Problem, ProblemList } from '../config/problems.js';
 import { policyKey, type PolicyResource } from '../config/resources.js';
 import type { AuthPolicySpec, IdentityHeaders } from './schema.js';
@@ -40,45 +40,53 @@ export function compilePolicy(res: PolicyResource, secrets: SecretIndex, env: Co
 function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup, env: CompileEnv, problems: ProblemList): CompiledPolicy {
   const id = policyKey(res.namespace, res.name);
   const authenticators: Authenticator[] = [];
+  const endpoints: Endpoint[] = [];
+  const hooks: AllowHook[] = [];
   let keyCount = 0;
+  const add = (parts: MethodParts): void => {
+    authenticators.push(...parts.authenticators);
+    endpoints.push(...parts.endpoints);
+    hooks.push(...parts.hooks);
+    keyCount += parts.keyCount;
+  };
   const names = new Set<string>();
   spec.authentication.methods.forEach((method, i) => {
     const path = `spec.authentication.methods[${i}]`;
     if (names.has(method.name)) problems.error(`${path}.name`, `duplicate method name "${method.name}"`);
     names.add(method.name);
-    const key = methodBlock(method);
-    if (Array.isArray(key)) {
-      problems.error(path, key.length === 0 ? 'no method block set (such as apiKey)' : `only one method block may be set, found ${key.join(', ')}`);
+    const keys = METHOD_KEYS.filter((k) => method[k] !== undefined);
+    const key = keys[0];
+    if (key === undefined || keys.length > 1) {
+      problems.error(path, key === undefined ? `no method block set (one of ${METHOD_KEYS.join(', ')})` : `only one method block may be set, found ${keys.join(', ')}`);
       return;
     }
-    const authenticator = compileMethod(method, key, {
-      policyId: id,
-      namespace: res.namespace,
-      methodName: method.name,
-      path: `${path}.${key}`,
-      problems,
-      secrets,
-      env,
-    });
-    keyCount += authenticator.keyCount ?? 0;
-    authenticators.push(authenticator);
+    const ctx = { policyId: id, namespace: res.namespace, methodName: method.name, path: `${path}.${key}`, problems, secrets };
+    add(compileBlock(key, method, ctx, env));
   });
   const pathOptions = (spec.pathMatching.caseInsensitive ? PATH_CASE_INSENSITIVE : 0) | (spec.pathMatching.stripParameters ? PATH_STRIP_PARAMETERS : 0);
   const allowEncodedSlashes = spec.pathMatching.allowEncodedSlashes;
   const session =
     spec.session === undefined
       ? undefined
-      : compileSession(spec.session, {
-          policyId: id,
-          secrets,
+      : compileSessionBlock(
+          spec.session,
+          {
+            policyId: id,
+            secrets,
+            problems,
+            methodNames: spec.authentication.methods.map((m) => m.name),
+            mode: spec.authentication.mode,
+            pathOptions,
+            allowEncodedSlashes,
+          },
           env,
-          problems,
-          methodNames: spec.authentication.methods.map((m) => m.name),
-          mode: spec.authentication.mode,
-          pathOptions,
-          allowEncodedSlashes,
-        });
-  if (session !== undefined) authenticators.unshift(session.authenticator);
+        );
+  // The session cookie is tried before the methods, and its endpoints (logout) answer first.
+  if (session !== undefined) {
+    authenticators.unshift(...session.authenticators);
+    endpoints.unshift(...session.endpoints);
+    hooks.push(...session.hooks);
+  }
   if (authenticators.length === 0 && spec.anonymous === undefined && !problems.hasErrors) {
     problems.error('spec.authentication.methods', 'no method and no anonymous consumer: every request would be denied');
   }
@@ -109,7 +117,7 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     pathOptions,
     allowEncodedSlashes,
     skip,
-    endpoints: session?.endpoints ?? [],
+    endpoints,
     mode: spec.authentication.mode,
     authenticators,
     anonymous:
@@ -122,7 +130,7 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
             groups: spec.anonymous.groups ?? [],
           },
     rules: compileRules(spec.authorization, problems, 'spec.authorization'),
-    hooks: session === undefined ? [] : [session.hook],
+    hooks,
     realm,
     identityHeaders,
     headerNames: [...headerNames],

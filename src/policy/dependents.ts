@@ -1,6 +1,6 @@
 // Which policies read which Secrets, indexed so that a Secret event finds its dependants in time
 // proportional to the answer, not to the number of policies.
-import type { Dependencies } from './compile-context.js';
+import { Dependencies } from '../config/method-context.js';
 import { addTo, removeFrom } from '../config/multimap.js';
 
 export class Dependents {

@@ -1,11 +1,10 @@
 // The AuthPolicy resource (gatehouse.dev/v1alpha1). Types, validation and the CRD come from here.
-import { Type, type Static } from '@sinclair/typebox';
-import { ApiKeySpec } from '../authn/api-key-schema.js';
-import { JwtSpec } from '../authn/jwt-schema.js';
+import { Type, type Static, type TOptional } from '@sinclair/typebox';
 import { ClaimRules } from '../authz/claims-schema.js';
 import { DEFAULT_IDENTITY_HEADER_NAMES as D } from '../core/identity.js';
 import { HeaderName, HttpMethod, StringEnum } from '../config/schema-common.js';
 import { SessionSpec } from '../session/policy-schema.js';
+import { METHOD_KEYS, METHODS, type MethodKey } from './methods.js';
 
 export const API_GROUP = 'gatehouse.dev';
 export const API_VERSION = 'v1alpha1';
@@ -39,28 +38,29 @@ export const PathMatching = Type.Object(
   { additionalProperties: false, default: {}, description: 'How request paths are compared with this policy\'s paths, for upstreams that read paths loosely.' },
 );
 
+// One optional block per entry of the method table; exactly one is set (schema rule here, checked again
+// with a field path at compile).
+const methodBlocks = Object.fromEntries(METHOD_KEYS.map((k) => [k, Type.Optional(METHODS[k].schema)])) as {
+  [K in MethodKey]: TOptional<(typeof METHODS)[K]['schema']>;
+};
+
 export const AuthMethod = Type.Object(
   {
     name: Type.String({
       pattern: '^[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?$',
       description: 'Name of this method, used in metrics, logs and `x-credential-identifier`-style headers.',
     }),
-    apiKey: Type.Optional(ApiKeySpec),
-    jwt: Type.Optional(JwtSpec),
+    ...methodBlocks,
   },
   {
     additionalProperties: false,
     description: 'One authentication method. Exactly one method block (such as `apiKey`) is set.',
     'x-kubernetes-validations': [
-      { rule: '[has(self.apiKey), has(self.jwt)].filter(x, x).size() == 1', message: 'exactly one method block must be set' },
+      { rule: `[${METHOD_KEYS.map((k) => `has(self.${k})`).join(', ')}].filter(x, x).size() == 1`, message: 'exactly one method block must be set' },
     ],
   },
 );
 export type AuthMethod = Static<typeof AuthMethod>;
-
-/** The method blocks of AuthMethod, in one place so compile and validation agree on them. */
-export const METHOD_KEYS = ['apiKey', 'jwt'] as const;
-export type MethodKey = (typeof METHOD_KEYS)[number];
 
 const Consumer = Type.Object(
   {

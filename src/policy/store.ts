@@ -4,7 +4,8 @@
 // exactly the policies that read it.
 import type { CompiledPolicy } from '../core/ports.js';
 import { Dependents } from './dependents.js';
-import { type CompileEnv, type Dependencies } from './compile-context.js';
+import { type CompileEnv } from './compile-context.js';
+import { type Dependencies } from '../config/method-context.js';
 import { compilePolicy, type CompileResult } from './compile.js';
 import { findFallThroughs } from './fall-through.js';
 import { type Conflict, type IndexEntry, PolicyIndex } from './index.js';

@@ -12,7 +12,7 @@ import { isLoggedOut, SID_CLAIM, type CookieLogouts } from './logouts.js';
 import { renewSessionRecord, sessionState, sessionTtlMs, type SessionRecord, type SessionTimeouts } from './record.js';
 import type { SessionStore } from './store.js';
 import { hideSessionCookie } from './upstream-cookie.js';
-import type { SessionRejectReason, SessionServices } from './stores.js';
+import type { SessionRejectReason, SessionServices } from './services.js';
 
 /** Where a policy's sessions live, with what seals or signs their cookies. */
 export type SessionBackend =

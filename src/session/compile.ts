@@ -4,7 +4,8 @@ import type { AllowHook, Authenticator, Endpoint } from '../core/ports.js';
 import { parseDuration } from '../core/duration.js';
 import { configuredPath } from '../core/path.js';
 import type { Identity } from '../core/identity.js';
-import type { CompileEnv, SecretLookup } from '../policy/compile-context.js';
+import type { SecretLookup } from '../config/method-context.js';
+import type { RevocationList } from '../revocation/revocation.js';
 import type { ProblemList } from '../config/problems.js';
 import { SessionAuthenticator, type SessionBackend, type SessionConfig } from './authenticator.js';
 import { SessionCodec, SessionIdSigner, SessionKeys } from './codec.js';
@@ -14,12 +15,11 @@ import { SessionLogout, type LogoutOptions, type LogoutTriggers } from './logout
 import { cookieLogouts } from './logouts.js';
 import type { SessionLogoutEverywhereSpec, SessionLogoutSpec, SessionSpec } from './policy-schema.js';
 import { timeoutsProblem, type SessionTimeouts } from './record.js';
-import { SessionServices } from './stores.js';
+import type { SessionServices } from './services.js';
 
 export interface SessionCompileContext {
   readonly policyId: string;
   readonly secrets: SecretLookup;
-  readonly env: CompileEnv;
   readonly problems: ProblemList;
   /** Names of the policy's methods, in order. */
   readonly methodNames: readonly string[];
@@ -27,6 +27,14 @@ export interface SessionCompileContext {
   /** The policy's path matching (CheckInput.pathVariant bits): logout paths are compared in that form. */
   readonly pathOptions: number;
   readonly allowEncodedSlashes: boolean;
+}
+
+/** The process-wide parts sessions use. */
+export interface SessionDeps {
+  readonly services: SessionServices;
+  /** Where cookie-storage logouts are kept: the process's revocation list (Redis with --redis-url). */
+  readonly logouts: RevocationList;
+  readonly clock: () => number;
 }
 
 export interface CompiledSession {
@@ -37,21 +45,7 @@ export interface CompiledSession {
 
 const FIELD = 'spec.session';
 
-// Without configured services, memory sessions still work: one registry per CompileEnv keeps each
-// policy's store across recompiles.
-const fallback = new WeakMap<CompileEnv, SessionServices>();
-
-function servicesFor(env: CompileEnv): SessionServices {
-  if (env.sessions !== undefined) return env.sessions;
-  let s = fallback.get(env);
-  if (s === undefined) {
-    s = new SessionServices();
-    fallback.set(env, s);
-  }
-  return s;
-}
-
-export function compileSession(spec: SessionSpec, ctx: SessionCompileContext): CompiledSession | undefined {
+export function compileSession(spec: SessionSpec, ctx: SessionCompileContext, deps: SessionDeps): CompiledSession | undefined {
   const { problems } = ctx;
   const before = problems.items.length;
   if (ctx.mode === 'all') {
@@ -65,8 +59,8 @@ export function compileSession(spec: SessionSpec, ctx: SessionCompileContext): C
   const timeouts = compileTimeouts(spec, problems);
   const cookie = compileCookie(spec, problems);
   const keys = compileKeys(spec, ctx);
-  const services = servicesFor(ctx.env);
-  const backend = keys === undefined ? undefined : compileBackend(spec, keys, services, ctx);
+  const services = deps.services;
+  const backend = keys === undefined ? undefined : compileBackend(spec, keys, deps, ctx);
   const logout = spec.logout === undefined ? undefined : compileLogout(spec.logout, spec.storage, ctx);
   if (problems.items.length > before || timeouts === undefined || cookie === undefined || backend === undefined) return undefined;
 
@@ -172,15 +166,14 @@ function compileKeys(spec: SessionSpec, ctx: SessionCompileContext): SessionKeys
   }
 }
 
-function compileBackend(spec: SessionSpec, keys: SessionKeys, services: SessionServices, ctx: SessionCompileContext): SessionBackend | undefined {
+function compileBackend(spec: SessionSpec, keys: SessionKeys, deps: SessionDeps, ctx: SessionCompileContext): SessionBackend | undefined {
+  const { services } = deps;
   switch (spec.storage) {
     case 'cookie': {
-      // The process's revocation list (Redis with --redis-url), so a logout holds on every replica.
-      const list = ctx.env.jwt?.revocation ?? services.localLogouts(ctx.env.clock);
-      return { kind: 'cookie', codec: new SessionCodec(keys), logouts: cookieLogouts(list, ctx.policyId) };
+      return { kind: 'cookie', codec: new SessionCodec(keys), logouts: cookieLogouts(deps.logouts, ctx.policyId) };
     }
     case 'memory':
-      return { kind: 'store', store: services.memory(ctx.policyId, ctx.env.clock), signer: new SessionIdSigner(keys) };
+      return { kind: 'store', store: services.memory(ctx.policyId, deps.clock), signer: new SessionIdSigner(keys) };
     case 'redis': {
       const store = services.redis();
       if (store === undefined) {

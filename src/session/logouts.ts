@@ -2,7 +2,7 @@
 // session's id goes into the process's revocation list (Redis when configured: every replica, across
 // restarts) under the policy's own scope, until the session would have expired anyway. A full
 // in-memory list holds a wider watermark rather than forget (see MemoryRevocationList).
-import type { RevocationHeld, RevocationList } from '../authn/revocation.js';
+import type { RevocationHeld, RevocationList } from '../revocation/revocation.js';
 import { CLOCK_SKEW_MS, type SessionRecord, type SessionTimeouts } from './record.js';
 import { storeUnavailable } from './store.js';
 

@@ -5,7 +5,7 @@
 import { GatehouseError } from '../core/errors.js';
 import { isSessionIdShape } from './codec.js';
 import { parseSessionRecord, type SessionRecord } from './record.js';
-import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from './redis-client.js';
+import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
 import { checkPut, storeUnavailable, type SessionStore } from './store.js';
 
 export const DEFAULT_KEY_PREFIX = 'gatehouse:sess:';

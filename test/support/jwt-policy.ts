@@ -1,8 +1,8 @@
 // Compiles one `jwt` method the way `serve` does (schema defaults, Secrets, problems) and builds the
 // requests it authenticates, for tests at the authenticator level.
 import type { AuthnResult } from '../../src/core/ports.js';
-import { JwtAuthenticator } from '../../src/authn/jwt.js';
-import type { JwtServices } from '../../src/authn/jwt-services.js';
+import { JwtAuthenticator } from '../../src/authn/jwt/authenticator.js';
+import type { JwtServices } from '../../src/authn/jwt/services.js';
 import { CheckInput } from '../../src/core/input.js';
 import { compilePolicy } from '../../src/policy/compile.js';
 import type { Problem } from '../../src/config/problems.js';

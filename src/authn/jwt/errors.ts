@@ -1,7 +1,7 @@
 // The ways a token is refused, each with a stable code and the short RFC 6750 `error_description`
 // the client sees. `detail` (operators only) may say more; it never holds the token.
-import { GatehouseError } from '../core/errors.js';
-import type { AuthnResult } from '../core/ports.js';
+import { GatehouseError } from '../../core/errors.js';
+import type { AuthnResult } from '../../core/ports.js';
 
 export const JWT_DENIALS = {
   jwt_malformed: 'The token is malformed',
@@ -52,9 +52,3 @@ export function jwksUnavailable(detail: string): GatehouseError {
   return new GatehouseError('jwks_unavailable', 'unavailable', detail, { publicMessage: 'Token keys are unavailable' });
 }
 
-export function revocationUnavailable(detail: string, cause?: unknown): GatehouseError {
-  return new GatehouseError('revocation_unavailable', 'unavailable', detail, {
-    publicMessage: 'Token revocation list is unavailable',
-    cause,
-  });
-}

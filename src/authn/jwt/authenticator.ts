@@ -2,26 +2,25 @@
 // from the claims. A token seen before costs one hash and one Map probe; a first-seen token one
 // synchronous signature check (node:crypto). Either answers synchronously unless a remote key set is
 // still being fetched (or refetched for an unknown kid) or a revocation lookup must wait on Redis.
-import type { Identity } from '../core/identity.js';
-import type { CheckInput } from '../core/input.js';
-import type { MethodContext } from '../policy/compile-context.js';
-import { NONE, type Authenticator, type AuthnResult, type RequestContext } from '../core/ports.js';
-import { compileLocations, findCredential, hide, presentedAt, type Found, type Location } from './credentials.js';
-import { NO_EXP_CACHE_MS, TokenCache, type VerifiedToken } from './jwt-cache.js';
-import { checkClaims, checkTimes, identityFrom } from './jwt-claims.js';
-import { compileJwtConfig, type JwtConfig, type Signer } from './jwt-compile.js';
-import { fail, JwtProblem, jwksUnavailable, problem } from './jwt-errors.js';
-import type { Selection } from './jwt-keys.js';
-import type { JwtSpec } from './jwt-schema.js';
-import { defaultJwtServices, type JwtServices } from './jwt-services.js';
-import { parseToken, type ParsedToken } from './jwt-token.js';
-import { verifiedBy } from './jws-verify.js';
-import type { RevocationList } from './revocation.js';
+import type { Identity } from '../../core/identity.js';
+import type { CheckInput } from '../../core/input.js';
+import type { MethodContext } from '../../config/method-context.js';
+import { NONE, type Authenticator, type AuthnResult, type RequestContext } from '../../core/ports.js';
+import { compileLocations, findCredential, hide, presentedAt, type Found, type Location } from '../credentials.js';
+import { NO_EXP_CACHE_MS, TokenCache, type VerifiedToken } from './token-cache.js';
+import { checkClaims, checkTimes, identityFrom } from './claims.js';
+import { compileJwtConfig, type JwtConfig, type Signer } from './compile.js';
+import { fail, JwtProblem, jwksUnavailable, problem } from './errors.js';
+import type { Selection } from './keys.js';
+import type { JwtSpec } from './schema.js';
+import type { JwtServices } from './services.js';
+import { parseToken, type ParsedToken } from './token.js';
+import { verifiedBy } from './verify.js';
+import type { RevocationList } from '../../revocation/revocation.js';
 
 let compiled = 0;
 
-export function compileJwt(spec: JwtSpec, ctx: MethodContext): JwtAuthenticator {
-  const services = ctx.env.jwt ?? defaultJwtServices();
+export function compileJwt(spec: JwtSpec, ctx: MethodContext, services: JwtServices): JwtAuthenticator {
   const config = compileJwtConfig(spec, ctx, services);
   return new JwtAuthenticator(ctx.methodName, ctx.policyId, config, compileLocations(spec.from), spec.hideCredentials, services);
 }

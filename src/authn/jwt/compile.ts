@@ -2,14 +2,14 @@
 // keys as KeyObjects, claim rules, the consumer mapping, the signer for minting. Every problem is
 // reported with its field path; remote key sets are obtained from the process-wide registry.
 import { createPrivateKey, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { parseDuration } from '../core/duration.js';
-import type { MethodContext } from '../policy/compile-context.js';
+import { parseDuration } from '../../core/duration.js';
+import type { MethodContext } from '../../config/method-context.js';
 import type { RemoteKeys } from './jwks-cache.js';
-import type { ClaimValue } from '../core/claims.js';
-import type { ClaimRules, IdentityMapping, RequiredClaim } from './jwt-claims.js';
-import { familyOfAlg, hmacKey, hmacMinBytes, importKeyText, KeySet, toVerifyKey, type VerifyKey } from './jwt-keys.js';
-import type { JwtAlgorithm, JwtSpec } from './jwt-schema.js';
-import type { JwtServices } from './jwt-services.js';
+import type { ClaimValue } from '../../core/claims.js';
+import type { ClaimRules, IdentityMapping, RequiredClaim } from './claims.js';
+import { familyOfAlg, hmacKey, hmacMinBytes, importKeyText, KeySet, toVerifyKey, type VerifyKey } from './keys.js';
+import type { JwtAlgorithm, JwtSpec } from './schema.js';
+import type { JwtServices } from './services.js';
 
 export interface Signer {
   readonly alg: JwtAlgorithm;

@@ -6,9 +6,8 @@
 // effect here within that time; one made through this list, at once). Redis bounds memory itself
 // (`maxmemory-policy noeviction` makes a full Redis refuse writes), so nothing here is widened.
 import { createHash } from 'node:crypto';
-import type { RedisConnection } from '../session/redis-client.js';
-import { waitForRedis } from '../session/redis-client.js';
-import { revocationUnavailable } from './jwt-errors.js';
+import type { RedisConnection } from '../redis/client.js';
+import { waitForRedis } from '../redis/client.js';
 import {
   checkRevocationArgs,
   checkWidenableArgs,
@@ -17,6 +16,7 @@ import {
   type RevocationHeld,
   type RevocationList,
   type RevocationQuery,
+  revocationUnavailable,
   type WidenableRevocation,
 } from './revocation.js';
 

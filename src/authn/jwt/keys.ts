@@ -1,7 +1,7 @@
 // Verification keys: imported once (PEM, certificate, JWK, JWK Set, HMAC secret) into KeyObjects with
 // the family of algorithms each may verify, so that an HMAC key never meets an RSA token or the reverse.
 import { createHash, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject, X509Certificate } from 'node:crypto';
-import type { JwtAlgorithm } from './jwt-schema.js';
+import type { JwtAlgorithm } from './schema.js';
 
 export type KeyFamily = 'oct' | 'RSA' | 'EC-P-256' | 'EC-P-384' | 'EC-P-521' | 'OKP-Ed25519';
 

@@ -1,13 +1,13 @@
 // `gatehouse validate`: the same parsing and compilation `serve` does, reported per file, document and
 // field. Any problem (warnings included) makes it exit 1.
-import { createJwtServices } from './authn/jwt-services.js';
-import type { CompileEnv } from './policy/compile-context.js';
-import { createSessionServices } from './session/stores.js';
-import { compilePolicy } from './policy/compile.js';
-import { findFallThroughs } from './policy/fall-through.js';
-import { type IndexEntry, PolicyIndex } from './policy/index.js';
-import { SecretIndex } from './config/secrets.js';
-import { listManifestFiles, loadFiles } from './sources/files.js';
+import { createJwtServices } from '../authn/jwt/services.js';
+import type { CompileEnv } from '../policy/compile-context.js';
+import { createSessionServices } from '../session/services.js';
+import { compilePolicy } from '../policy/compile.js';
+import { findFallThroughs } from '../policy/fall-through.js';
+import { type IndexEntry, PolicyIndex } from '../policy/index.js';
+import { SecretIndex } from '../config/secrets.js';
+import { listManifestFiles, loadFiles } from '../sources/files.js';
 
 export interface ValidateReport {
   readonly lines: string[];

@@ -1,7 +1,7 @@
 // Strict reading of a compact JWS before any key is touched: size, three canonical base64url parts,
 // a JSON object header and payload, an allowed `alg`, no `crit`, no unencoded payload (`b64`).
 // Header members that carry keys or key URLs (jwk, jku, x5u, x5c) are never read.
-import { JwtProblem, problem } from './jwt-errors.js';
+import { JwtProblem, problem } from './errors.js';
 
 export interface TokenHeader {
   readonly alg: string;

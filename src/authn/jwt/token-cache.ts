@@ -2,8 +2,8 @@
 // method that verified them, so a repeated token costs one hash and one Map probe. Bounded LRU; an
 // entry lives until the token expires. Hits are re-checked by the caller (time, key, revocation).
 import { hash } from 'node:crypto';
-import type { Identity } from '../core/identity.js';
-import type { TokenTimes } from './jwt-claims.js';
+import type { Identity } from '../../core/identity.js';
+import type { TokenTimes } from './claims.js';
 
 export interface VerifiedToken {
   readonly identity: Identity;

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CredentialLocation, Duration, HeaderName, SecretKeyRef, SecretRef, StringEnum } from '../config/schema-common.js';
+import { CredentialLocation, Duration, HeaderName, SecretKeyRef, SecretRef, StringEnum } from '../../config/schema-common.js';
 
 /** Signature algorithms a policy may allow. `none` is not one of them, on purpose. */
 export const JWT_ALGORITHMS = [

@@ -309,3 +309,11 @@ class ExpiringMap<T> {
 function byExpiry(a: Due, b: Due): number {
   return a.expiresAt < b.expiresAt ? -1 : a.expiresAt > b.expiresAt ? 1 : 0;
 }
+
+/** The list cannot answer (Redis down): the request waits for nothing and is refused with 503. */
+export function revocationUnavailable(detail: string, cause?: unknown): GatehouseError {
+  return new GatehouseError('revocation_unavailable', 'unavailable', detail, {
+    publicMessage: 'Token revocation list is unavailable',
+    cause,
+  });
+}

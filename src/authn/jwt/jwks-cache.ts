@@ -2,8 +2,8 @@
 // and refreshed in the background on Cache-Control (bounded), and at once, rate-limited, when a token
 // names a `kid` the set lacks. The last good set keeps serving while the IdP is unreachable.
 import { performance } from 'node:perf_hooks';
-import { silentLogger, type Logger } from '../telemetry/log.js';
-import { importJwk, KeySet, type Selection, type VerifyKey } from './jwt-keys.js';
+import { silentLogger, type Logger } from '../../telemetry/log.js';
+import { importJwk, KeySet, type Selection, type VerifyKey } from './keys.js';
 
 export interface JwksOptions {
   /** One fetch (discovery or JWKS) may take this long. */

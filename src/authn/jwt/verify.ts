@@ -4,7 +4,7 @@
 // parameters, signature length) before any cryptography runs, so an HMAC key never meets an
 // RS/PS/ES/EdDSA token, nor an RSA or EC key an HS one.
 import { constants, createHmac, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { familyOfAlg, type VerifyKey } from './jwt-keys.js';
+import { familyOfAlg, type VerifyKey } from './keys.js';
 
 type Hash = 'sha256' | 'sha384' | 'sha512';
 

@@ -3,9 +3,9 @@
 // consumer claim names, maxLifetime), then checked by those rules before they are handed out.
 import { randomBytes } from 'node:crypto';
 import { CompactSign } from 'jose';
-import { checkClaims, identityFrom } from './jwt-claims.js';
-import { JwtProblem } from './jwt-errors.js';
-import type { JwtAuthenticator } from './jwt.js';
+import { checkClaims, identityFrom } from './claims.js';
+import { JwtProblem } from './errors.js';
+import type { JwtAuthenticator } from './authenticator.js';
 
 export interface MintConsumer {
   readonly id: string;

@@ -2,10 +2,10 @@
 // one Redis connection per URL shared by every policy, all created on first use, closed on stop.
 // Cookie-session logouts live in the process's revocation list (CompileEnv.jwt); this only holds the
 // stand-in used when a policy is compiled without one.
-import { MemoryRevocationList, type RevocationList } from '../authn/revocation.js';
+import { MemoryRevocationList, type RevocationList } from '../revocation/revocation.js';
 import { GatehouseError } from '../core/errors.js';
 import { MemorySessionStore } from './memory-store.js';
-import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from './redis-client.js';
+import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
 import { RedisSessionStore } from './redis-store.js';
 import type { SessionStore } from './store.js';
 

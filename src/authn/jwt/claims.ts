@@ -1,8 +1,8 @@
 // Claim checks (time, issuer, audience, lifetime, required values) against the injected clock, and the
 // consumer read from the claims. Time checks run again on every cache hit, so they stand alone.
-import { claimAt, type ClaimValue } from '../core/claims.js';
-import type { Identity } from '../core/identity.js';
-import { JwtProblem, problem } from './jwt-errors.js';
+import { claimAt, type ClaimValue } from '../../core/claims.js';
+import type { Identity } from '../../core/identity.js';
+import { JwtProblem, problem } from './errors.js';
 
 
 export interface RequiredClaim {

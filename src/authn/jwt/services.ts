@@ -1,12 +1,12 @@
 // Process-wide parts the `jwt` method compiles against: remote key caches, the revocation list and
 // the verified-token cache. Created once by the composition root; compile falls back to one
 // process-local instance (in-memory revocation) when none is given.
-import { createRedisClient } from '../session/redis-client.js';
-import { silentLogger, type Logger } from '../telemetry/log.js';
+import { createRedisClient } from '../../redis/client.js';
+import { silentLogger, type Logger } from '../../telemetry/log.js';
 import { JwksRegistry, type JwksOptions } from './jwks-cache.js';
-import { TokenCache } from './jwt-cache.js';
-import { MemoryRevocationList, type MemoryRevocationOptions, type RevocationList } from './revocation.js';
-import { RedisRevocationList } from './revocation-redis.js';
+import { TokenCache } from './token-cache.js';
+import { MemoryRevocationList, type MemoryRevocationOptions, type RevocationList } from '../../revocation/revocation.js';
+import { RedisRevocationList } from '../../revocation/redis.js';
 
 export interface JwtServices {
   readonly jwks: JwksRegistry;
