@@ -52,7 +52,7 @@ export class GatehouseEngine implements CheckEngine {
     if (this.#o.onNoPolicy === 'allow') {
       return { kind: 'allow', code: 'default_allow', policy: undefined, method: undefined, identity: undefined, setHeaders: [], removeHeaders: [], responseHeaders: [], removeQuery: [] };
     }
-    return denyFor(new GatehouseError('no_http_request', 'forbidden', 'Check without an HTTP request'), undefined, undefined);
+    return denyFor(new GatehouseError('no_http_request', 'Check without an HTTP request'), undefined, undefined);
   }
 
   reject(error: GatehouseError): Deny {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuthnResult, Authenticator } from '../src/core/ports.js';
 import type { Decision } from '../src/core/decision.js';
-import { GatehouseError } from '../src/core/errors.js';
+import { type ErrorCode, GatehouseError } from '../src/core/errors.js';
 import { NO_CLAIMS, type Identity } from '../src/core/identity.js';
 import { CheckInput } from '../src/core/input.js';
 import { Pipeline } from '../src/core/pipeline.js';
@@ -51,7 +51,7 @@ function setup(spec: Record<string, unknown>, methods: Authenticator[]): PolicyI
 const input = new CheckInput({ method: 'GET', scheme: 'https', host: 'h.example.com', path: '/', headers: new Map(), peer: '127.0.0.1' });
 const pipeline = new Pipeline({ onNoPolicy: 'deny' });
 const decide = async (index: PolicyIndex): Promise<Decision> => pipeline.decide(index, input, 0);
-const fail = (code: string, kind: 'unauthenticated' | 'unavailable' = 'unauthenticated'): AuthnResult => ({ kind: 'failure', error: new GatehouseError(code, kind, code) });
+const fail = (code: ErrorCode): AuthnResult => ({ kind: 'failure', error: new GatehouseError(code, code) });
 const ok = (id: string, extra: Partial<Identity> = {}): AuthnResult => ({ kind: 'success', identity: identity('m', id, extra) });
 
 describe('pipeline', () => {
@@ -95,11 +95,11 @@ describe('pipeline', () => {
   });
 
   it('an infrastructure failure denies with 503 unless the policy fails open', async () => {
-    const closed = await decide(setup({}, [method('a', async () => { throw new GatehouseError('store_down', 'unavailable', 'redis down'); })]));
+    const closed = await decide(setup({}, [method('a', async () => { throw new GatehouseError('session_store_unavailable', 'redis down'); })]));
     assert.equal(closed.kind, 'deny');
     assert.equal(closed.kind === 'deny' && closed.status, 503);
     assert.equal(closed.kind === 'deny' && JSON.parse(closed.body).message, 'Service unavailable');
-    const open = await decide(setup({ failureMode: 'open' }, [method('a', async () => { throw new GatehouseError('store_down', 'unavailable', 'redis down'); })]));
+    const open = await decide(setup({ failureMode: 'open' }, [method('a', async () => { throw new GatehouseError('session_store_unavailable', 'redis down'); })]));
     assert.equal(open.kind, 'allow');
     assert.equal(open.code, 'fail_open');
     assert.equal(open.kind === 'allow' && open.identity, undefined);

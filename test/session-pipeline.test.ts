@@ -320,7 +320,7 @@ describe('session options', () => {
       'spec.session Invalid: renewBefore must be a positive whole number of milliseconds, at most idleTimeout',
     ]);
     assert.deepEqual(problems({ secretRef: { name: 'ok' }, cookie: { sameSite: 'None', secure: false } }), [
-      'spec.session.cookie Invalid: spec.session.cookie.secure: SameSite=None requires secure: true',
+      'spec.session.cookie.secure Invalid: SameSite=None requires secure: true',
     ]);
     assert.deepEqual(problems({ secretRef: { name: 'ok' }, logout: { methods: ['POST'] } }), [
       'spec.session.logout Invalid: set at least one of path, queryArg, postArg, everywhere',

@@ -146,12 +146,6 @@ class ApiKeyAuthenticator implements Authenticator {
 const KEY_UNKNOWN = failure('key_unknown', 'no consumer holds the presented key');
 const KEY_MALFORMED = failure('key_malformed', 'presented key is longer than any valid key');
 
-function failure(code: string, detail: string): AuthnResult {
-  return Object.freeze({
-    kind: 'failure',
-    error: new GatehouseError(code, 'unauthenticated', detail, {
-      publicMessage: 'Invalid authentication credentials',
-      challenge: { scheme: 'Key' },
-    }),
-  });
+function failure(code: 'key_unknown' | 'key_malformed', detail: string): AuthnResult {
+  return Object.freeze({ kind: 'failure', error: new GatehouseError(code, detail, { challenge: { scheme: 'Key' } }) });
 }

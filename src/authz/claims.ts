@@ -136,7 +136,7 @@ function contains(values: readonly ClaimValue[]): Operator {
 
 // Refusals are built once per rule: a denied request allocates nothing, and the detail is fixed text.
 function claimRule(at: string, subject: Subject, operator: Operator | 'present' | 'absent'): Rule {
-  const refuse = (why: string) => new GatehouseError('claim_forbidden', 'forbidden', `${at}: ${subject.label} ${why}`);
+  const refuse = (why: string) => new GatehouseError('claim_forbidden', `${at}: ${subject.label} ${why}`);
   const missing = refuse('is missing');
   const read = subject.read;
   if (operator === 'present') return { name: at, check: (id) => (isAbsent(read(id)) ? missing : undefined) };

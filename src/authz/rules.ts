@@ -55,6 +55,6 @@ const noAnonymous: Rule = {
   check: (id) => (id.anonymous ? forbidden('anonymous_forbidden', 'anonymous consumer not allowed') : undefined),
 };
 
-function forbidden(code: string, detail: string): GatehouseError {
-  return new GatehouseError(code, 'forbidden', detail);
+function forbidden(code: 'anonymous_forbidden' | 'group_forbidden' | 'consumer_forbidden', detail: string): GatehouseError {
+  return new GatehouseError(code, detail);
 }

@@ -1,5 +1,6 @@
-// Typed failures with a stable `code`. Routing (status, challenge) uses `kind`, never message text;
-// metrics and logs use `code`. `detail` is for operators (logs) and never reaches the client.
+// One catalogue of failures: every stable `code` with its kind (which alone decides the status) and
+// the message clients see. Metrics, logs and deny bodies use the code; `detail` (the Error message)
+// is for operators and never reaches a client. Routing never reads message text.
 
 export type FailureKind =
   | 'unauthenticated' // 401 (or the policy's unauthenticated response)
@@ -10,6 +11,79 @@ export type FailureKind =
   | 'unavailable' // 503: a dependency (Redis, IdP) cannot answer
   | 'internal'; // 500: a fault of ours; details hidden
 
+interface Entry {
+  readonly kind: FailureKind;
+  /** What the client is told. */
+  readonly message: string;
+}
+
+const e = (kind: FailureKind, message: string): Entry => ({ kind, message });
+const MALFORMED_PATH = e('bad_request', 'Malformed request path');
+const BAD_REQUEST = e('bad_request', 'Bad request');
+const INVALID_CREDENTIALS = e('unauthenticated', 'Invalid authentication credentials');
+const FORBIDDEN = e('forbidden', 'Forbidden');
+const UNAVAILABLE = e('unavailable', 'Service unavailable');
+const INTERNAL = e('internal', 'Internal error');
+
+export const ERRORS = {
+  // The request cannot be read.
+  host_missing: BAD_REQUEST,
+  request_malformed: BAD_REQUEST,
+  header_malformed: BAD_REQUEST,
+  header_too_large: e('too_large', 'Request header fields too large'),
+  path_not_absolute: MALFORMED_PATH,
+  path_bad_escape: MALFORMED_PATH,
+  path_control_char: MALFORMED_PATH,
+  path_fragment: MALFORMED_PATH,
+  path_backslash: MALFORMED_PATH,
+  path_dot_parameters: MALFORMED_PATH,
+  path_encoded_slash: MALFORMED_PATH,
+  // Routing.
+  no_policy: FORBIDDEN,
+  no_http_request: FORBIDDEN,
+  method_not_allowed: e('method_not_allowed', 'Method not allowed'),
+  // Authentication.
+  credential_missing: e('unauthenticated', 'No credentials found in request'),
+  key_unknown: INVALID_CREDENTIALS,
+  key_malformed: INVALID_CREDENTIALS,
+  jwt_malformed: e('unauthenticated', 'The token is malformed'),
+  jwt_too_large: e('unauthenticated', 'The token is too large'),
+  jwt_alg_not_allowed: e('unauthenticated', 'The token algorithm is not allowed'),
+  jwt_crit_unsupported: e('unauthenticated', 'The token has unsupported critical header parameters'),
+  jwt_key_unknown: e('unauthenticated', 'The token signing key is unknown'),
+  jwt_signature_invalid: e('unauthenticated', 'The token signature is invalid'),
+  jwt_expired: e('unauthenticated', 'The token has expired'),
+  jwt_not_yet_valid: e('unauthenticated', 'The token is not valid yet'),
+  jwt_issuer_invalid: e('unauthenticated', 'The token issuer is not accepted'),
+  jwt_audience_invalid: e('unauthenticated', 'The token audience is not accepted'),
+  jwt_claim_invalid: e('unauthenticated', 'The token claims are not accepted'),
+  jwt_too_long_lived: e('unauthenticated', 'The token lifetime is too long'),
+  jwt_revoked: e('unauthenticated', 'The token has been revoked'),
+  // Authorization.
+  anonymous_forbidden: FORBIDDEN,
+  group_forbidden: FORBIDDEN,
+  consumer_forbidden: FORBIDDEN,
+  claim_forbidden: FORBIDDEN,
+  // Dependencies and state.
+  not_ready: UNAVAILABLE,
+  policy_invalid: UNAVAILABLE,
+  deadline_exceeded: UNAVAILABLE,
+  jwks_unavailable: e('unavailable', 'Token keys are unavailable'),
+  revocation_unavailable: e('unavailable', 'Token revocation list is unavailable'),
+  revocation_full: UNAVAILABLE,
+  session_store_unavailable: UNAVAILABLE,
+  // Faults of ours (500): details only in the log.
+  internal_error: INTERNAL,
+  identity_header_invalid: INTERNAL,
+  session_config_invalid: INTERNAL,
+  session_store_invalid_put: INTERNAL,
+  session_cookie_value_invalid: INTERNAL,
+  session_audience_mismatch: INTERNAL,
+  session_too_large: INTERNAL,
+} as const satisfies Readonly<Record<string, Entry>>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
 export interface Challenge {
   /** RFC 7235 auth-scheme, e.g. `Bearer`, `Key`. */
   readonly scheme: string;
@@ -18,37 +92,26 @@ export interface Challenge {
 }
 
 export interface FailureOptions {
-  /** What the client is told; defaults to a generic message for the kind. */
-  readonly publicMessage?: string;
   readonly challenge?: Challenge;
   readonly cause?: unknown;
 }
 
 export class GatehouseError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly kind: FailureKind;
   readonly publicMessage: string;
   readonly challenge: Challenge | undefined;
 
-  constructor(code: string, kind: FailureKind, detail: string, options: FailureOptions = {}) {
+  constructor(code: ErrorCode, detail: string, options: FailureOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatehouseError';
     this.code = code;
-    this.kind = kind;
-    this.publicMessage = options.publicMessage ?? PUBLIC_MESSAGES[kind];
+    const entry: Entry = ERRORS[code];
+    this.kind = entry.kind;
+    this.publicMessage = entry.message;
     this.challenge = options.challenge;
   }
 }
-
-const PUBLIC_MESSAGES: Readonly<Record<FailureKind, string>> = {
-  unauthenticated: 'Unauthorized',
-  forbidden: 'Forbidden',
-  method_not_allowed: 'Method not allowed',
-  bad_request: 'Bad request',
-  too_large: 'Request header fields too large',
-  unavailable: 'Service unavailable',
-  internal: 'Internal error',
-};
 
 export const STATUS_FOR_KIND: Readonly<Record<FailureKind, number>> = {
   unauthenticated: 401,
@@ -64,5 +127,5 @@ export const STATUS_FOR_KIND: Readonly<Record<FailureKind, number>> = {
 export function asGatehouseError(err: unknown): GatehouseError {
   if (err instanceof GatehouseError) return err;
   const detail = err instanceof Error ? err.message : String(err);
-  return new GatehouseError('internal_error', 'internal', detail, { cause: err });
+  return new GatehouseError('internal_error', detail, { cause: err });
 }

@@ -53,7 +53,7 @@ export class CheckInput {
     this.rawPath = q === -1 ? init.path : init.path.slice(0, q);
     this.rawQuery = q === -1 ? '' : init.path.slice(q + 1);
     const normal = normalizePath(this.rawPath);
-    if (!normal.ok) throw new GatehouseError(normal.refusal, 'bad_request', normal.detail, { publicMessage: 'Malformed request path' });
+    if (!normal.ok) throw new GatehouseError(normal.refusal, normal.detail);
     this.path = normal.path;
     this.encodedSlash = normal.encodedSlash;
     this.headers = init.headers;

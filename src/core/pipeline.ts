@@ -19,10 +19,8 @@ export interface PipelineOptions {
   readonly onNoPolicy: 'deny' | 'allow';
 }
 
-const NOT_READY = new GatehouseError('not_ready', 'unavailable', 'policies not loaded yet');
-const ENCODED_SLASH = new GatehouseError('path_encoded_slash', 'bad_request', 'path contains an encoded / or \\', {
-  publicMessage: 'Malformed request path',
-});
+const NOT_READY = new GatehouseError('not_ready', 'policies not loaded yet');
+const ENCODED_SLASH = new GatehouseError('path_encoded_slash', 'path contains an encoded / or \\');
 
 export class Pipeline {
   readonly #options: PipelineOptions;
@@ -38,12 +36,12 @@ export class Pipeline {
     if (route === undefined) {
       if (input.encodedSlash) return denyFor(ENCODED_SLASH, undefined, undefined);
       if (this.#options.onNoPolicy === 'allow') return must(allowFor('default_allow', undefined, undefined, index, input, undefined, EMPTY_PAIRS));
-      return denyFor(new GatehouseError('no_policy', 'forbidden', `no policy for ${input.host}${input.path}`), undefined, undefined);
+      return denyFor(new GatehouseError('no_policy', `no policy for ${input.host}${input.path}`), undefined, undefined);
     }
     if (route instanceof MethodNotAllowed) return route.deny;
     const policy = route;
     if (policy.broken !== undefined) {
-      return denyFor(new GatehouseError('policy_invalid', 'unavailable', `policy ${policy.id} is invalid: ${policy.broken}`), policy, undefined);
+      return denyFor(new GatehouseError('policy_invalid', `policy ${policy.id} is invalid: ${policy.broken}`), policy, undefined);
     }
     if (input.encodedSlash && !policy.allowEncodedSlashes) return denyFor(ENCODED_SLASH, policy, undefined);
     const ctx: RequestContext = { now, policy: policy.id, path: input.pathVariant(policy.pathOptions) };
@@ -88,15 +86,11 @@ export class Pipeline {
   }
 }
 
-const CREDENTIAL_MISSING = new GatehouseError('credential_missing', 'unauthenticated', 'no credential presented', {
-  publicMessage: 'No credentials found in request',
-});
-const CREDENTIAL_INCOMPLETE = new GatehouseError('credential_missing', 'unauthenticated', 'mode all: a method found no credential while another was presented', {
-  publicMessage: 'No credentials found in request',
-});
+const CREDENTIAL_MISSING = new GatehouseError('credential_missing', 'no credential presented');
+const CREDENTIAL_INCOMPLETE = new GatehouseError('credential_missing', 'mode all: a method found no credential while another was presented');
 
 function must<T>(v: T | undefined): T {
-  if (v === undefined) throw new GatehouseError('identity_header_invalid', 'internal', 'unexpected invalid header');
+  if (v === undefined) throw new GatehouseError('identity_header_invalid', 'unexpected invalid header');
   return v;
 }
 
@@ -210,7 +204,7 @@ function finish(
   const allow = allowFor(code, policy, identity, index, input, mutations, responseHeaders);
   if (allow !== undefined) return allow;
   return denyFor(
-    new GatehouseError('identity_header_invalid', 'internal', `identity of ${identity.consumerId} cannot be sent as a header`),
+    new GatehouseError('identity_header_invalid', `identity of ${identity.consumerId} cannot be sent as a header`),
     policy,
     identity.method,
   );

@@ -23,7 +23,7 @@ export class MethodNotAllowed {
     if (first === undefined) throw new Error('MethodNotAllowed of no policy');
     this.policy = first;
     const allow = [...methods].sort().join(', ');
-    const d = denyFor(new GatehouseError('method_not_allowed', 'method_not_allowed', `no policy at this path covers the method (allowed: ${allow})`), first, undefined);
+    const d = denyFor(new GatehouseError('method_not_allowed', `no policy at this path covers the method (allowed: ${allow})`), first, undefined);
     this.deny = Object.freeze({ ...d, headers: Object.freeze([...d.headers, { name: 'allow', value: allow }]) });
   }
 }

@@ -82,7 +82,7 @@ const SCHEMES: Readonly<Record<string, { kind: RedisTarget['kind']; tls: boolean
 /** Parses a Redis URL; errors never repeat the URL, which may hold a password. */
 export function parseRedisUrl(url: string): ParsedRedisUrl {
   const bad = (detail: string): GatehouseError =>
-    new GatehouseError('session_config_invalid', 'internal', `session redis url: ${detail}`);
+    new GatehouseError('session_config_invalid', `session redis url: ${detail}`);
   const m = /^([a-z+]+):\/\/([^/?#]*)(\/[^?#]*)?$/.exec(url);
   if (m === null) throw bad('expected scheme://hosts[/path] with no query or fragment');
   const scheme = SCHEMES[m[1] ?? ''];
@@ -230,7 +230,7 @@ export function waitForRedis(connection: RedisConnection, timeoutMs: number): Pr
     const timer = setTimeout(() => {
       connection.removeListener('ready', onReady);
       reject(
-        new GatehouseError('session_store_unavailable', 'unavailable', `redis not ready after ${timeoutMs} ms`),
+        new GatehouseError('session_store_unavailable', `redis not ready after ${timeoutMs} ms`),
       );
     }, timeoutMs);
     connection.once('ready', onReady);

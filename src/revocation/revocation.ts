@@ -201,7 +201,7 @@ export class MemoryRevocationList implements RevocationList {
 }
 
 function full(what: string, max: number): GatehouseError {
-  return new GatehouseError('revocation_full', 'unavailable', `the in-memory revocation list holds its maximum of ${max} live ${what}; use Redis (--redis-url)`);
+  return new GatehouseError('revocation_full', `the in-memory revocation list holds its maximum of ${max} live ${what}; use Redis (--redis-url)`);
 }
 
 function positive(n: number, field: string): number {
@@ -312,8 +312,5 @@ function byExpiry(a: Due, b: Due): number {
 
 /** The list cannot answer (Redis down): the request waits for nothing and is refused with 503. */
 export function revocationUnavailable(detail: string, cause?: unknown): GatehouseError {
-  return new GatehouseError('revocation_unavailable', 'unavailable', detail, {
-    publicMessage: 'Token revocation list is unavailable',
-    cause,
-  });
+  return new GatehouseError('revocation_unavailable', detail, { cause });
 }

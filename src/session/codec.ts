@@ -124,7 +124,7 @@ function audienceTag(audience: string): Buffer {
 }
 
 function configError(detail: string): GatehouseError {
-  return new GatehouseError('session_config_invalid', 'internal', `session: ${detail}`);
+  return new GatehouseError('session_config_invalid', `session: ${detail}`);
 }
 
 export interface SessionCodecOptions {
@@ -160,7 +160,7 @@ export class SessionCodec {
   /** Seals a record of this codec's audience; sealing another policy's record is a programming error. */
   seal(record: SessionRecord): string {
     if (record.aud !== this.#keys.audience) {
-      throw new GatehouseError('session_audience_mismatch', 'internal', 'session record sealed under another policy');
+      throw new GatehouseError('session_audience_mismatch', 'session record sealed under another policy');
     }
     const key = this.#keys.keys[0];
     if (key === undefined) throw configError('secrets: no key to seal with');

@@ -9,7 +9,7 @@ import type { RevocationList } from '../revocation/revocation.js';
 import type { ProblemList } from '../config/problems.js';
 import { SessionAuthenticator, type SessionBackend, type SessionConfig } from './authenticator.js';
 import { SessionCodec, SessionIdSigner, SessionKeys } from './codec.js';
-import { compileCookieSpec, type CookieSpec } from './cookie.js';
+import { compileCookieSpec, cookieProblem, type CookieSpec } from './cookie.js';
 import { SessionCreateHook } from './hook.js';
 import { SessionLogout, type LogoutOptions, type LogoutTriggers } from './logout.js';
 import { cookieLogouts } from './logouts.js';
@@ -136,15 +136,11 @@ function compileTimeouts(spec: SessionSpec, problems: ProblemList): SessionTimeo
 
 function compileCookie(spec: SessionSpec, problems: ProblemList): CookieSpec | undefined {
   const c = spec.cookie;
-  try {
-    return compileCookieSpec(
-      { name: c.name, path: c.path, domain: c.domain, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite },
-      `${FIELD}.cookie`,
-    );
-  } catch (e) {
-    problems.error(`${FIELD}.cookie`, e instanceof Error ? e.message : String(e));
-    return undefined;
-  }
+  const options = { name: c.name, path: c.path, domain: c.domain, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite };
+  const problem = cookieProblem(options);
+  if (problem === undefined) return compileCookieSpec(options);
+  problems.error(`${FIELD}.cookie.${problem.field}`, problem.message);
+  return undefined;
 }
 
 function compileKeys(spec: SessionSpec, ctx: SessionCompileContext): SessionKeys | undefined {

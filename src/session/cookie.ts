@@ -54,32 +54,51 @@ const PATH = /^\/[\x21-\x3A\x3C-\x7E]*$/;
 const DOMAIN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const SPLIT_HEAD = /^([1-9][0-9]?)\*/;
 
-export function compileCookieSpec(options: CookieOptions, field = 'session.cookie'): CookieSpec {
-  const bad = (what: string): GatehouseError =>
-    new GatehouseError('session_config_invalid', 'internal', `${field}.${what}`);
+/** What is wrong with cookie options, as a field (relative to the cookie block) and a message. */
+export interface CookieProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** The first problem with `options`, or undefined when they make a cookie browsers keep. */
+export function cookieProblem(options: CookieOptions): CookieProblem | undefined {
+  const bad = (field: string, message: string): CookieProblem => ({ field, message });
   const { name } = options;
-  if (typeof name !== 'string' || !TOKEN.test(name)) throw bad('name: must be a non-empty RFC 7230 token');
+  if (typeof name !== 'string' || !TOKEN.test(name)) return bad('name', 'must be a non-empty RFC 7230 token');
   const path = options.path ?? '/';
-  if (!PATH.test(path)) throw bad('path: must start with / and hold no spaces, controls or ;');
+  if (!PATH.test(path)) return bad('path', 'must start with / and hold no spaces, controls or ;');
   const domain = options.domain;
-  if (domain !== undefined && (!DOMAIN.test(domain) || domain.length > 253)) throw bad('domain: not a host name');
+  if (domain !== undefined && (!DOMAIN.test(domain) || domain.length > 253)) return bad('domain', 'not a host name');
   const secure = options.secure ?? true;
-  const httpOnly = options.httpOnly ?? true;
   const sameSite = options.sameSite ?? 'Lax';
-  if (sameSite !== 'Strict' && sameSite !== 'Lax' && sameSite !== 'None') {
-    throw bad('sameSite: must be Strict, Lax or None');
-  }
+  if (sameSite !== 'Strict' && sameSite !== 'Lax' && sameSite !== 'None') return bad('sameSite', 'must be Strict, Lax or None');
   // Browsers drop SameSite=None cookies without Secure, and prefixed names without their rules.
-  if (sameSite === 'None' && !secure) throw bad('secure: SameSite=None requires secure: true');
-  if (name.startsWith('__Secure-') && !secure) throw bad('secure: a __Secure- name requires secure: true');
+  if (sameSite === 'None' && !secure) return bad('secure', 'SameSite=None requires secure: true');
+  if (name.startsWith('__Secure-') && !secure) return bad('secure', 'a __Secure- name requires secure: true');
   if (name.startsWith('__Host-') && (!secure || path !== '/' || domain !== undefined)) {
-    throw bad('name: a __Host- name requires secure: true, path / and no domain');
+    return bad('name', 'a __Host- name requires secure: true, path / and no domain');
   }
   const maxBytes = options.maxBytes ?? 4000;
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 256 || maxBytes > 4096) throw bad('maxBytes: must be 256..4096');
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 256 || maxBytes > 4096) return bad('maxBytes', 'must be 256..4096');
   const maxParts = options.maxParts ?? 8;
-  if (!Number.isSafeInteger(maxParts) || maxParts < 1 || maxParts > 99) throw bad('maxParts: must be 1..99');
-  return Object.freeze({ name, path, domain, secure, httpOnly, sameSite, maxBytes, maxParts });
+  if (!Number.isSafeInteger(maxParts) || maxParts < 1 || maxParts > 99) return bad('maxParts', 'must be 1..99');
+  return undefined;
+}
+
+/** The cookie for `options`; throws `session_config_invalid` when cookieProblem() finds one. */
+export function compileCookieSpec(options: CookieOptions): CookieSpec {
+  const problem = cookieProblem(options);
+  if (problem !== undefined) throw new GatehouseError('session_config_invalid', `cookie ${problem.field}: ${problem.message}`);
+  return Object.freeze({
+    name: options.name,
+    path: options.path ?? '/',
+    domain: options.domain,
+    secure: options.secure ?? true,
+    httpOnly: options.httpOnly ?? true,
+    sameSite: options.sameSite ?? 'Lax',
+    maxBytes: options.maxBytes ?? 4000,
+    maxParts: options.maxParts ?? 8,
+  });
 }
 
 /** Name of part `index` (1-based) of a split value. */
@@ -100,7 +119,7 @@ export function buildSetCookies(
 ): string[] {
   if (!VALUE.test(value)) {
     const detail = 'cookie value holds characters a cookie cannot carry';
-    throw new GatehouseError('session_cookie_value_invalid', 'internal', detail);
+    throw new GatehouseError('session_cookie_value_invalid', detail);
   }
   const parts = splitValue(spec, value);
   const attributes = lifetimeAttributes(lifetime, now) + commonAttributes(spec);
@@ -152,11 +171,7 @@ function splitValue(spec: CookieSpec, value: string): string[] {
   const room = spec.maxBytes - longestName - 1 - `${spec.maxParts}*`.length;
   const count = Math.ceil(value.length / room);
   if (count > spec.maxParts) {
-    throw new GatehouseError(
-      'session_too_large',
-      'internal',
-      `session cookie needs ${count} parts of ${room} bytes, more than maxParts ${spec.maxParts}`,
-    );
+    throw new GatehouseError('session_too_large', `session cookie needs ${count} parts of ${room} bytes, more than maxParts ${spec.maxParts}`);
   }
   const parts: string[] = [];
   for (let i = 0; i < count; i++) parts.push(value.slice(i * room, (i + 1) * room));

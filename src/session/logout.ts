@@ -56,7 +56,7 @@ export class SessionLogout implements Endpoint {
     switch (backend.kind) {
       case 'cookie': {
         // compileSession refuses `everywhere` here: sealed cookies leave no list of a consumer's sessions.
-        if (scope === 'consumer') throw new GatehouseError('session_config_invalid', 'internal', 'log out everywhere needs store-backed sessions');
+        if (scope === 'consumer') throw new GatehouseError('session_config_invalid', 'log out everywhere needs store-backed sessions');
         const opened = backend.codec.open(read.value);
         if (!opened.ok) return this.#answer(scope, expired, 0);
         return logOut(backend.logouts, opened.record, c.timeouts, ctx.now).then(() => this.#answer(scope, expired, 1));

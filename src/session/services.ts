@@ -56,7 +56,7 @@ const OFFLINE_STORE: SessionStore = Object.freeze({
 });
 
 function offline(): GatehouseError {
-  return new GatehouseError('session_store_unavailable', 'unavailable', 'offline session services (validation only)');
+  return new GatehouseError('session_store_unavailable', 'offline session services (validation only)');
 }
 
 export class SessionServices implements SessionRejectCounter {

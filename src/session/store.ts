@@ -29,7 +29,7 @@ export interface SessionStore {
 export function storeUnavailable(operation: string, cause: unknown): GatehouseError {
   const why = cause instanceof Error ? cause.message : String(cause);
   // The detail names the operation only, never the id: a session id is a credential.
-  return new GatehouseError('session_store_unavailable', 'unavailable', `session store ${operation} failed: ${why}`, {
+  return new GatehouseError('session_store_unavailable', `session store ${operation} failed: ${why}`, {
     cause,
   });
 }
@@ -42,5 +42,5 @@ export function checkPut(id: string, record: SessionRecord, ttlMs: number): void
 }
 
 function invalidPut(detail: string): GatehouseError {
-  return new GatehouseError('session_store_invalid_put', 'internal', `session store put: ${detail}`);
+  return new GatehouseError('session_store_invalid_put', `session store put: ${detail}`);
 }

@@ -135,7 +135,7 @@ class Pending {
   expire(): void {
     if (this.#done) return;
     const waited = Math.round(performance.now() - this.#start);
-    this.settle(this.#answerer.reject(new GatehouseError('deadline_exceeded', 'unavailable', `no decision ${waited} ms into the call`)));
+    this.settle(this.#answerer.reject(new GatehouseError('deadline_exceeded', `no decision ${waited} ms into the call`)));
   }
 }
 

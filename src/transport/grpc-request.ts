@@ -29,11 +29,11 @@ export function toCheckInput(http: HttpRequestMsg, source: PeerMsg | undefined, 
   }
 
   const host = nonEmpty(http.host) ?? pseudo.authority;
-  if (host === '') throw new GatehouseError('host_missing', 'bad_request', 'CheckRequest has no host or :authority');
+  if (host === '') throw new GatehouseError('host_missing', 'CheckRequest has no host or :authority');
   const method = nonEmpty(http.method) ?? pseudo.method;
   const path = nonEmpty(http.path) ?? pseudo.path;
   if (method === '' || path === '') {
-    throw new GatehouseError('request_malformed', 'bad_request', 'CheckRequest has no method or path');
+    throw new GatehouseError('request_malformed', 'CheckRequest has no method or path');
   }
 
   return new CheckInput({
@@ -56,7 +56,7 @@ function readHeaderList(list: readonly HeaderValueMsg[], out: HeaderCollector, p
     if (raw !== undefined && raw.length > 0) {
       out.count(name, raw.length);
       if (!isUtf8(raw)) {
-        throw new GatehouseError('header_malformed', 'bad_request', `header ${safeHeaderName(name)} is not valid UTF-8`);
+        throw new GatehouseError('header_malformed', `header ${safeHeaderName(name)} is not valid UTF-8`);
       }
       value = raw.toString('utf8');
     } else {

@@ -21,7 +21,7 @@ export class HeaderCollector {
 
   /** Adds a header whose size has been counted; `name` must be lowercase and not empty. */
   add(name: string, value: string): void {
-    if (name === '') throw new GatehouseError('header_malformed', 'bad_request', 'header with an empty name');
+    if (name === '') throw new GatehouseError('header_malformed', 'header with an empty name');
     const prev = this.headers.get(name);
     this.headers.set(name, prev === undefined ? value : prev + (name === 'cookie' ? '; ' : ',') + value);
   }
@@ -29,7 +29,7 @@ export class HeaderCollector {
 
 function tooLarge(name: string): GatehouseError {
   const detail = name === '' ? 'request headers exceed the size limit' : `header ${safeHeaderName(name)} exceeds the size limit`;
-  return new GatehouseError('header_too_large', 'too_large', detail);
+  return new GatehouseError('header_too_large', detail);
 }
 
 /** Header names go to logs; keep them short and printable. */
