@@ -6,6 +6,7 @@
 // effect here within that time; one made through this list, at once). Redis bounds memory itself
 // (`maxmemory-policy noeviction` makes a full Redis refuse writes), so nothing here is widened.
 import { createHash } from 'node:crypto';
+import { BoundedCache } from '../core/bounded-cache.js';
 import type { RedisConnection } from '../redis/client.js';
 import { waitForRedis } from '../redis/client.js';
 import {
@@ -46,11 +47,6 @@ export interface RedisRevocationOptions {
   readonly ownsConnection?: boolean | undefined;
 }
 
-interface Cached {
-  readonly value: string | null;
-  readonly until: number;
-}
-
 const MAX_CACHED = 50_000;
 
 export class RedisRevocationList implements RevocationList {
@@ -59,7 +55,7 @@ export class RedisRevocationList implements RevocationList {
   readonly #prefix: string;
   readonly #cacheMs: number;
   readonly #owns: boolean;
-  readonly #cache = new Map<string, Cached>();
+  readonly #cache = new BoundedCache<string, string | null>(MAX_CACHED);
 
   constructor(options: RedisRevocationOptions) {
     this.#redis = options.connection;
@@ -150,19 +146,11 @@ export class RedisRevocationList implements RevocationList {
 
   /** undefined = not cached (or stale); null = cached as absent. */
   #cached(k: string, now: number): string | null | undefined {
-    const c = this.#cache.get(k);
-    if (c === undefined) return undefined;
-    if (now >= c.until) {
-      this.#cache.delete(k);
-      return undefined;
-    }
-    return c.value;
+    return this.#cache.get(k, now);
   }
 
   #remember(k: string, value: string | null, until: number): void {
-    if (this.#cacheMs <= 0) return;
-    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
-    this.#cache.set(k, { value, until });
+    if (this.#cacheMs > 0) this.#cache.set(k, value, until);
   }
 }
 

@@ -3,6 +3,7 @@
 // is counted. A store (or, for cookie storage, a logout list) that cannot answer throws
 // `session_store_unavailable` (503 unless fail-open). An accepted session cookie is removed from the
 // Cookie header the upstream receives.
+import { BoundedCache } from '../core/bounded-cache.js';
 import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../core/ports.js';
 import { NO_CLAIMS, NO_HEADERS, type HeaderPair, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
@@ -49,7 +50,7 @@ export class SessionAuthenticator implements Authenticator {
    * Sound because opening is deterministic for this policy's keys (a recompile makes a new instance);
    * revocation and timeouts are still checked on every request.
    */
-  readonly #opened = new Map<string, SessionRecord>();
+  readonly #opened = new BoundedCache<string, SessionRecord>(OPENED_CACHE_SIZE);
 
   constructor(config: SessionConfig) {
     this.#c = config;
@@ -107,7 +108,6 @@ export class SessionAuthenticator implements Authenticator {
     if (cached !== undefined) return cached;
     const opened = codec.open(value);
     if (!opened.ok) return opened.reason;
-    if (this.#opened.size >= OPENED_CACHE_SIZE) this.#opened.delete(this.#opened.keys().next().value ?? '');
     this.#opened.set(value, opened.record);
     return opened.record;
   }

@@ -1,5 +1,6 @@
 // In-process session store: for a single replica and for tests. Bounded: when full, the least
 // recently used session goes first. Time comes from an injected clock so expiry is testable.
+import { BoundedCache } from '../core/bounded-cache.js';
 import { isSessionIdShape } from './codec.js';
 import type { SessionRecord } from './record.js';
 import { checkPut, storeUnavailable, type SessionStore } from './store.js';
@@ -21,8 +22,8 @@ export class MemorySessionStore implements SessionStore {
   readonly kind = 'memory';
   readonly maxEntries: number;
   readonly #clock: () => number;
-  // Map order is recency order: a read moves the entry to the end, eviction takes the front.
-  readonly #entries = new Map<string, Entry>();
+  /** Least recently used first out when full; the owner index follows every eviction. */
+  readonly #entries: BoundedCache<string, Entry>;
   readonly #byOwner = new Map<string, Set<string>>();
   #closed = false;
 
@@ -33,6 +34,7 @@ export class MemorySessionStore implements SessionStore {
     }
     this.maxEntries = maxEntries;
     this.#clock = options.clock ?? Date.now;
+    this.#entries = new BoundedCache(maxEntries, (id, entry) => this.#forget(id, entry.owner));
   }
 
   get size(): number {
@@ -42,48 +44,33 @@ export class MemorySessionStore implements SessionStore {
   async put(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     this.#open('put');
     checkPut(id, record, ttlMs);
-    this.#remove(id);
     const owner = ownerKey(record.aud, record.sub);
-    this.#entries.set(id, { record: deepFreeze(structuredClone(record)), expiresAt: this.#clock() + ttlMs, owner });
+    const expiresAt = this.#clock() + ttlMs;
+    this.#entries.set(id, { record: deepFreeze(structuredClone(record)), expiresAt, owner }, expiresAt);
     let ids = this.#byOwner.get(owner);
     if (ids === undefined) this.#byOwner.set(owner, (ids = new Set()));
     ids.add(id);
-    while (this.#entries.size > this.maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#remove(oldest.value);
-    }
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
     this.#open('get');
     if (!isSessionIdShape(id)) return undefined;
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return undefined;
-    if (this.#clock() >= entry.expiresAt) {
-      this.#remove(id);
-      return undefined;
-    }
-    this.#entries.delete(id);
-    this.#entries.set(id, entry);
-    return entry.record;
+    return this.#entries.get(id, this.#clock())?.record;
   }
 
   async delete(id: string): Promise<void> {
     this.#open('delete');
-    this.#remove(id);
+    this.#entries.delete(id);
   }
 
   async deleteAllFor(aud: string, consumerId: string): Promise<number> {
     this.#open('deleteAllFor');
     const ids = this.#byOwner.get(ownerKey(aud, consumerId));
     if (ids === undefined) return 0;
-    const now = this.#clock();
     let live = 0;
     for (const id of [...ids]) {
-      const entry = this.#entries.get(id);
-      if (entry !== undefined && now < entry.expiresAt) live++;
-      this.#remove(id);
+      if (this.#entries.get(id, this.#clock()) !== undefined) live++;
+      this.#entries.delete(id);
     }
     return live;
   }
@@ -98,13 +85,10 @@ export class MemorySessionStore implements SessionStore {
     if (this.#closed) throw storeUnavailable(operation, new Error('store is closed'));
   }
 
-  #remove(id: string): void {
-    const entry = this.#entries.get(id);
-    if (entry === undefined) return;
-    this.#entries.delete(id);
-    const ids = this.#byOwner.get(entry.owner);
+  #forget(id: string, owner: string): void {
+    const ids = this.#byOwner.get(owner);
     ids?.delete(id);
-    if (ids?.size === 0) this.#byOwner.delete(entry.owner);
+    if (ids?.size === 0) this.#byOwner.delete(owner);
   }
 }
 

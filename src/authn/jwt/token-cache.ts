@@ -2,6 +2,7 @@
 // method that verified them, so a repeated token costs one hash and one Map probe. Bounded LRU; an
 // entry lives until the token expires. Hits are re-checked by the caller (time, key, revocation).
 import { hash } from 'node:crypto';
+import { BoundedCache } from '../../core/bounded-cache.js';
 import type { Identity } from '../../core/identity.js';
 import type { TokenTimes } from './claims.js';
 
@@ -19,12 +20,12 @@ export const NO_EXP_CACHE_MS = 300_000;
 
 export class TokenCache {
   readonly max: number;
-  readonly #entries = new Map<string, VerifiedToken>();
+  readonly #entries: BoundedCache<string, VerifiedToken>;
   #hits = 0;
   #misses = 0;
 
   constructor(max = 10_000) {
-    if (!Number.isInteger(max) || max < 0) throw new Error('token cache size must be a non-negative integer');
+    this.#entries = new BoundedCache(max);
     this.max = max;
   }
 
@@ -34,30 +35,14 @@ export class TokenCache {
   }
 
   get(key: string, now: number): VerifiedToken | undefined {
-    const e = this.#entries.get(key);
-    if (e === undefined) {
-      this.#misses++;
-      return undefined;
-    }
-    this.#entries.delete(key);
-    if (now >= e.evictAt) {
-      this.#misses++;
-      return undefined;
-    }
-    this.#entries.set(key, e);
-    this.#hits++;
+    const e = this.#entries.get(key, now);
+    if (e === undefined) this.#misses++;
+    else this.#hits++;
     return e;
   }
 
   set(key: string, entry: VerifiedToken): void {
-    if (this.max === 0) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    while (this.#entries.size > this.max) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
-    }
+    this.#entries.set(key, entry, entry.evictAt);
   }
 
   delete(key: string): void {

@@ -1,0 +1,61 @@
+// The one bounded cache: least recently used goes first when full, an entry may carry an expiry, and
+// an eviction can be observed (to keep a side index in step). Map order is recency order: a read moves
+// the entry to the end, eviction takes the front. Caches only ever save work: whatever one forgets is
+// computed again, never allowed by default.
+
+export class BoundedCache<K, V> {
+  readonly max: number;
+  readonly #entries = new Map<K, { value: V; expiresAt: number }>();
+  readonly #onEvict: ((key: K, value: V) => void) | undefined;
+
+  /** `max` 0 keeps nothing. */
+  constructor(max: number, onEvict?: (key: K, value: V) => void) {
+    if (!Number.isSafeInteger(max) || max < 0) throw new RangeError('cache size must be a non-negative integer');
+    this.max = max;
+    this.#onEvict = onEvict;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The live value; an entry past its expiry (at `now`) is dropped and reads as absent. */
+  get(key: K, now = 0): V | undefined {
+    const e = this.#entries.get(key);
+    if (e === undefined) return undefined;
+    this.#entries.delete(key);
+    if (now >= e.expiresAt) {
+      this.#onEvict?.(key, e.value);
+      return undefined;
+    }
+    this.#entries.set(key, e);
+    return e.value;
+  }
+
+  /** Stores `value` until `expiresAt` (epoch ms; never by default), evicting the least recent when full. */
+  set(key: K, value: V, expiresAt = Number.POSITIVE_INFINITY): void {
+    if (this.max === 0) return;
+    this.#remove(key);
+    this.#entries.set(key, { value, expiresAt });
+    while (this.#entries.size > this.max) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#remove(oldest.value);
+    }
+  }
+
+  delete(key: K): void {
+    this.#remove(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  #remove(key: K): void {
+    const e = this.#entries.get(key);
+    if (e === undefined) return;
+    this.#entries.delete(key);
+    this.#onEvict?.(key, e.value);
+  }
+}
