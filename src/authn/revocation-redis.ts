@@ -6,7 +6,7 @@
 // effect here within that time; one made through this list, at once).
 import { createHash } from 'node:crypto';
 import type { RedisConnection } from '../session/redis-client.js';
-import { waitForRedis } from '../session/redis-client.js';
+import { closeRedis, waitForRedis } from '../session/redis-client.js';
 import { revocationUnavailable } from './jwt-errors.js';
 import { checkRevocationArgs, revokedBefore, type RevocationList, type RevocationQuery } from './revocation.js';
 
@@ -111,12 +111,8 @@ export class RedisRevocationList implements RevocationList {
 
   async close(): Promise<void> {
     this.#cache.clear();
-    if (!this.#owns) return;
-    try {
-      await this.#redis.quit();
-    } catch {
-      this.#redis.disconnect();
-    }
+    // Bounded whatever Redis does: a dead or stalled Redis must not hold shutdown.
+    if (this.#owns) await closeRedis(this.#redis);
   }
 
   async #write<T>(run: () => Promise<T>): Promise<T> {
