@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // gatehouse serve | validate | help. One entry point, subcommands.
-import { startGatehouse } from './main.js';
-import { authPolicyCrdYaml } from './policy/crd.js';
+// Only light modules are imported statically: `serve` installs its signal handlers before the rest
+// loads (seconds on a busy node), because node as PID 1 (the container image) drops a signal that
+// arrives before a handler exists, and the process would then run on until SIGKILL.
 import { envName, loadSettings, SETTINGS, SettingsError } from './settings.js';
-import { runTokenCommand } from './commands/token.js';
-import { validatePaths } from './commands/validate.js';
 
 const USAGE = `usage: gatehouse <command> [flags]
 
@@ -23,22 +22,27 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
-      return serve(rest);
+      return serve(rest, stopOnSignal());
     case 'validate': {
       if (rest.length === 0) {
         process.stderr.write('validate: give at least one file or directory\n');
         return 2;
       }
+      const { validatePaths } = await import('./commands/validate.js');
       const report = await validatePaths(rest);
       for (const line of report.lines) process.stdout.write(line + '\n');
       process.stdout.write(`${report.policies} policies, ${report.secrets} secrets, ${report.problems} problems\n`);
       return report.problems === 0 ? 0 : 1;
     }
-    case 'token':
+    case 'token': {
+      const { runTokenCommand } = await import('./commands/token.js');
       return runTokenCommand(rest);
-    case 'crd':
+    }
+    case 'crd': {
+      const { authPolicyCrdYaml } = await import('./policy/crd.js');
       process.stdout.write(authPolicyCrdYaml());
       return 0;
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -51,7 +55,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(argv: string[]): Promise<number> {
+/** Aborts on the first SIGTERM or SIGINT, at any point of startup or serving. */
+function stopOnSignal(): AbortSignal {
+  const stop = new AbortController();
+  const onSignal = (signal: string): void => {
+    process.stderr.write(`gatehouse: ${signal}, shutting down\n`);
+    stop.abort();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  return stop.signal;
+}
+
+async function serve(argv: string[], stop: AbortSignal): Promise<number> {
   let settings;
   try {
     const loaded = loadSettings(argv, process.env);
@@ -64,24 +80,43 @@ async function serve(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const running = await startGatehouse(settings);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      process.stderr.write(`gatehouse: ${signal}, shutting down\n`);
-      running.stop().then(resolve, resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  // Nothing is open while the modules load: a signal then ends the process at once.
+  const exitNow = (): never => process.exit(0);
+  stop.addEventListener('abort', exitNow, { once: true });
+  const [{ startGatehouse }, { isStartupAborted }, { createLogger }, { logGrpcLibraryTo }] = await Promise.all([
+    import('./main.js'),
+    import('./lifecycle.js'),
+    import('./telemetry/log.js'),
+    import('./transport/grpc.js'),
+  ]);
+  stop.removeEventListener('abort', exitNow);
+  const logger = createLogger(settings.logLevel);
+  logGrpcLibraryTo(logger.child({ component: 'grpc-js' }));
+  let running;
+  try {
+    running = await startGatehouse(settings, { logger, signal: stop });
+  } catch (e) {
+    if (isStartupAborted(e)) return 0;
+    throw e;
+  }
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  await running.stop();
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`gatehouse: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+// Once a command is done nothing should hold the event loop. If something still does, the process
+// exits anyway after this long and names what was left open (a bug to fix, not a reason to hang).
+const EXIT_BACKSTOP_MS = 300;
+
+function finish(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => {
+    process.stderr.write(`gatehouse: exiting with resources still open: ${process.getActiveResourcesInfo().join(', ')}\n`);
+    process.exit(code);
+  }, EXIT_BACKSTOP_MS).unref();
+}
+
+main(process.argv.slice(2)).then(finish, (e: unknown) => {
+  process.stderr.write(`gatehouse: ${e instanceof Error ? e.message : String(e)}\n`);
+  finish(1);
+});

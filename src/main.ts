@@ -2,6 +2,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createJwtServices, type JwtServices } from './authn/jwt/services.js';
 import { GatehouseEngine } from './metered-engine.js';
+import { closeParts, listen, type Part, sleep, startupAborted, within } from './lifecycle.js';
 import type { CompileEnv } from './policy/compile-context.js';
 import { PolicyStore, type PolicyStatus } from './policy/store.js';
 import { createSessionServices } from './session/services.js';
@@ -18,7 +19,10 @@ export interface Gatehouse {
   readonly adminPort: number;
   readonly store: PolicyStore;
   readonly metrics: Metrics;
-  /** Readiness false, in-flight Checks finish (up to the grace period), servers close. */
+  /**
+   * Readiness false, in-flight Checks finish (up to the grace period), servers and connections close.
+   * Takes at most shutdown delay + grace + CLOSE_MARGIN_MS, whatever Redis or the API server do.
+   */
   stop(): Promise<void>;
 }
 
@@ -29,19 +33,43 @@ export interface Overrides {
   readonly jwt?: JwtServices;
   /** The API server to read with --kubernetes (default: in-cluster, else $KUBECONFIG or ~/.kube/config). */
   readonly kubeConfig?: KubeConfig;
+  /** Aborted during startup: what was started is closed and startGatehouse rejects with `startup_aborted`. */
+  readonly signal?: AbortSignal;
 }
 
+/** After the grace period, the time the rest (admin server, Redis connections, sources) has to close. */
+export const CLOSE_MARGIN_MS = 500;
+// Startup waits this long for Redis; a Redis that is down does not stop the process.
+const REDIS_STARTUP_WAIT_MS = 5000;
+
 export async function startGatehouse(settings: Settings, overrides: Overrides = {}): Promise<Gatehouse> {
+  if (settings.policies.length === 0 && !settings.kubernetes) {
+    throw new Error('no policy source: give --policies <file|dir> or --kubernetes');
+  }
+  if (settings.kubernetes && settings.policies.length > 0) throw new Error('give either --policies or --kubernetes, not both');
   const logger = overrides.logger ?? createLogger(settings.logLevel);
+  // Whatever has been started, in order; closed again if startup fails or is aborted.
+  const parts: Part[] = [];
+  try {
+    return await start(settings, overrides, logger, parts);
+  } catch (e) {
+    await closeAll(parts, logger);
+    throw e;
+  }
+}
+
+async function start(settings: Settings, overrides: Overrides, logger: Logger, parts: Part[]): Promise<Gatehouse> {
   const metrics = overrides.metrics ?? new Metrics();
   const clock = overrides.clock ?? Date.now;
+  const signal = overrides.signal;
+  const checkpoint = (): void => {
+    if (signal?.aborted === true) throw startupAborted();
+  };
   const sessions = createSessionServices({
     redisUrl: settings.redisUrl,
     onReject: (reason, policy) => metrics.sessionRejected.labels(policy, reason).inc(),
   });
-  // Redis commands are not queued while disconnected: connect before serving. A Redis that is down
-  // does not stop the process: its sessions answer 503 (fail closed) until it reconnects.
-  await sessions.ready().catch((e: unknown) => logger.error('redis not reachable at startup; redis sessions fail closed until it is', { error: e }));
+  parts.push({ name: 'session store', close: () => sessions.close() });
   const jwt =
     overrides.jwt ??
     createJwtServices({
@@ -50,7 +78,19 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
       clock,
       onRevocationWidened: (to) => metrics.revocationWidened.labels(to).inc(),
     });
-  await jwt.revocation.ready(2000).catch((e: unknown) => logger.error('revocation redis not reachable at startup; revocation checks fail closed until it is', { error: e }));
+  parts.push({ name: 'jwt services', close: () => jwt.close() });
+  // Redis commands are not queued while disconnected: connect before serving. A Redis that is down
+  // does not stop the process: its sessions and revocation checks answer 503 (fail closed) until it
+  // reconnects. Both wait at once, and a signal ends the wait.
+  const unreachable = (msg: string): ((e: unknown) => void) => (e) => {
+    if (signal?.aborted !== true) logger.error(msg, { error: e });
+  };
+  const redisUp = Promise.all([
+    sessions.ready(REDIS_STARTUP_WAIT_MS).catch(unreachable('redis not reachable at startup; redis sessions fail closed until it is')),
+    jwt.revocation.ready(REDIS_STARTUP_WAIT_MS).catch(unreachable('revocation redis not reachable at startup; revocation checks fail closed until it is')),
+  ]);
+  await within(redisUp, Number.POSITIVE_INFINITY, signal);
+  checkpoint();
   // jwt.revocation also holds cookie-session logouts: in Redis they reach every replica and outlive restarts.
   const env: CompileEnv = { clock, sessions, jwt };
   let kubernetes: KubernetesSource | undefined;
@@ -66,13 +106,8 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
       metrics.policies.labels('invalid').set(total - ready);
     },
   });
-  if (settings.policies.length === 0 && !settings.kubernetes) {
-    throw new Error('no policy source: give --policies <file|dir> or --kubernetes');
-  }
-  if (settings.kubernetes && settings.policies.length > 0) throw new Error('give either --policies or --kubernetes, not both');
-  let files: FileSource | undefined;
   if (settings.kubernetes) {
-    kubernetes = startKubernetesSource({
+    const source = startKubernetesSource({
       kubeConfig: overrides.kubeConfig ?? loadKubeConfig(),
       store,
       logger: logger.child({ component: 'kubernetes' }),
@@ -82,53 +117,63 @@ export async function startGatehouse(settings: Settings, overrides: Overrides = 
       secretSelector: settings.secretSelector,
       staleAfterMs: settings.watchStaleAfterMs,
     });
+    kubernetes = source;
+    parts.push({ name: 'kubernetes source', close: () => source.stop() });
   } else {
-    files = new FileSource({ paths: settings.policies, store, logger, metrics });
-    files.start();
+    const source = new FileSource({ paths: settings.policies, store, logger, metrics });
+    parts.push({ name: 'policy files', close: () => source.stop() });
+    source.start();
   }
 
-  let stopping = false;
+  let stopping: Promise<void> | undefined;
   const engine = new GatehouseEngine({ index: () => store.index, clock, metrics, logger, onNoPolicy: settings.defaultDecision });
-  const grpc = await startGrpcServer({
-    address: settings.grpcAddress,
-    engine,
-    maxRequestBytes: settings.maxRequestBytes,
-    maxHeaderBytes: settings.maxHeaderBytes,
-    deadlineMarginMs: settings.deadlineMarginMs,
-    logger,
-  });
+  const grpc = await listen(settings, 'grpcAddress', (address) =>
+    startGrpcServer({
+      address,
+      engine,
+      maxRequestBytes: settings.maxRequestBytes,
+      maxHeaderBytes: settings.maxHeaderBytes,
+      deadlineMarginMs: settings.deadlineMarginMs,
+      logger,
+    }),
+  );
+  parts.push({ name: 'grpc server', close: () => grpc.close(0) });
+  checkpoint();
   const readiness = (): string | undefined => {
-    if (stopping) return 'shutting down';
+    if (stopping !== undefined) return 'shutting down';
     if (store.index === undefined) return 'policies not loaded';
     return undefined;
   };
-  const admin = await startAdminServer(settings.adminAddress, metrics.registry, readiness);
+  const admin = await listen(settings, 'adminAddress', (address) => startAdminServer(address, metrics.registry, readiness));
+  parts.push({ name: 'admin server', close: () => admin.close() });
+  checkpoint();
   grpc.setServing(readiness() === undefined);
   void kubernetes?.whenSynced().then(() => grpc.setServing(readiness() === undefined));
   logger.info('gatehouse started', { grpc: settings.grpcAddress, grpcPort: grpc.port, admin: settings.adminAddress, adminPort: admin.port });
 
+  const shutdown = async (): Promise<void> => {
+    // Not ready first, still answering: endpoints and Envoy health checks move traffic away
+    // before the listener closes, so a rolling restart fails no Check.
+    grpc.setServing(false);
+    logger.info('shutting down: not ready, still answering', { delayMs: settings.shutdownDelayMs });
+    await sleep(settings.shutdownDelayMs);
+    await grpc.close(settings.shutdownGraceMs);
+    await closeAll(parts, logger);
+    logger.info('gatehouse stopped');
+  };
   return {
     grpcPort: grpc.port,
     adminPort: admin.port,
     store,
     metrics,
-    stop: async () => {
-      if (stopping) return;
-      stopping = true;
-      // Not ready first, still answering: endpoints and Envoy health checks move traffic away
-      // before the listener closes, so a rolling restart fails no Check.
-      grpc.setServing(false);
-      logger.info('shutting down: not ready, still answering', { delayMs: settings.shutdownDelayMs });
-      await new Promise((resolve) => setTimeout(resolve, settings.shutdownDelayMs));
-      files?.stop();
-      await kubernetes?.stop();
-      await grpc.close(settings.shutdownGraceMs);
-      await admin.close();
-      await sessions.close();
-      await jwt.close();
-      logger.info('gatehouse stopped');
-    },
+    stop: () => (stopping ??= shutdown()),
   };
+}
+
+/** Closes every part within CLOSE_MARGIN_MS; names in the log any that did not close in time. */
+async function closeAll(parts: readonly Part[], logger: Logger): Promise<void> {
+  const open = await closeParts(parts, CLOSE_MARGIN_MS, (part, error) => logger.warn('closing failed', { part, error }));
+  if (open.length > 0) logger.warn('not closed in time; left to the process exit', { parts: open, waitedMs: CLOSE_MARGIN_MS });
 }
 
 function reportStatus(logger: Logger, metrics: Metrics, s: PolicyStatus, prev: PolicyStatus | undefined): void {

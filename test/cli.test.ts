@@ -1,12 +1,16 @@
-// The `gatehouse` command as a user runs it: validate, settings errors, serve on the examples.
+// The `gatehouse` command as a user runs it: validate, settings errors, serve on the examples, and how
+// serve ends: SIGTERM with Redis dead or stalled, or a listener that cannot bind.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { createServer, type AddressInfo } from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
 import { createEnvoyClient } from './support/envoy-client.js';
 import { eventually } from './support/gatehouse.js';
+import { startRedis, type RedisServer } from './support/redis.js';
+import { API_KEY, redisPolicyDir, SESSION_HOST } from './support/redis-policies.js';
 
 const CLI = join(import.meta.dirname, '..', 'src', 'cli.js');
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -109,29 +113,148 @@ describe('gatehouse serve settings', () => {
   });
 });
 
+interface Serving {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Resolves with the exit code (null when a signal ended it) and when it came. */
+  readonly exited: Promise<{ code: number | null; signal: string | null; at: number }>;
+  /** Waits for the `gatehouse started` log line and returns its ports. */
+  started(): Promise<{ grpcPort: number; adminPort: number }>;
+}
+
+/** `gatehouse serve` as a real process on loopback ports; killed when the test ends. */
+function serve(t: TestContext, args: string[]): Serving {
+  const child = spawn(process.execPath, [CLI, 'serve', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '' },
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: string | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    started: async () => {
+      await eventually(() => out.includes('gatehouse started'), 20_000, `startup log; stderr: ${err}`);
+      return JSON.parse(out.split('\n').find((l) => l.includes('gatehouse started')) ?? '{}') as { grpcPort: number; adminPort: number };
+    },
+  };
+}
+
 describe('gatehouse serve', () => {
   it('serves the examples, answers a Check, reports ready, and exits 0 on SIGTERM', async (t) => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [CLI, 'serve', '--policies', join(ROOT, 'deploy', 'examples'), '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    t.after(() => child.kill('SIGKILL'));
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    await eventually(() => out.includes('gatehouse started'), 10_000, 'startup log');
-    const started = JSON.parse(out.split('\n').find((l) => l.includes('gatehouse started')) ?? '{}') as { grpcPort: number; adminPort: number };
+    const g = serve(t, ['--policies', join(ROOT, 'deploy', 'examples')]);
+    const started = await g.started();
     const ready = await fetch(`http://127.0.0.1:${started.adminPort}/readyz`);
     assert.equal(ready.status, 200);
     assert.equal(await ready.text(), 'ready\n');
     assert.equal((await fetch(`http://127.0.0.1:${started.adminPort}/healthz`)).status, 200);
-    const envoy = await createEnvoyClient(`127.0.0.1:${started.grpcPort}`);
+    const envoy = createEnvoyClient(`127.0.0.1:${started.grpcPort}`);
     const res = await envoy.check({ host: 'api.shop.example.com', path: '/orders', headers: { apikey: 'acme-demo-key-7c1f0e' } });
     envoy.close();
     assert.equal(res.kind, 'ok');
     if (res.kind === 'ok') assert.deepEqual(res.ok.headers[0], { key: 'x-consumer-id', value: 'acme', append: false });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    g.child.kill('SIGTERM');
+    assert.deepEqual(await g.exited.then(({ code, signal }) => ({ code, signal })), { code: 0, signal: null });
+    assert.equal(g.stderr(), 'gatehouse: SIGTERM, shutting down\n');
   });
 });
+
+describe('gatehouse serve stops in bounded time whatever Redis does', { timeout: 120_000 }, () => {
+  // --shutdown-delay 0s --shutdown-grace 1s: the process must be gone within delay + grace + 1 s.
+  const BUDGET_MS = 0 + 1000 + 1000;
+  const faults: { name: string; inject: (r: RedisServer) => Promise<void> | void }[] = [
+    { name: 'killed (SIGKILL: connections refused)', inject: (r) => r.kill() },
+    { name: 'stalled (SIGSTOP: connections open, nothing answers)', inject: (r) => r.pause() },
+  ];
+  for (const fault of faults) {
+    it(`SIGTERM with Redis ${fault.name} while session Checks stream in: exit 0 within ${BUDGET_MS} ms`, async (t) => {
+      const redis = await startRedis();
+      t.after(() => redis.stop());
+      const g = serve(t, ['--policies', redisPolicyDir(), '--redis-url', redis.url, '--shutdown-delay', '0s', '--shutdown-grace', '1s']);
+      const envoy = createEnvoyClient(`127.0.0.1:${(await g.started()).grpcPort}`);
+      t.after(() => envoy.close());
+      const login = await envoy.check({ host: SESSION_HOST, path: '/', headers: { apikey: API_KEY } });
+      const cookie = (login.kind === 'ok' ? login.ok.responseHeadersToAdd[0]?.value ?? '' : '').split(';')[0] ?? '';
+      assert.match(cookie, /^gh_session=/);
+      // Eight Checks in flight at all times, each reading the session from Redis, until the exit.
+      let running = true;
+      const answers = new Map<string, number>();
+      const load = Array.from({ length: 8 }, async () => {
+        while (running) {
+          const res = await envoy.check({ host: SESSION_HOST, path: '/', headers: { cookie } }, { deadlineMs: 3000 }).catch(() => undefined);
+          if (!running || res === undefined) return;
+          const name = res.kind === 'denied' ? `${res.denied.status} ${res.message}` : res.kind;
+          answers.set(name, (answers.get(name) ?? 0) + 1);
+        }
+      });
+      await fault.inject(redis);
+      await eventually(() => (answers.get('503 session_store_unavailable') ?? 0) >= 8, 5000, 'session Checks answered 503');
+      const sent = Date.now();
+      g.child.kill('SIGTERM');
+      const { code, signal, at } = await g.exited;
+      running = false;
+      await Promise.all(load);
+      const tookMs = at - sent;
+      t.diagnostic(`exit ${code} after ${tookMs} ms; answers ${JSON.stringify(Object.fromEntries(answers))}`);
+      assert.deepEqual({ code, signal }, { code: 0, signal: null });
+      assert.ok(tookMs <= BUDGET_MS, `exited ${tookMs} ms after SIGTERM`);
+      assert.equal(g.stderr(), 'gatehouse: SIGTERM, shutting down\n');
+      assert.match(g.stdout(), /"msg":"gatehouse stopped"/);
+      assert.doesNotMatch(g.stdout(), /not closed in time/);
+    });
+  }
+
+  it('SIGTERM while startup still waits for an unreachable Redis: exit 0 at once, nothing served', async (t) => {
+    const g = serve(t, ['--policies', redisPolicyDir(), '--redis-url', `redis://127.0.0.1:${await closedPort()}`, '--shutdown-delay', '0s', '--shutdown-grace', '1s']);
+    // The revocation client logs each refused connection: startup is inside its Redis wait.
+    await eventually(() => g.stdout().includes('ECONNREFUSED'), 20_000, 'a refused Redis connection during startup');
+    const sent = Date.now();
+    g.child.kill('SIGTERM');
+    const { code, signal, at } = await g.exited;
+    assert.deepEqual({ code, signal }, { code: 0, signal: null });
+    assert.ok(at - sent <= BUDGET_MS, `exited ${at - sent} ms after SIGTERM`);
+    assert.equal(g.stderr(), 'gatehouse: SIGTERM, shutting down\n');
+    assert.doesNotMatch(g.stdout(), /gatehouse started/);
+  });
+});
+
+describe('gatehouse serve cannot bind a listener', { timeout: 60_000 }, () => {
+  const listeners = [
+    { flag: '--admin-address', env: 'GATEHOUSE_ADMIN_ADDRESS', other: '--grpc-address' },
+    { flag: '--grpc-address', env: 'GATEHOUSE_GRPC_ADDRESS', other: '--admin-address' },
+  ];
+  for (const l of listeners) {
+    it(`${l.flag} on a port already in use: exit 1 with one line naming the flag, its variable and the address`, async (t) => {
+      // A Redis too, so there are connections that must be closed for the process to end.
+      const redis = await startRedis();
+      t.after(() => redis.stop());
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      t.after(() => taken.close());
+      const address = `127.0.0.1:${(taken.address() as AddressInfo).port}`;
+      const g = serve(t, ['--policies', redisPolicyDir(), '--redis-url', redis.url, l.other, '127.0.0.1:0', l.flag, address]);
+      const { code, signal } = await g.exited;
+      assert.deepEqual({ code, signal }, { code: 1, signal: null });
+      assert.equal(g.stderr(), `gatehouse: ${l.flag} (${l.env}) ${address}: address in use\n`);
+      assert.doesNotMatch(g.stdout(), /gatehouse started/);
+    });
+  }
+});
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

@@ -80,6 +80,9 @@ export const ERRORS = {
   session_cookie_value_invalid: INTERNAL,
   session_audience_mismatch: INTERNAL,
   session_too_large: INTERNAL,
+  // Process life (never a Check answer).
+  listen_failed: INTERNAL,
+  startup_aborted: UNAVAILABLE,
 } as const satisfies Readonly<Record<string, Entry>>;
 
 export type ErrorCode = keyof typeof ERRORS;

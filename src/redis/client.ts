@@ -45,8 +45,14 @@ export interface RedisClientOptions {
   readonly connectTimeoutMs?: number | undefined;
   /** Reconnections a command in flight survives before failing. Default 1. */
   readonly maxRetriesPerRequest?: number | undefined;
-  /** Cap of the reconnect backoff. Default 2000. */
+  /** Cap of the reconnect backoff, so a Redis that returns is used again this soon. Default 500. */
   readonly reconnectMaxDelayMs?: number | undefined;
+  /**
+   * A connection that has commands out and hears nothing for this long is dropped and reconnected:
+   * a stalled Redis (paused, half-open link) then fails commands at once instead of piling them up.
+   * Default 2000.
+   */
+  readonly socketTimeoutMs?: number | undefined;
   /** Extra TLS settings (CA bundle, client certificate) for `rediss` URLs. */
   readonly tls?: ConnectionOptions | undefined;
   /** Connection errors (they also surface as failed commands); for logs and metrics. */
@@ -69,6 +75,22 @@ export interface RedisConnection {
   once(event: 'ready', listener: () => void): unknown;
   removeListener(event: 'ready', listener: () => void): unknown;
 }
+
+/** The queues ioredis keeps per connection; `offlineQueue` is private in its types. */
+interface Queues {
+  readonly commandQueue?: { readonly length: number };
+  readonly offlineQueue?: { readonly length: number };
+}
+
+// Every connection this process opened and has not closed: for the pending-command count.
+const open = new Set<Redis | Cluster>();
+
+// After disconnect() ioredis waits this long for the server's FIN before destroying the socket. Its
+// default (2 s) holds the process after shutdown: a stalled Redis never sends the FIN, and for a
+// socket that had already closed, ioredis waits for a 'close' event that never comes again.
+const DISCONNECT_TIMEOUT_MS = 100;
+/** How long close() lets QUIT take by default; less than the composition root's close margin. */
+export const REDIS_CLOSE_TIMEOUT_MS = 300;
 
 const SCHEMES: Readonly<Record<string, { kind: RedisTarget['kind']; tls: boolean }>> = {
   redis: { kind: 'standalone', tls: false },
@@ -158,13 +180,15 @@ export function createRedisClient(options: RedisClientOptions): { connection: Re
   const { target, ...fromUrl } = parseRedisUrl(options.url);
   const username = options.username ?? fromUrl.username;
   const password = options.password ?? fromUrl.password;
-  const maxDelay = options.reconnectMaxDelayMs ?? 2000;
+  const maxDelay = options.reconnectMaxDelayMs ?? 500;
   const common = {
     username,
     password,
     commandTimeout: options.commandTimeoutMs ?? 500,
     connectTimeout: options.connectTimeoutMs ?? 2000,
     maxRetriesPerRequest: options.maxRetriesPerRequest ?? 1,
+    socketTimeout: options.socketTimeoutMs ?? 2000,
+    disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     // Failing at once while disconnected beats queueing requests behind a Redis that is gone.
     enableOfflineQueue: false,
     enableAutoPipelining: true,
@@ -183,8 +207,7 @@ export function createRedisClient(options: RedisClientOptions): { connection: Re
         db: target.db,
         tls: tls === undefined ? undefined : { servername: target.node.host, ...tls },
       });
-      client.on('error', onError);
-      return { connection: client, target };
+      return { connection: track(client, onError), target };
     }
     case 'sentinel': {
       const client = new Redis({
@@ -197,8 +220,7 @@ export function createRedisClient(options: RedisClientOptions): { connection: Re
         enableTLSForSentinelMode: target.tls,
         sentinelRetryStrategy: common.retryStrategy,
       });
-      client.on('error', onError);
-      return { connection: client, target };
+      return { connection: track(client, onError), target };
     }
     case 'cluster': {
       const { enableOfflineQueue, enableAutoPipelining, retryStrategy, ...redisOptions } = common;
@@ -211,31 +233,80 @@ export function createRedisClient(options: RedisClientOptions): { connection: Re
           redisOptions: { ...redisOptions, tls },
         },
       );
-      client.on('error', onError);
-      return { connection: client, target };
+      return { connection: track(client, onError), target };
     }
     default:
       return assertNever(target);
   }
 }
 
-/** Resolves once the connection accepts commands; rejects with session_store_unavailable after `timeoutMs`. */
+function track<C extends Redis | Cluster>(client: C, onError: (error: Error) => void): C {
+  client.on('error', onError);
+  open.add(client);
+  client.once('end', () => open.delete(client));
+  return client;
+}
+
+// Startup waits still running per connection; closing the connection ends them (and their timers).
+const waits = new WeakMap<RedisConnection, Set<(reason: string) => void>>();
+
+/** Resolves once the connection accepts commands; rejects with session_store_unavailable after `timeoutMs` or on close. */
 export function waitForRedis(connection: RedisConnection, timeoutMs: number): Promise<void> {
   if (connection.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const onReady = (): void => {
+    const pending = waits.get(connection) ?? new Set<(reason: string) => void>();
+    waits.set(connection, pending);
+    const settle = (failure: string | undefined): void => {
       clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
       connection.removeListener('ready', onReady);
-      reject(
-        new GatehouseError('session_store_unavailable', `redis not ready after ${timeoutMs} ms`),
-      );
-    }, timeoutMs);
+      pending.delete(fail);
+      if (failure === undefined) resolve();
+      else reject(new GatehouseError('session_store_unavailable', failure));
+    };
+    const onReady = (): void => settle(undefined);
+    const fail = (reason: string): void => settle(reason);
+    const timer = setTimeout(() => fail(`redis not ready after ${timeoutMs} ms`), timeoutMs);
+    pending.add(fail);
     connection.once('ready', onReady);
   });
 }
+
+/**
+ * Closes a connection within about `timeoutMs` whatever Redis does: QUIT while it answers (so
+ * replies in flight still arrive), then disconnect, which also cancels a pending reconnect; startup
+ * waits on it end. Nothing of it then holds the event loop beyond DISCONNECT_TIMEOUT_MS.
+ */
+export async function closeRedis(connection: RedisConnection, timeoutMs = REDIS_CLOSE_TIMEOUT_MS): Promise<void> {
+  for (const fail of waits.get(connection) ?? []) fail('redis connection closed');
+  if (connection.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([connection.quit().then(noop, noop), bound]);
+    clearTimeout(timer);
+  }
+  if (connection.status !== 'end') connection.disconnect();
+  open.delete(connection as Redis | Cluster);
+}
+
+/**
+ * Commands this process has handed to Redis connections and not yet seen answered (sent, or queued
+ * while offline), over every open connection; bounded while Redis is down or stalled.
+ */
+export function pendingRedisCommands(): number {
+  let total = 0;
+  for (const client of open) {
+    const nodes = client instanceof Cluster ? [client, ...client.nodes('all')] : [client];
+    for (const n of nodes) {
+      const q = n as unknown as Queues;
+      total += (q.commandQueue?.length ?? 0) + (q.offlineQueue?.length ?? 0);
+    }
+  }
+  return total;
+}
+
+function noop(): void {}
 
 function assertNever(x: never): never {
   throw new Error(`unexpected ${JSON.stringify(x)}`);

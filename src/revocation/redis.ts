@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { BoundedCache } from '../core/bounded-cache.js';
 import type { RedisConnection } from '../redis/client.js';
-import { waitForRedis } from '../redis/client.js';
+import { closeRedis, waitForRedis } from '../redis/client.js';
 import {
   checkRevocationArgs,
   checkWidenableArgs,
@@ -124,12 +124,8 @@ export class RedisRevocationList implements RevocationList {
 
   async close(): Promise<void> {
     this.#cache.clear();
-    if (!this.#owns) return;
-    try {
-      await this.#redis.quit();
-    } catch {
-      this.#redis.disconnect();
-    }
+    // Bounded whatever Redis does: a dead or stalled Redis must not hold shutdown.
+    if (this.#owns) await closeRedis(this.#redis);
   }
 
   async #write<T>(run: () => Promise<T>): Promise<T> {

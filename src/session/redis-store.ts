@@ -5,7 +5,7 @@
 import { GatehouseError } from '../core/errors.js';
 import { isSessionIdShape } from './codec.js';
 import { parseSessionRecord, type SessionRecord } from './record.js';
-import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
+import { closeRedis, createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
 import { checkPut, storeUnavailable, type SessionStore } from './store.js';
 
 export const DEFAULT_KEY_PREFIX = 'gatehouse:sess:';
@@ -81,17 +81,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    if (!this.#ownsConnection) return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.#redis.quit().catch(() => undefined),
-        new Promise((resolve) => (timer = setTimeout(resolve, 1000))),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      this.#redis.disconnect();
-    }
+    if (this.#ownsConnection) await closeRedis(this.#redis);
   }
 
   #recordKey(id: string): string {

@@ -5,7 +5,7 @@
 import { MemoryRevocationList, type RevocationList } from '../revocation/revocation.js';
 import { GatehouseError } from '../core/errors.js';
 import { MemorySessionStore } from './memory-store.js';
-import { createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
+import { closeRedis, createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
 import { RedisSessionStore } from './redis-store.js';
 import type { SessionStore } from './store.js';
 
@@ -126,16 +126,8 @@ export class SessionServices implements SessionRejectCounter {
     const redis = this.#redis;
     this.#redis = undefined;
     this.#redisStore = undefined;
-    if (redis !== undefined) {
-      // QUIT flushes pending replies; a Redis that is down would never answer it, so it is bounded.
-      let timer: NodeJS.Timeout | undefined;
-      const bound = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 1000);
-      });
-      await Promise.race([redis.quit().then(() => undefined, () => undefined), bound]);
-      clearTimeout(timer);
-      redis.disconnect();
-    }
+    // Bounded whatever Redis does: a dead or stalled Redis must not hold shutdown.
+    if (redis !== undefined) await closeRedis(redis);
   }
 }
 

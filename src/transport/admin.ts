@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { listenFailed } from './listen-error.js';
 
 export interface Readiness {
   /** undefined when ready, else the reason. */
@@ -43,9 +44,10 @@ export async function startAdminServer(address: string, registry: Registry, read
   });
   const { host, port } = splitAddress(address);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (e: Error): void => reject(listenFailed(e));
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -7,6 +7,7 @@ import { HealthService } from './grpc-health.js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { encodeCheckResponse } from './grpc-encode.js';
 import { type CheckResponseMsg, loadServices } from './grpc-protos.js';
+import { listenFailed } from './listen-error.js';
 
 export type { GrpcLogger } from './grpc-check.js';
 
@@ -59,8 +60,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-      if (err === null) resolve(bound);
-      else reject(new Error(`gRPC server cannot listen on ${opts.address}: ${err.message}`, { cause: err }));
+      if (err === null) return resolve(bound);
+      server.forceShutdown();
+      reject(listenFailed(err));
     });
   });
 
@@ -73,6 +75,15 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
       return closing;
     },
   };
+}
+
+/**
+ * grpc-js writes its own errors to stderr ("E No address added ..."); they go to the service log as
+ * JSON lines instead, so stderr carries only the CLI's own one-line messages. Process-wide.
+ */
+export function logGrpcLibraryTo(logger: GrpcLogger): void {
+  const line = (...parts: unknown[]): void => logger.warn('grpc-js', { message: parts.map(String).join(' ') });
+  grpc.setLogger({ error: line, info: line, debug: line });
 }
 
 function shutdown(server: grpc.Server, health: HealthService, graceMs: number): Promise<void> {

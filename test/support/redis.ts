@@ -1,5 +1,5 @@
-// Real Debian redis-server processes for tests, on free loopback ports, with no persistence:
-// one server, a Sentinel in front of one, or a three-master Redis Cluster.
+// Real Debian redis-server processes for tests, on free loopback ports, with no persistence unless
+// asked: one server, a Sentinel in front of one, or a three-master Redis Cluster.
 // Installs the package when missing (once, under a lock shared by concurrent test files) and
 // makes sure no server outlives the test process, even one that is killed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,7 +15,7 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** SIGKILL: the server vanishes as in a crash. */
   kill(): Promise<void>;
-  /** Starts again on the same port (killing a running server first), empty. */
+  /** Starts again on the same port (killing a running server first): empty, or as it was if persistent. */
   restart(): Promise<void>;
   /** SIGSTOP: connections stay open but nothing answers (a stalled Redis). */
   pause(): void;
@@ -110,9 +110,18 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-function serverArgs(port: number, dir: string): string[] {
+export interface RedisOptions {
+  /**
+   * Append-only file, fsynced on every write: the data survives kill() and comes back on restart(),
+   * as with a Redis that runs with persistence in production.
+   */
+  readonly persistent?: boolean;
+}
+
+function serverArgs(port: number, dir: string, options: RedisOptions = {}): string[] {
+  const persistence = options.persistent === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   return [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
     '--daemonize', 'no', '--dir', dir, '--logfile', '', '--loglevel', 'warning',
   ];
 }
@@ -149,7 +158,7 @@ async function waitUntilAnswering(child: ChildProcess, port: number, log: () => 
 }
 
 /** Starts a fresh redis-server on 127.0.0.1 and resolves once it answers PING. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   await ensureRedisServer();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-'));
   let port = 0;
@@ -158,7 +167,7 @@ export async function startRedis(): Promise<RedisServer> {
 
   const launch = async (): Promise<void> => {
     mkdirSync(dir, { recursive: true });
-    const { child, log } = spawnServer(serverArgs(port, dir));
+    const { child, log } = spawnServer(serverArgs(port, dir, options));
     current = child;
     paused = false;
     await waitUntilAnswering(child, port, log);
