@@ -38,7 +38,7 @@ export interface Overrides {
 }
 
 /** After the grace period, the time the rest (admin server, Redis connections, sources) has to close. */
-export const CLOSE_MARGIN_MS = 500;
+const CLOSE_MARGIN_MS = 500;
 // Startup waits this long for Redis; a Redis that is down does not stop the process.
 const REDIS_STARTUP_WAIT_MS = 5000;
 

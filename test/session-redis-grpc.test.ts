@@ -209,7 +209,7 @@ describe('Redis sessions through the ext_authz gRPC server', { timeout: 180_000 
     assert.deepEqual(await check('web.example.com', '/', { apikey: 'acme-key-1' }), SESSION_UNAVAILABLE);
 
     await redis.restart();
-    // The client reconnects by itself (backoff capped at 2 s); nothing restarts gatehouse.
+    // The client reconnects by itself (backoff capped at 500 ms); nothing restarts gatehouse.
     let fresh: string | undefined;
     await eventually(async () => {
       const res = await check('web.example.com', '/', { apikey: 'acme-key-1' });

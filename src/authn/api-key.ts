@@ -13,8 +13,8 @@ import { NONE, type Authenticator, type AuthnResult } from '../core/ports.js';
 import { compileLocations, findCredential, hide, presentedAt, type Location } from './credentials.js';
 
 /** Secret data key holding the keys, one per line, plain or `sha256:<64 hex>`. */
-export const API_KEY_DATA = 'api_key';
-export const ANNOTATION = {
+const API_KEY_DATA = 'api_key';
+const ANNOTATION = {
   consumerId: 'gatehouse.dev/consumer-id',
   username: 'gatehouse.dev/consumer-username',
   customId: 'gatehouse.dev/consumer-custom-id',
@@ -25,7 +25,7 @@ export const ANNOTATION = {
 const SHA256_PREFIX = 'sha256:';
 const MAX_KEY_BYTES = 4096;
 
-export function toSelector(spec: ApiKeySpec['selector']): Selector {
+function toSelector(spec: ApiKeySpec['selector']): Selector {
   return {
     matchLabels: spec.matchLabels ?? {},
     requirements: (spec.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),

@@ -40,7 +40,7 @@ export function compileLocations(specs: readonly LocationSpec[]): readonly Locat
 }
 
 /** The location key `presented()` answers: one per place, so two methods reading it share it. */
-export function locationKey(location: Location): string {
+function locationKey(location: Location): string {
   return `${location.kind}:${location.name}`;
 }
 

@@ -4,14 +4,13 @@ import { Type, type Static } from '@sinclair/typebox';
 import { StringEnum } from '../config/schema-common.js';
 
 /** Consumer fields a rule may test instead of a claim (`method` is the authenticating method's name). */
-export const CONSUMER_FIELDS = ['id', 'username', 'customId', 'credential', 'groups', 'method'] as const;
+const CONSUMER_FIELDS = ['id', 'username', 'customId', 'credential', 'groups', 'method'] as const;
 export type ConsumerField = (typeof CONSUMER_FIELDS)[number];
 
 /** The operators, in one place so compile and the CRD's rule agree on them. */
 export const CLAIM_OPERATORS = ['equals', 'oneOf', 'contains', 'pattern', 'present'] as const;
-export type ClaimOperator = (typeof CLAIM_OPERATORS)[number];
 
-export const MAX_PATTERN_LENGTH = 256;
+const MAX_PATTERN_LENGTH = 256;
 
 // Values keep their JSON type (`true` is not `"true"`). Kubernetes can only carry a value of several
 // types untyped (preserve-unknown-fields), so compile checks that it is a scalar.

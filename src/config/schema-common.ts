@@ -11,7 +11,7 @@ export function StringEnum<const T extends readonly string[]>(
   return Type.Union(values.map((v: T[number]) => Type.Literal(v)), options);
 }
 
-export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
+const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 
 export function Duration(description: string, defaultValue?: string) {
   return Type.String({
@@ -25,7 +25,7 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 
 export const HttpMethod = StringEnum(HTTP_METHODS, { description: 'HTTP method, uppercase.' });
 
-export const HEADER_NAME_PATTERN = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
+const HEADER_NAME_PATTERN = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
 
 export function HeaderName(description: string, defaultValue?: string) {
   return Type.String({

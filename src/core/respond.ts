@@ -51,7 +51,7 @@ export function denyFor(
 const EMPTY_CHALLENGES: readonly Challenge[] = Object.freeze([]);
 
 /** `Bearer realm="x", error="invalid_token"`; quotes and backslashes escaped (RFC 7230 quoted-string). */
-export function formatChallenge(c: Challenge, realm: string): string {
+function formatChallenge(c: Challenge, realm: string): string {
   let out = `${c.scheme} realm="${quote(realm)}"`;
   if (c.params !== undefined) for (const [k, v] of Object.entries(c.params)) out += `, ${k}="${quote(v)}"`;
   return out;

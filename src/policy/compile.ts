@@ -164,7 +164,7 @@ function denyTemplate(spec: DenySpec | undefined, status: number): DenyTemplate 
   return { status: spec.status, headers, body };
 }
 
-export function normalizeHost(host: string): string {
+function normalizeHost(host: string): string {
   if (host === '*' || host.startsWith('*.')) return host.toLowerCase().replace(/:[0-9]+$/, '');
   return splitHostPort(host)[0];
 }

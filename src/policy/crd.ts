@@ -14,7 +14,7 @@ const KEEP = new Set([
 ]);
 
 /** Converts one TypeBox schema node into the CRD dialect. */
-export function toStructural(node: unknown): JsonObject {
+function toStructural(node: unknown): JsonObject {
   const src = JSON.parse(JSON.stringify(node)) as JsonObject;
   const out: JsonObject = {};
   const pattern = src.patternProperties;

@@ -65,7 +65,7 @@ export function compileSessionBlock(spec: SessionSpec, ctx: SessionCompileContex
   return s === undefined ? undefined : { authenticators: [s.authenticator], endpoints: s.endpoints, hooks: [s.hook], keyCount: 0 };
 }
 
-export function jwtServicesOf(env: CompileEnv): JwtServices {
+function jwtServicesOf(env: CompileEnv): JwtServices {
   return env.jwt ?? defaultJwtServices();
 }
 
@@ -73,7 +73,7 @@ export function jwtServicesOf(env: CompileEnv): JwtServices {
 // policy's store (and the logouts) across recompiles.
 const fallback = new WeakMap<CompileEnv, SessionServices>();
 
-export function sessionDepsOf(env: CompileEnv): SessionDeps {
+function sessionDepsOf(env: CompileEnv): SessionDeps {
   let services = env.sessions;
   if (services === undefined) {
     services = fallback.get(env);

@@ -210,16 +210,3 @@ export const AuthPolicySpec = Type.Object(
 );
 export type AuthPolicySpec = Static<typeof AuthPolicySpec>;
 
-export const AuthPolicyResource = Type.Object({
-  apiVersion: Type.Literal(`${API_GROUP}/${API_VERSION}`),
-  kind: Type.Literal(KIND),
-  metadata: Type.Object({
-    name: Type.String({ minLength: 1, maxLength: 253 }),
-    namespace: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
-    generation: Type.Optional(Type.Integer()),
-    creationTimestamp: Type.Optional(Type.String()),
-    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
-    annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
-  }),
-  spec: AuthPolicySpec,
-});

@@ -90,7 +90,7 @@ const open = new Set<Redis | Cluster>();
 // socket that had already closed, ioredis waits for a 'close' event that never comes again.
 const DISCONNECT_TIMEOUT_MS = 100;
 /** How long close() lets QUIT take by default; less than the composition root's close margin. */
-export const REDIS_CLOSE_TIMEOUT_MS = 300;
+const REDIS_CLOSE_TIMEOUT_MS = 300;
 
 const SCHEMES: Readonly<Record<string, { kind: RedisTarget['kind']; tls: boolean }>> = {
   redis: { kind: 'standalone', tls: false },

@@ -21,7 +21,7 @@ import {
   type WidenableRevocation,
 } from './revocation.js';
 
-export const DEFAULT_REVOCATION_PREFIX = 'gatehouse:jwt-revoked:';
+const DEFAULT_REVOCATION_PREFIX = 'gatehouse:jwt-revoked:';
 
 // Moves `before` forward only, and keeps the longest expiry (none beats any).
 const CONSUMER_REVOKE = `

@@ -64,7 +64,7 @@ export function consumerWatermark(beforeMs: number): number {
 }
 
 /** The watermark that covers a widened revocation's token and everything issued before it. */
-export function widenedWatermark(r: WidenableRevocation): number {
+function widenedWatermark(r: WidenableRevocation): number {
   return Math.floor(r.issuedAt) + 1;
 }
 

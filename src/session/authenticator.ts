@@ -32,7 +32,7 @@ export interface SessionConfig {
   readonly fromSession: WeakSet<Identity>;
 }
 
-export const SESSION_METHOD = 'session';
+const SESSION_METHOD = 'session';
 
 // Defined beside the logout list that keys on it; re-exported for tools that seal sessions (bench).
 export { SID_CLAIM } from './logouts.js';

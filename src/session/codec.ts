@@ -38,7 +38,7 @@ const TAG_LEN = 16;
 const HEADER_LEN = 2 + KID_LEN + AUD_TAG_LEN;
 const MIN_SEALED_LEN = HEADER_LEN + NONCE_LEN + 1 + TAG_LEN;
 /** Shortest secret accepted: 256 bits, as the derived keys are. */
-export const MIN_SECRET_BYTES = 32;
+const MIN_SECRET_BYTES = 32;
 const MAX_SECRETS = 16;
 const HKDF_SALT = Buffer.from('gatehouse/session/v1', 'utf8');
 
@@ -282,7 +282,7 @@ function fail(reason: OpenFailure): OpenResult {
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /** Decodes base64url only when `value` is the one canonical encoding of its bytes (no malleable bits). */
-export function decodeCanonicalBase64url(value: string): Buffer | undefined {
+function decodeCanonicalBase64url(value: string): Buffer | undefined {
   if (value === '' || !BASE64URL.test(value) || value.length % 4 === 1) return undefined;
   const bytes = Buffer.from(value, 'base64url');
   return bytes.toString('base64url') === value ? bytes : undefined;

@@ -8,7 +8,7 @@ import { parseSessionRecord, type SessionRecord } from './record.js';
 import { closeRedis, createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
 import { checkPut, storeUnavailable, type SessionStore } from './store.js';
 
-export const DEFAULT_KEY_PREFIX = 'gatehouse:sess:';
+const DEFAULT_KEY_PREFIX = 'gatehouse:sess:';
 
 // Adds the id to the consumer's index and stretches the index TTL to cover the newest session.
 const INDEX_ADD = `

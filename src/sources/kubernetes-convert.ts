@@ -3,7 +3,7 @@
 import type { PolicyResource, SecretResource } from '../config/resources.js';
 import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
 
-export const ORIGIN = 'kubernetes';
+const ORIGIN = 'kubernetes';
 
 /** `kubectl apply` copies the whole object, stringData in clear included, into this annotation. */
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

@@ -26,7 +26,7 @@ export interface StatusRateOptions {
   readonly concurrency: number;
 }
 
-export const DEFAULT_STATUS_RATE: StatusRateOptions = { perSecond: 20, burst: 50, concurrency: 4 };
+const DEFAULT_STATUS_RATE: StatusRateOptions = { perSecond: 20, burst: 50, concurrency: 4 };
 
 export interface StatusWriterOptions {
   readonly api: KubernetesApi;

@@ -17,7 +17,7 @@ import { type StatusRateOptions, StatusWriter } from './kubernetes-status.js';
  * Secrets read when --secret-selector is empty: those carrying the label key `gatehouse.dev/credential`
  * (any value). Without a selector every Secret of the cluster would be held in memory.
  */
-export const DEFAULT_SECRET_SELECTOR = 'gatehouse.dev/credential';
+const DEFAULT_SECRET_SELECTOR = 'gatehouse.dev/credential';
 const SOURCE = 'kubernetes';
 const RESOURCES: readonly ResourceName[] = ['authpolicies', 'secrets'];
 

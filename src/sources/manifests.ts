@@ -21,7 +21,7 @@ export interface ParsedManifests {
   readonly unreadable: boolean;
 }
 
-export const DEFAULT_NAMESPACE = 'default';
+const DEFAULT_NAMESPACE = 'default';
 
 export function parseManifests(text: string, file: string): ParsedManifests {
   const out: ParsedManifests = { policies: [], secrets: [], problems: [], unreadable: false };

@@ -38,7 +38,7 @@ export function createLogger(level: Level, sink: Sink = (l) => process.stdout.wr
   };
 }
 
-export function redact(fields: Fields | undefined): Fields {
+function redact(fields: Fields | undefined): Fields {
   if (fields === undefined) return {};
   let out: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(fields)) {

@@ -61,7 +61,7 @@ export async function startAdminServer(address: string, registry: Registry, read
   };
 }
 
-export function splitAddress(address: string): { host: string; port: number } {
+function splitAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(':');
   const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
   return { host, port: Number(address.slice(colon + 1)) };

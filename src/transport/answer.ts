@@ -13,7 +13,7 @@ export interface TransportLogger {
 }
 
 /** Used only when the engine's own reject() fails: a fixed 500, never an allow. */
-export const LAST_RESORT: Deny = Object.freeze({
+const LAST_RESORT: Deny = Object.freeze({
   kind: 'deny',
   code: 'internal_error',
   policy: undefined,

@@ -9,7 +9,7 @@ import type { ServiceDefinition } from '@grpc/proto-loader';
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 
 export const AUTHORIZATION_SERVICE = 'envoy.service.auth.v3.Authorization';
-export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
 const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,

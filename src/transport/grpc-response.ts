@@ -30,7 +30,7 @@ export function toCheckResponse(decision: Decision): CheckResponseMsg {
 }
 
 /** The gRPC status Envoy logs and emits for a deny; Envoy sends the HTTP status to the client. */
-export function grpcCodeForStatus(status: number): number {
+function grpcCodeForStatus(status: number): number {
   switch (status) {
     case 401:
       return GrpcCode.UNAUTHENTICATED;

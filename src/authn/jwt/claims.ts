@@ -34,7 +34,7 @@ function numericDate(payload: Readonly<Record<string, unknown>>, name: 'exp' | '
   return Math.round(v * 1000);
 }
 
-export function readTimes(payload: Readonly<Record<string, unknown>>): TokenTimes | JwtProblem {
+function readTimes(payload: Readonly<Record<string, unknown>>): TokenTimes | JwtProblem {
   const exp = numericDate(payload, 'exp');
   if (exp instanceof JwtProblem) return exp;
   const nbf = numericDate(payload, 'nbf');

@@ -20,7 +20,7 @@ export function problem(code: JwtDenial, detail: string): JwtProblem {
   return new JwtProblem(code, detail);
 }
 
-export function jwtError(p: JwtProblem): GatehouseError {
+function jwtError(p: JwtProblem): GatehouseError {
   const description = ERRORS[p.code].message;
   return new GatehouseError(p.code, p.detail, {
     challenge: { scheme: 'Bearer', params: { error: 'invalid_token', error_description: description } },

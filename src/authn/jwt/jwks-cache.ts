@@ -26,7 +26,7 @@ export interface JwksOptions {
   readonly fetch: typeof fetch;
 }
 
-export const DEFAULT_JWKS_OPTIONS: JwksOptions = Object.freeze({
+const DEFAULT_JWKS_OPTIONS: JwksOptions = Object.freeze({
   fetchTimeoutMs: 5000,
   minRefreshMs: 60_000,
   maxRefreshMs: 86_400_000,
@@ -44,7 +44,7 @@ export type RemoteSource =
   | { readonly kind: 'jwks'; readonly uri: string }
   | { readonly kind: 'discovery'; readonly issuer: string };
 
-export function sourceLabel(s: RemoteSource): string {
+function sourceLabel(s: RemoteSource): string {
   switch (s.kind) {
     case 'jwks':
       return s.uri;

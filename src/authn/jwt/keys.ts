@@ -23,7 +23,7 @@ export type Selection =
   | { readonly kind: 'unavailable'; readonly reason: string };
 
 /** Keys tried for a token without `kid`: enough for a rotation overlap, too few for a CPU sink. */
-export const MAX_CANDIDATES = 4;
+const MAX_CANDIDATES = 4;
 const MIN_RSA_BITS = 2048;
 
 export function familyOfAlg(alg: string): KeyFamily | undefined {
