@@ -28,6 +28,7 @@ const INTERNAL = e('internal', 'Internal error');
 export const ERRORS = {
   // The request cannot be read.
   host_missing: BAD_REQUEST,
+  forward_request_incomplete: e('bad_request', 'The proxy did not say which request to check'),
   request_malformed: BAD_REQUEST,
   header_malformed: BAD_REQUEST,
   header_too_large: e('too_large', 'Request header fields too large'),

@@ -1,9 +1,8 @@
 // Admin HTTP: /metrics (Prometheus), /healthz (the process answers), /readyz (policies loaded and
 // not shutting down). Bound to its own address so it is never exposed with the gRPC port.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { listenFailed } from './listen-error.js';
+import { closeHttp, listenHttp } from './http-listen.js';
 
 export interface Readiness {
   /** undefined when ready, else the reason. */
@@ -42,27 +41,7 @@ export async function startAdminServer(address: string, registry: Registry, read
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  const { host, port } = splitAddress(address);
-  await new Promise<void>((resolve, reject) => {
-    const failed = (e: Error): void => reject(listenFailed(e));
-    server.once('error', failed);
-    server.listen(port, host, () => {
-      server.off('error', failed);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const port = await listenHttp(server, address);
+  return { port, close: () => closeHttp(server) };
 }
 
-function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  return { host, port: Number(address.slice(colon + 1)) };
-}

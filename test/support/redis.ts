@@ -3,6 +3,7 @@
 // Installs the package when missing (once, under a lock shared by concurrent test files) and
 // makes sure no server outlives the test process, even one that is killed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { ensureDebianPackage, onPath } from './debian.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,8 +24,6 @@ export interface RedisServer {
   resume(): void;
 }
 
-const APT_LOCK = '/tmp/gatehouse-apt.lock';
-const INSTALL_TIMEOUT_MS = 600_000;
 const START_TIMEOUT_MS = 10_000;
 
 const live = new Set<ChildProcess>();
@@ -32,42 +31,9 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-function onPath(binary: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
-}
-
-let installing: Promise<void> | undefined;
-
 /** Installs redis-server through apt when it is not on PATH; throws loudly when that fails. */
 export function ensureRedisServer(): Promise<void> {
-  if (onPath('redis-server')) return Promise.resolve();
-  installing ??= new Promise<void>((resolve, reject) => {
-    // flock serialises test files running in parallel; the inner check skips apt for all but the first.
-    const script =
-      'command -v redis-server >/dev/null 2>&1 || { apt-get update && ' +
-      'DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=300 redis-server; }';
-    const child = spawn('flock', ['-w', '600', APT_LOCK, 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), INSTALL_TIMEOUT_MS);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`REDIS TEST HARNESS: cannot run apt-get to install redis-server: ${err.message}`));
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0 && onPath('redis-server')) resolve();
-      else {
-        reject(
-          new Error(
-            `REDIS TEST HARNESS: installing redis-server with apt-get failed (exit ${code ?? signal}).\n${output}`,
-          ),
-        );
-      }
-    });
-  });
-  return installing;
+  return ensureDebianPackage('redis-server', 'redis-server');
 }
 
 function freePort(): Promise<number> {

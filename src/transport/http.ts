@@ -1,0 +1,131 @@
+// HTTP forward-auth: the same decisions as the gRPC Check, for proxies that ask over plain HTTP.
+//   /auth           nginx or Traefik, told apart by their headers
+//   /auth/nginx     nginx auth_request, ingress-nginx auth-url
+//   /auth/traefik   Traefik ForwardAuth
+//   /envoy/...      Envoy's HTTP ext_authz (`path_prefix: /envoy`), the original path after the prefix
+// Thin like the gRPC transport: request -> CheckInput (http-request.ts) -> engine -> answer
+// (http-response.ts), with the shared answer discipline (answer.ts).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Decision } from '../core/decision.js';
+import type { CheckEngine } from '../core/engine-port.js';
+import { GatehouseError } from '../core/errors.js';
+import type { CheckInput } from '../core/input.js';
+import { Answerer, type TransportLogger } from './answer.js';
+import { closeHttp, listenHttp } from './http-listen.js';
+import { detectDialect, type Dialect, toForwardInput } from './http-request.js';
+import { toHttpAnswer } from './http-response.js';
+
+export interface HttpServerOptions {
+  /** `host:port`; port 0 picks a free one. */
+  readonly address: string;
+  readonly engine: CheckEngine;
+  /** Bound for one header value and all headers together; beyond it 431 (or 403 for nginx). */
+  readonly maxHeaderBytes: number;
+  /** Largest request body read (Envoy `with_request_body`); beyond it the request is refused. */
+  readonly maxRequestBytes: number;
+  /** An asynchronous decision not ready this long after the request arrived is denied (503). */
+  readonly decisionTimeoutMs: number;
+  readonly logger?: TransportLogger | undefined;
+}
+
+export interface HttpServer {
+  readonly port: number;
+  /** Stops accepting; in-flight requests get up to `graceMs`. */
+  close(graceMs: number): Promise<void>;
+}
+
+export const ENVOY_PREFIX = '/envoy';
+
+/** Slow clients: a request must arrive whole within these. Proxies keep connections alive longer. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 15_000;
+const KEEP_ALIVE_TIMEOUT_MS = 75_000;
+
+export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer> {
+  const answerer = new Answerer(o.engine, 0, o.logger);
+  const server: Server = createServer(
+    {
+      maxHeaderSize: o.maxHeaderBytes + 8192,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      // How often node looks for requests past their timeouts (default 30 s).
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => handle(req, res, o, answerer),
+  );
+  const port = await listenHttp(server, o.address);
+  return { port, close: (graceMs) => closeHttp(server, graceMs) };
+}
+
+function dialectOf(req: IncomingMessage): { dialect: Dialect | undefined; known: boolean } {
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  if (req.url?.startsWith(`${ENVOY_PREFIX}/`) === true || req.url === ENVOY_PREFIX) return { dialect: 'envoy', known: true };
+  if (path === '/auth' || path === '/auth/') return { dialect: detectDialect(req.headers), known: true };
+  if (path === '/auth/nginx') return { dialect: 'nginx', known: true };
+  if (path === '/auth/traefik') return { dialect: 'traefik', known: true };
+  return { dialect: undefined, known: false };
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions, answerer: Answerer): void {
+  const start = performance.now();
+  const { dialect, known } = dialectOf(req);
+  if (!known) {
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'not_found', message: 'Use /auth, /auth/nginx, /auth/traefik or /envoy/...' }));
+    return;
+  }
+  // A request the proxy did not describe is denied with 400 and says why; never allowed.
+  const as: Dialect = dialect ?? 'traefik';
+  const send = (decision: Decision): void => {
+    const cookie = req.headers.cookie;
+    const a = toHttpAnswer(decision, as, Array.isArray(cookie) ? cookie.join('; ') : cookie);
+    const headers: [string, string][] = a.headers.map((h) => [h.name, h.value]);
+    res.writeHead(a.status, headers).end(a.body);
+  };
+  if (dialect === undefined) {
+    answerer.answer(send, answerer.reject(new GatehouseError('forward_request_incomplete', 'no X-Original-URI, X-Original-URL or X-Forwarded-Uri on /auth')), start, undefined);
+    req.resume();
+    return;
+  }
+  readBody(req, o.maxRequestBytes).then(
+    (body) => {
+      let input: CheckInput;
+      try {
+        input = toForwardInput(dialect, { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, socketPeer: req.socket.remoteAddress ?? '', body }, o.maxHeaderBytes, ENVOY_PREFIX);
+      } catch (err) {
+        answerer.answer(send, answerer.reject(err), start, undefined);
+        return;
+      }
+      answerer.decide(send, start, input, Date.now() + o.decisionTimeoutMs);
+    },
+    (err: unknown) => answerer.answer(send, answerer.reject(err), start, undefined),
+  );
+}
+
+/** The body as UTF-8 when one was sent; refused beyond `max` bytes. */
+function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  const length = Number(req.headers['content-length'] ?? '0');
+  if (req.headers['transfer-encoding'] === undefined && (!Number.isFinite(length) || length === 0)) {
+    req.resume();
+    return Promise.resolve(undefined);
+  }
+  if (length > max) {
+    req.resume();
+    return Promise.reject(new GatehouseError('request_malformed', `request body of ${length} bytes exceeds ${max}`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.destroy();
+        reject(new GatehouseError('request_malformed', `request body exceeds ${max} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(size === 0 ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
