@@ -1,107 +1,90 @@
 #!/usr/bin/env node
-// gatehouse serve | validate | help. One entry point, subcommands.
+// gatehouse <command>: the one entry point, dispatching to src/commands/.
 // Only light modules are imported statically: `serve` installs its signal handlers before the rest
-// loads (seconds on a busy node), because node as PID 1 (the container image) drops a signal that
-// arrives before a handler exists, and the process would then run on until SIGKILL.
-import { envName, loadSettings, SETTINGS, SettingsError } from './settings.js';
+// loads (see commands/serve.ts); the other commands load when they are asked for.
+import { readFileSync } from 'node:fs';
+import { closest } from './did-you-mean.js';
+import { PROCESS_IO, type RunCommand } from './commands/io.js';
+import { runServe } from './commands/serve.js';
+
+interface Command {
+  /** The usage line's arguments after the name. */
+  readonly args: string;
+  readonly summary: string;
+  readonly load: () => Promise<RunCommand>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: { args: '[flags]', summary: 'run the ext_authz gRPC server and the admin endpoint', load: async () => runServe },
+  validate: {
+    args: '<file|dir>...',
+    summary: 'check AuthPolicy and Secret manifests as serve would compile them',
+    load: async () => (await import('./commands/validate.js')).runValidate,
+  },
+  token: {
+    args: 'mint|revoke [flags]',
+    summary: "issue a token with a policy's jwt method, or revoke tokens",
+    load: async () => (await import('./commands/token.js')).runTokenCommand,
+  },
+  crd: { args: '', summary: 'print the AuthPolicy CustomResourceDefinition', load: async () => (await import('./commands/crd.js')).runCrd },
+};
 
 const USAGE = `usage: gatehouse <command> [flags]
 
 commands:
-  serve                    run the ext_authz gRPC server and the admin endpoint
-  validate <file|dir>...   check AuthPolicy and Secret manifests as serve would compile them
-  token mint|revoke ...    issue a token with a policy's jwt method, or revoke tokens (gatehouse token help)
-  crd                      print the AuthPolicy CustomResourceDefinition
-  help                     this text
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${`${name} ${c.args}`.padEnd(28)}${c.summary}`)
+  .join('\n')}
+  ${'help [command]'.padEnd(28)}this text, or a command's flags (also: gatehouse <command> --help)
 
-serve flags (each also as an environment variable):
-${SETTINGS.map((d) => `  --${d.flag.padEnd(20)} ${envName(d.flag).padEnd(32)} ${d.help}${d.fallback === '' ? '' : ` (default ${d.fallback})`}`).join('\n')}
+gatehouse --version prints the version.
 `;
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'serve':
-      return serve(rest, stopOnSignal());
-    case 'validate': {
-      if (rest.length === 0) {
-        process.stderr.write('validate: give at least one file or directory\n');
-        return 2;
-      }
-      const { validatePaths } = await import('./commands/validate.js');
-      const report = await validatePaths(rest);
-      for (const line of report.lines) process.stdout.write(line + '\n');
-      process.stdout.write(`${report.policies} policies, ${report.secrets} secrets, ${report.problems} problems\n`);
-      return report.problems === 0 ? 0 : 1;
-    }
-    case 'token': {
-      const { runTokenCommand } = await import('./commands/token.js');
-      return runTokenCommand(rest);
-    }
-    case 'crd': {
-      const { authPolicyCrdYaml } = await import('./policy/crd.js');
-      process.stdout.write(authPolicyCrdYaml());
-      return 0;
-    }
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  switch (name) {
     case undefined:
+      process.stderr.write(USAGE);
+      return 2;
     case 'help':
     case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`unknown command "${command}"\n${USAGE}`);
-      return 2;
-  }
-}
-
-/** Aborts on the first SIGTERM or SIGINT, at any point of startup or serving. */
-function stopOnSignal(): AbortSignal {
-  const stop = new AbortController();
-  const onSignal = (signal: string): void => {
-    process.stderr.write(`gatehouse: ${signal}, shutting down\n`);
-    stop.abort();
-  };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
-  return stop.signal;
-}
-
-async function serve(argv: string[], stop: AbortSignal): Promise<number> {
-  let settings;
-  try {
-    const loaded = loadSettings(argv, process.env);
-    if (loaded.args.length > 0) throw new SettingsError(`unexpected argument "${loaded.args[0]}"`);
-    settings = loaded.settings;
-  } catch (e) {
-    if (e instanceof SettingsError) {
-      process.stderr.write(`gatehouse: ${e.message}\n`);
-      return 2;
+    case '-h': {
+      if (rest[0] === undefined) {
+        process.stdout.write(USAGE);
+        return 0;
+      }
+      // `gatehouse help serve` is `gatehouse serve --help`.
+      const command = find(rest[0]);
+      return command === undefined ? 2 : (await command.load())(['--help'], PROCESS_IO);
     }
-    throw e;
+    case '--version':
+      process.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    default: {
+      const command = find(name);
+      return command === undefined ? 2 : (await command.load())(rest, PROCESS_IO);
+    }
   }
-  // Nothing is open while the modules load: a signal then ends the process at once.
-  const exitNow = (): never => process.exit(0);
-  stop.addEventListener('abort', exitNow, { once: true });
-  const [{ startGatehouse }, { isStartupAborted }, { createLogger }, { logGrpcLibraryTo }] = await Promise.all([
-    import('./main.js'),
-    import('./lifecycle.js'),
-    import('./telemetry/log.js'),
-    import('./transport/grpc.js'),
-  ]);
-  stop.removeEventListener('abort', exitNow);
-  const logger = createLogger(settings.logLevel);
-  logGrpcLibraryTo(logger.child({ component: 'grpc-js' }));
-  let running;
-  try {
-    running = await startGatehouse(settings, { logger, signal: stop });
-  } catch (e) {
-    if (isStartupAborted(e)) return 0;
-    throw e;
+}
+
+/** The command, or undefined after printing why there is none (with the nearest name). */
+function find(name: string): Command | undefined {
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    const near = closest(name, Object.keys(COMMANDS));
+    process.stderr.write(`gatehouse: unknown command "${name}"${near === undefined ? '' : `; did you mean ${near}?`}\n${USAGE}`);
   }
-  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
-  await running.stop();
-  return 0;
+  return command;
+}
+
+/** The version in package.json beside dist/ (a checkout, an `npm ci --omit=dev` install, the image). */
+function packageVersion(): string {
+  const path = new URL('../../package.json', import.meta.url);
+  const pkg: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (typeof pkg !== 'object' || pkg === null || !('version' in pkg) || typeof pkg.version !== 'string') {
+    throw new Error(`${path.pathname} has no version`);
+  }
+  return pkg.version;
 }
 
 // Once a command is done nothing should hold the event loop. If something still does, the process

@@ -42,11 +42,8 @@ const CLOSE_MARGIN_MS = 500;
 // Startup waits this long for Redis; a Redis that is down does not stop the process.
 const REDIS_STARTUP_WAIT_MS = 5000;
 
+/** `settings` come from loadSettings, which has checked them (one policy source among them). */
 export async function startGatehouse(settings: Settings, overrides: Overrides = {}): Promise<Gatehouse> {
-  if (settings.policies.length === 0 && !settings.kubernetes) {
-    throw new Error('no policy source: give --policies <file|dir> or --kubernetes');
-  }
-  if (settings.kubernetes && settings.policies.length > 0) throw new Error('give either --policies or --kubernetes, not both');
   const logger = overrides.logger ?? createLogger(settings.logLevel);
   // Whatever has been started, in order; closed again if startup fails or is aborted.
   const parts: Part[] = [];

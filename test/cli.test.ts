@@ -1,5 +1,5 @@
-// The `gatehouse` command as a user runs it: validate, settings errors, serve on the examples, and how
-// serve ends: SIGTERM with Redis dead or stalled, or a listener that cannot bind.
+// The `gatehouse` command as a user runs it: help and version, validate, settings errors, serve on the
+// examples, and how serve ends: SIGTERM with Redis dead or stalled, or a listener that cannot bind.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
+import { TOKEN_FLAGS } from '../src/commands/token.js';
+import { envName, type Flag } from '../src/flags.js';
+import { SETTINGS } from '../src/settings.js';
 import { createEnvoyClient } from './support/envoy-client.js';
 import { eventually } from './support/gatehouse.js';
 import { startRedis, type RedisServer } from './support/redis.js';
@@ -33,6 +36,99 @@ spec:
   hosts: [good.example.com]
   authentication: {methods: [{name: k, apiKey: {selector: {matchLabels: {a: b}}}}]}
 `;
+
+const USAGE = `usage: gatehouse <command> [flags]
+
+commands:
+  serve [flags]               run the ext_authz gRPC server and the admin endpoint
+  validate <file|dir>...      check AuthPolicy and Secret manifests as serve would compile them
+  token mint|revoke [flags]   issue a token with a policy's jwt method, or revoke tokens
+  crd                         print the AuthPolicy CustomResourceDefinition
+  help [command]              this text, or a command's flags (also: gatehouse <command> --help)
+
+gatehouse --version prints the version.
+`;
+
+describe('gatehouse help and version', () => {
+  it('--version prints the version in package.json', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.match(pkg.version, /^\d+\.\d+\.\d+/);
+    assert.deepEqual(run(['--version']), { status: 0, stdout: `${pkg.version}\n`, stderr: '' });
+  });
+
+  it('help, --help and -h print the commands; no command at all prints them as an error', () => {
+    for (const help of ['help', '--help', '-h']) assert.deepEqual(run([help]), { status: 0, stdout: USAGE, stderr: '' }, help);
+    assert.deepEqual(run([]), { status: 2, stdout: '', stderr: USAGE });
+  });
+
+  it('an unknown command exits 2 with the nearest command, if any, and the usage', () => {
+    assert.deepEqual(run(['serv']), { status: 2, stdout: '', stderr: `gatehouse: unknown command "serv"; did you mean serve?\n${USAGE}` });
+    assert.deepEqual(run(['help', 'tokn']), { status: 2, stdout: '', stderr: `gatehouse: unknown command "tokn"; did you mean token?\n${USAGE}` });
+    assert.deepEqual(run(['deploy']), { status: 2, stdout: '', stderr: `gatehouse: unknown command "deploy"\n${USAGE}` });
+  });
+
+  const tables: [string, readonly Flag[]][] = [
+    ['serve', SETTINGS],
+    ['token', [...TOKEN_FLAGS.mint, ...TOKEN_FLAGS.revoke]],
+    ['validate', []],
+    ['crd', []],
+  ];
+  for (const [command, rows] of tables) {
+    it(`gatehouse ${command} --help and gatehouse help ${command} list every flag of its table with its variable and default`, () => {
+      const help = run([command, '--help']);
+      assert.equal(help.stderr, '');
+      assert.equal(help.status, 0);
+      assert.deepEqual(run(['help', command]), help);
+      assert.ok(help.stdout.startsWith(`usage: gatehouse ${command}`), help.stdout);
+      assert.ok(help.stdout.endsWith('  -h, --help\n      print this help\n'), help.stdout);
+      for (const row of rows) {
+        const metavar = row.metavar ?? row.type.metavar;
+        const more = [row.required === true ? 'required' : '', row.env === true ? envName(row.flag) : '', row.fallback ? `default ${row.fallback}` : ''].filter((m) => m !== '');
+        const block = [`  --${row.flag}${metavar === '' ? '' : ` ${metavar}`}`, `      ${row.help}`, ...(more.length === 0 ? [] : [`      ${more.join(', ')}`])];
+        assert.ok(help.stdout.includes(`\n${block.join('\n')}\n`), `--${row.flag} is listed as\n${block.join('\n')}\n--- got:\n${help.stdout}`);
+      }
+      // Nothing listed that the table does not hold (token lists its shared rows once per subcommand).
+      assert.equal(help.stdout.split('\n').filter((l) => l.startsWith('  --')).length, rows.length);
+    });
+  }
+
+  it('serve -h reads as written: a flag, what it does, its variable and default', () => {
+    const { stdout } = run(['serve', '-h']);
+    assert.ok(
+      stdout.startsWith(`usage: gatehouse serve [flags]
+
+Runs the ext_authz gRPC server and the admin endpoint. Every flag is also an environment
+variable (named under it); a flag wins over its variable.
+
+flags:
+  --policies <file|dir>
+      AuthPolicy/Secret YAML files or directories (repeatable, or comma separated)
+      GATEHOUSE_POLICIES
+  --kubernetes
+      read AuthPolicies and Secrets from the Kubernetes API (default in a pod without --policies)
+      GATEHOUSE_KUBERNETES
+`),
+      stdout,
+    );
+    assert.ok(stdout.includes('\n  --log-level <debug|info|warn|error>\n      least severe level logged\n      GATEHOUSE_LOG_LEVEL, default info\n'), stdout);
+  });
+
+  it('crd --help: a command without flags still says so', () => {
+    assert.deepEqual(run(['crd', '--help']), {
+      status: 0,
+      stderr: '',
+      stdout: `usage: gatehouse crd
+
+Prints the AuthPolicy CustomResourceDefinition (YAML), generated from the policy schema.
+
+flags:
+  -h, --help
+      print this help
+`,
+    });
+    assert.deepEqual(run(['crd', 'extra']), { status: 2, stdout: '', stderr: 'gatehouse crd: unexpected argument "extra"\n' });
+  });
+});
 
 describe('gatehouse validate', () => {
   it('accepts the shipped examples', () => {
@@ -94,22 +190,60 @@ describe('gatehouse validate, offline', () => {
 });
 
 describe('gatehouse serve settings', () => {
-  it('a bad flag value exits 2 naming the flag and the field', () => {
+  it('a bad flag value exits 2 naming the flag and its variable', () => {
     const r = run(['serve', '--policies', join(ROOT, 'deploy', 'examples'), '--grpc-address', 'nowhere']);
-    assert.equal(r.status, 2);
-    assert.equal(r.stderr, 'gatehouse: invalid --grpc-address (grpcAddress): "nowhere" is not host:port\n');
+    assert.deepEqual(r, { status: 2, stdout: '', stderr: 'gatehouse: invalid --grpc-address (GATEHOUSE_GRPC_ADDRESS): "nowhere" is not host:port\n' });
   });
 
-  it('a bad environment value exits 2 naming the variable', () => {
+  it('a bad environment value exits 2 naming the variable and its flag', () => {
     const r = run(['serve', '--policies', join(ROOT, 'deploy', 'examples')], { GATEHOUSE_LOG_LEVEL: 'loud' });
-    assert.equal(r.status, 2);
-    assert.equal(r.stderr, 'gatehouse: invalid GATEHOUSE_LOG_LEVEL (logLevel): "loud" is not one of debug, info, warn, error\n');
+    assert.deepEqual(r, { status: 2, stdout: '', stderr: 'gatehouse: invalid GATEHOUSE_LOG_LEVEL (--log-level): "loud" is not one of debug, info, warn, error\n' });
   });
 
-  it('an unknown flag exits 2', () => {
-    const r = run(['serve', '--polices', 'x']);
-    assert.equal(r.status, 2);
-    assert.equal(r.stderr, 'gatehouse: unknown flag --polices\n');
+  it('a misspelt flag exits 2 with the flag it is closest to, and its value is not a second problem', () => {
+    const r = run(['serve', '--policies', join(ROOT, 'deploy', 'examples'), '--grpc-adress', '127.0.0.1:9001']);
+    assert.deepEqual(r, { status: 2, stdout: '', stderr: 'gatehouse: unknown flag --grpc-adress; did you mean --grpc-address?\n' });
+  });
+
+  it('a flag like no other exits 2 pointing at serve --help', () => {
+    const r = run(['serve', '--frobnicate']);
+    assert.deepEqual(r, { status: 2, stdout: '', stderr: 'gatehouse: unknown flag --frobnicate (gatehouse serve --help lists the flags)\n' });
+  });
+
+  it('a misspelt GATEHOUSE_ variable is a warning with the nearest name; Kubernetes service links pass silently', () => {
+    // What a pod gets for Services named gatehouse and gatehouse-metrics, unless enableServiceLinks is false.
+    const links = {
+      GATEHOUSE_SERVICE_HOST: '10.96.0.12',
+      GATEHOUSE_SERVICE_PORT: '9001',
+      GATEHOUSE_SERVICE_PORT_GRPC: '9001',
+      GATEHOUSE_PORT: 'tcp://10.96.0.12:9001',
+      GATEHOUSE_PORT_9001_TCP: 'tcp://10.96.0.12:9001',
+      GATEHOUSE_PORT_9001_TCP_PROTO: 'tcp',
+      GATEHOUSE_PORT_9001_TCP_PORT: '9001',
+      GATEHOUSE_PORT_9001_TCP_ADDR: '10.96.0.12',
+      GATEHOUSE_METRICS_SERVICE_HOST: '10.96.0.13',
+      GATEHOUSE_METRICS_PORT_9090_TCP_ADDR: '10.96.0.13',
+    };
+    const r = run(['serve'], { ...links, GATEHOUSE_POLICES: join(ROOT, 'deploy', 'examples') });
+    assert.deepEqual(r, {
+      status: 2,
+      stdout: '',
+      stderr: [
+        'gatehouse: warning: GATEHOUSE_POLICES is not a setting and is ignored; did you mean GATEHOUSE_POLICIES?',
+        'gatehouse: no policy source: give --policies (GATEHOUSE_POLICIES) or --kubernetes (GATEHOUSE_KUBERNETES)',
+        '',
+      ].join('\n'),
+    });
+  });
+
+  it('--policies with --kubernetes exits 2 before anything is dialled', async () => {
+    const r = run(['serve', '--policies', join(ROOT, 'deploy', 'examples'), '--redis-url', `redis://127.0.0.1:${await closedPort()}`], { GATEHOUSE_KUBERNETES: 'true' });
+    // No log line at all: no Redis connection was tried, no kubeconfig read.
+    assert.deepEqual(r, {
+      status: 2,
+      stdout: '',
+      stderr: 'gatehouse: --policies (GATEHOUSE_POLICIES) and GATEHOUSE_KUBERNETES (--kubernetes) are both given: read policies from files or from Kubernetes, not both\n',
+    });
   });
 });
 
@@ -123,9 +257,10 @@ interface Serving {
   started(): Promise<{ grpcPort: number; adminPort: number }>;
 }
 
-/** `gatehouse serve` as a real process on loopback ports; killed when the test ends. */
+/** `gatehouse serve` as a real process on loopback ports, without a shutdown delay; killed when the test ends. */
 function serve(t: TestContext, args: string[]): Serving {
-  const child = spawn(process.execPath, [CLI, 'serve', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', ...args], {
+  // No shutdown delay unless a test asks for one (later flags win): nothing here drains a load balancer.
+  const child = spawn(process.execPath, [CLI, 'serve', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '' },
   });
@@ -169,7 +304,7 @@ describe('gatehouse serve', () => {
 });
 
 describe('gatehouse serve stops in bounded time whatever Redis does', { timeout: 120_000 }, () => {
-  // --shutdown-delay 0s --shutdown-grace 1s: the process must be gone within delay + grace + 1 s.
+  // No shutdown delay, --shutdown-grace 1s: the process must be gone within delay + grace + 1 s.
   const BUDGET_MS = 0 + 1000 + 1000;
   const faults: { name: string; inject: (r: RedisServer) => Promise<void> | void }[] = [
     { name: 'killed (SIGKILL: connections refused)', inject: (r) => r.kill() },
@@ -179,7 +314,7 @@ describe('gatehouse serve stops in bounded time whatever Redis does', { timeout:
     it(`SIGTERM with Redis ${fault.name} while session Checks stream in: exit 0 within ${BUDGET_MS} ms`, async (t) => {
       const redis = await startRedis();
       t.after(() => redis.stop());
-      const g = serve(t, ['--policies', redisPolicyDir(), '--redis-url', redis.url, '--shutdown-delay', '0s', '--shutdown-grace', '1s']);
+      const g = serve(t, ['--policies', redisPolicyDir(), '--redis-url', redis.url, '--shutdown-grace', '1s']);
       const envoy = createEnvoyClient(`127.0.0.1:${(await g.started()).grpcPort}`);
       t.after(() => envoy.close());
       const login = await envoy.check({ host: SESSION_HOST, path: '/', headers: { apikey: API_KEY } });
@@ -214,7 +349,7 @@ describe('gatehouse serve stops in bounded time whatever Redis does', { timeout:
   }
 
   it('SIGTERM while startup still waits for an unreachable Redis: exit 0 at once, nothing served', async (t) => {
-    const g = serve(t, ['--policies', redisPolicyDir(), '--redis-url', `redis://127.0.0.1:${await closedPort()}`, '--shutdown-delay', '0s', '--shutdown-grace', '1s']);
+    const g = serve(t, ['--policies', redisPolicyDir(), '--redis-url', `redis://127.0.0.1:${await closedPort()}`, '--shutdown-grace', '1s']);
     // The revocation client logs each refused connection: startup is inside its Redis wait.
     await eventually(() => g.stdout().includes('ECONNREFUSED'), 20_000, 'a refused Redis connection during startup');
     const sent = Date.now();

@@ -1,9 +1,9 @@
 // What the container image runs: the Dockerfile's runtime stage reproduced (production dependencies
-// only, the built output), started on the current Node LTS as the image does, answering a real Check,
-// draining on SIGTERM without failing an in-flight Check.
+// only, the built output), started on the current Node LTS as the image does, printing its version,
+// answering a real Check, draining on SIGTERM without failing an in-flight Check.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +46,12 @@ describe('production install (the image runtime stage)', () => {
     lts = await nodeLts();
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gatehouse --version prints the version of the installed package, from any working directory', () => {
+    const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    const r = spawnSync(lts, [join(dir, 'dist', 'src', 'cli.js'), '--version'], { cwd: tmpdir(), encoding: 'utf8', timeout: 20_000 });
+    assert.deepEqual({ status: r.status, stdout: r.stdout, stderr: r.stderr }, { status: 0, stdout: `${version}\n`, stderr: '' });
+  });
 
   it(`starts on Node ${NODE_LTS_MAJOR} with production dependencies only and answers a Check as the examples say`, async (t) => {
     const s = await serve(lts, dir);
