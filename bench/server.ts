@@ -53,7 +53,7 @@ async function start(mode: ServerMode): Promise<Running> {
         // No shutdown delay: there is no load balancer to drain, and the harness kills a server that takes over 3 s to stop.
         const { settings } = loadSettings(
           [
-            '--policies', mode.policiesDir, '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'error',
+            '--policies', mode.policiesDir, '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '', '--log-level', 'error',
             '--shutdown-delay', '0s', '--shutdown-grace', '1s', ...(redis === undefined ? [] : ['--redis-url', redis.url]),
           ],
           {},

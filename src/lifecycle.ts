@@ -11,7 +11,7 @@ export interface Part {
 }
 
 /** The settings that are listen addresses; a new listener adds its own here. */
-export type ListenSetting = 'grpcAddress' | 'adminAddress';
+export type ListenSetting = 'grpcAddress' | 'adminAddress' | 'httpAddress';
 
 /**
  * Starts one listener. A failure to bind becomes a `listen_failed` error whose message is one line
@@ -20,6 +20,7 @@ export type ListenSetting = 'grpcAddress' | 'adminAddress';
  */
 export async function listen<T>(settings: Settings, key: ListenSetting, start: (address: string) => Promise<T>): Promise<T> {
   const address = settings[key];
+  if (address === undefined) throw new Error(`listen: ${key} is off`);
   try {
     return await start(address);
   } catch (e) {

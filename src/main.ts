@@ -13,9 +13,12 @@ import { createLogger, type Logger } from './telemetry/log.js';
 import { Metrics } from './telemetry/metrics.js';
 import { startAdminServer } from './transport/admin.js';
 import { startGrpcServer } from './transport/grpc.js';
+import { startHttpServer } from './transport/http.js';
 
 export interface Gatehouse {
   readonly grpcPort: number;
+  /** The HTTP forward-auth port; undefined when --http-address is off. */
+  readonly httpPort: number | undefined;
   readonly adminPort: number;
   readonly store: PolicyStore;
   readonly metrics: Metrics;
@@ -41,6 +44,8 @@ export interface Overrides {
 const CLOSE_MARGIN_MS = 500;
 // Startup waits this long for Redis; a Redis that is down does not stop the process.
 const REDIS_STARTUP_WAIT_MS = 5000;
+// An HTTP forward-auth decision still waiting (a stalled Redis, say) after this is denied with 503.
+const HTTP_DECISION_TIMEOUT_MS = 2000;
 
 /** `settings` come from loadSettings, which has checked them (one policy source among them). */
 export async function startGatehouse(settings: Settings, overrides: Overrides = {}): Promise<Gatehouse> {
@@ -136,6 +141,21 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
   );
   parts.push({ name: 'grpc server', close: () => grpc.close(0) });
   checkpoint();
+  const http =
+    settings.httpAddress === undefined
+      ? undefined
+      : await listen(settings, 'httpAddress', (address) =>
+          startHttpServer({
+            address,
+            engine,
+            maxHeaderBytes: settings.maxHeaderBytes,
+            maxRequestBytes: settings.maxRequestBytes,
+            decisionTimeoutMs: HTTP_DECISION_TIMEOUT_MS,
+            logger,
+          }),
+        );
+  if (http !== undefined) parts.push({ name: 'http server', close: () => http.close(0) });
+  checkpoint();
   const readiness = (): string | undefined => {
     if (stopping !== undefined) return 'shutting down';
     if (store.index === undefined) return 'policies not loaded';
@@ -146,7 +166,7 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
   checkpoint();
   grpc.setServing(readiness() === undefined);
   void kubernetes?.whenSynced().then(() => grpc.setServing(readiness() === undefined));
-  logger.info('gatehouse started', { grpc: settings.grpcAddress, grpcPort: grpc.port, admin: settings.adminAddress, adminPort: admin.port });
+  logger.info('gatehouse started', { grpc: settings.grpcAddress, grpcPort: grpc.port, http: settings.httpAddress, httpPort: http?.port, admin: settings.adminAddress, adminPort: admin.port });
 
   const shutdown = async (): Promise<void> => {
     // Not ready first, still answering: endpoints and Envoy health checks move traffic away
@@ -154,12 +174,13 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
     grpc.setServing(false);
     logger.info('shutting down: not ready, still answering', { delayMs: settings.shutdownDelayMs });
     await sleep(settings.shutdownDelayMs);
-    await grpc.close(settings.shutdownGraceMs);
+    await Promise.all([grpc.close(settings.shutdownGraceMs), http?.close(settings.shutdownGraceMs)]);
     await closeAll(parts, logger);
     logger.info('gatehouse stopped');
   };
   return {
     grpcPort: grpc.port,
+    httpPort: http?.port,
     adminPort: admin.port,
     store,
     metrics,

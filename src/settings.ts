@@ -15,6 +15,8 @@ export interface Settings {
   readonly secretSelector: string;
   readonly grpcAddress: string;
   readonly adminAddress: string;
+  /** HTTP forward-auth listen address; undefined turns the listener off. */
+  readonly httpAddress: string | undefined;
   readonly logLevel: Level;
   readonly defaultDecision: 'deny' | 'allow';
   readonly maxRequestBytes: number;
@@ -68,6 +70,10 @@ export const SETTINGS = [
     help: 'label selector for the Secrets gatehouse reads, applied by the API server (only these are held in memory)',
   },
   { key: 'grpcAddress', flag: 'grpc-address', type: address, env: true, fallback: '0.0.0.0:9001', help: 'ext_authz gRPC listen address' },
+  {
+    key: 'httpAddress', flag: 'http-address', type: optional(address), env: true, fallback: '0.0.0.0:9002',
+    help: 'HTTP forward-auth listen address (nginx auth_request, Traefik ForwardAuth, Envoy http_service); "" turns it off',
+  },
   { key: 'adminAddress', flag: 'admin-address', type: address, env: true, fallback: '0.0.0.0:9090', help: '/metrics, /healthz, /readyz listen address' },
   { key: 'logLevel', flag: 'log-level', type: oneOf(LEVELS), env: true, fallback: 'info', help: 'least severe level logged' },
   {

@@ -260,7 +260,7 @@ interface Serving {
 /** `gatehouse serve` as a real process on loopback ports, without a shutdown delay; killed when the test ends. */
 function serve(t: TestContext, args: string[]): Serving {
   // No shutdown delay unless a test asks for one (later flags win): nothing here drains a load balancer.
-  const child = spawn(process.execPath, [CLI, 'serve', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', ...args], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--shutdown-delay', '0s', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '' },
   });
@@ -366,6 +366,7 @@ describe('gatehouse serve cannot bind a listener', { timeout: 60_000 }, () => {
   const listeners = [
     { flag: '--admin-address', env: 'GATEHOUSE_ADMIN_ADDRESS', other: '--grpc-address' },
     { flag: '--grpc-address', env: 'GATEHOUSE_GRPC_ADDRESS', other: '--admin-address' },
+    { flag: '--http-address', env: 'GATEHOUSE_HTTP_ADDRESS', other: '--grpc-address' },
   ];
   for (const l of listeners) {
     it(`${l.flag} on a port already in use: exit 1 with one line naming the flag, its variable and the address`, async (t) => {

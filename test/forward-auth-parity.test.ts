@@ -110,7 +110,7 @@ describe('forward-auth over HTTP', { timeout: 120_000 }, () => {
     const hosts = ['web.example.com', 'api.example.com', 'www.example.org', 'a.b.example.org', 'nowhere.example.net', 'API.Example.com:8443'];
     const paths = ['/', '/orders/7?x=1', '/public/logo.png', '/publicity', '/admin', '/admin/users', '/./admin', '//admin', '/public/../admin', '/%61dmin/x', '/a%2Fb', '/x#y'];
     const methods = ['GET', 'POST', 'DELETE', 'PROPFIND', 'HEAD'];
-    const credentials = [
+    const credentials: Record<string, string>[] = [
       {},
       { apikey: 'acme-key-1' },
       { apikey: 'nope' },

@@ -32,7 +32,7 @@ describe('gatehouse serve --kubernetes', { timeout: 60_000 }, () => {
     const kubeConfig = server.kubeConfig();
     await server.pause();
     const { settings } = loadSettings(
-      ['--kubernetes', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '1s'],
+      ['--kubernetes', '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '1s'],
       {},
     );
     gatehouse = await startGatehouse(settings, { kubeConfig, logger: createLogger('debug', (line) => void logs.push(line)) });

@@ -23,7 +23,7 @@ interface Running {
 async function serve(node: string, dir: string): Promise<Running> {
   const child = spawn(
     node,
-    [join(dir, 'dist', 'src', 'cli.js'), 'serve', '--policies', join(repoRoot, 'deploy', 'examples'), '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-grace', '5s', '--shutdown-delay', '1s'],
+    [join(dir, 'dist', 'src', 'cli.js'), 'serve', '--policies', join(repoRoot, 'deploy', 'examples'), '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--shutdown-grace', '5s', '--shutdown-delay', '1s'],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

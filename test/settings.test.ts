@@ -34,6 +34,7 @@ const SAMPLES: { readonly [K in keyof Settings]: Sample<Settings[K]> } = {
   policySelector: { text: 'shard=1', value: 'shard=1', other: ['shard=2', 'shard=2'], defaultValue: '' },
   secretSelector: { text: 'gatehouse.dev/credential,team=payments', value: 'gatehouse.dev/credential,team=payments', other: ['x=y', 'x=y'], defaultValue: 'gatehouse.dev/credential' },
   grpcAddress: { text: '127.0.0.1:9101', value: '127.0.0.1:9101', other: ['[::1]:9102', '[::1]:9102'], defaultValue: '0.0.0.0:9001', bad: ['127.0.0.1:70000', '"127.0.0.1:70000" is not host:port'] },
+  httpAddress: { text: '127.0.0.1:9102', value: '127.0.0.1:9102', other: ['[::1]:9202', '[::1]:9202'], defaultValue: '0.0.0.0:9002', bad: ['9002', '"9002" is not host:port'] },
   adminAddress: { text: 'localhost:9190', value: 'localhost:9190', other: ['0.0.0.0:80', '0.0.0.0:80'], defaultValue: '0.0.0.0:9090', bad: ['9090', '"9090" is not host:port'] },
   logLevel: { text: 'debug', value: 'debug', other: ['error', 'error'], defaultValue: 'info', bad: ['loud', '"loud" is not one of debug, info, warn, error'] },
   defaultDecision: { text: 'allow', value: 'allow', other: ['deny', 'deny'], defaultValue: 'deny', bad: ['permit', '"permit" is not one of deny, allow'] },

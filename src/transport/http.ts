@@ -6,6 +6,7 @@
 // Thin like the gRPC transport: request -> CheckInput (http-request.ts) -> engine -> answer
 // (http-response.ts), with the shared answer discipline (answer.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Decision } from '../core/decision.js';
 import type { CheckEngine } from '../core/engine-port.js';
 import { GatehouseError } from '../core/errors.js';
@@ -54,8 +55,35 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
     },
     (req, res) => handle(req, res, o, answerer),
   );
+  guardSlowClients(server);
   const port = await listenHttp(server, o.address);
   return { port, close: (graceMs) => closeHttp(server, graceMs) };
+}
+
+/**
+ * A connection must deliver each request's headers in time, whatever else node's own periodic check
+ * does: between the connection (or the end of the last response, plus the keep-alive allowance) and
+ * the next complete request head, a client that dribbles bytes is cut off.
+ */
+function guardSlowClients(server: Server): void {
+  const timers = new WeakMap<Socket, NodeJS.Timeout>();
+  const arm = (socket: Socket, ms: number): void => {
+    clearTimeout(timers.get(socket));
+    const timer = setTimeout(() => socket.destroy(), ms);
+    timer.unref();
+    timers.set(socket, timer);
+  };
+  server.on('connection', (socket: Socket) => {
+    arm(socket, HEADERS_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(timers.get(socket)));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    clearTimeout(timers.get(socket));
+    res.once('finish', () => {
+      if (!socket.destroyed) arm(socket, KEEP_ALIVE_TIMEOUT_MS + HEADERS_TIMEOUT_MS);
+    });
+  });
 }
 
 function dialectOf(req: IncomingMessage): { dialect: Dialect | undefined; known: boolean } {

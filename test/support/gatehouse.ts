@@ -28,7 +28,7 @@ export async function startTestGatehouse(files: Readonly<Record<string, string>>
   const logs: string[] = [];
   const logger: Logger = options.logger ?? createLogger('debug', (line) => void logs.push(line));
   const { settings } = loadSettings(
-    ['--policies', dir, '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-grace', '2s', '--shutdown-delay', '0s', ...(options.flags ?? [])],
+    ['--policies', dir, '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '', '--shutdown-grace', '2s', '--shutdown-delay', '0s', ...(options.flags ?? [])],
     {},
   );
   const gatehouse = await startGatehouse(settings, { ...options, logger });
