@@ -15,7 +15,7 @@ import { PolicyStore } from '../src/policy/store.js';
 import { KubernetesSource } from '../src/sources/kubernetes.js';
 import { createLogger } from '../src/telemetry/log.js';
 import { Metrics } from '../src/telemetry/metrics.js';
-import { FakeApiServer, type JsonObject } from '../test/support/fake-apiserver.js';
+import { FakeApiServer, type JsonObject } from '../test/support/fake-apiserver/index.js';
 
 const NAMESPACES = 50;
 const KEYS_PER_ROTATION_TIMEOUT_MS = 5000;

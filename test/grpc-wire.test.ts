@@ -19,7 +19,8 @@ import {
   createHealthClient,
   decodeCheckResponse,
 } from './support/envoy-client.js';
-import { FakeEngine, allow, later, never, until } from './support/fake-engine.js';
+import { eventually } from './support/eventually.js';
+import { FakeEngine, allow, later, never } from './support/fake-engine.js';
 
 const MiB = 1 << 20;
 const REQ = { host: 'upload.example.com', path: '/files', method: 'PUT' };
@@ -249,7 +250,7 @@ describe('shutdown and connection handling', { timeout: 20_000 }, () => {
       const watch = health.watch('');
       assert.equal(await watch.next(), ServingStatus.SERVING);
       const inflight = envoy.check(REQ, { deadlineMs: 5000 });
-      await until(() => engine.inputs.length === 1);
+      await eventually(() => engine.inputs.length === 1, 2000, 'the Check to reach the engine');
       const started = performance.now();
       const closed = server.close(5000);
       assert.equal(await watch.next(), ServingStatus.NOT_SERVING);
@@ -277,7 +278,7 @@ describe('shutdown and connection handling', { timeout: 20_000 }, () => {
     const envoy = createEnvoyClient(`127.0.0.1:${server.port}`);
     try {
       const inflight = envoy.check(REQ, { deadlineMs: Infinity }).catch((err: unknown) => err);
-      await until(() => engine.inputs.length === 1);
+      await eventually(() => engine.inputs.length === 1, 2000, 'the Check to reach the engine');
       const started = performance.now();
       await server.close(150);
       const elapsed = performance.now() - started;

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import type { Decision } from '../src/core/decision.js';
 import { type GrpcServer, startGrpcServer } from '../src/transport/grpc.js';
 import {
   type EnvoyClient,
@@ -394,9 +395,15 @@ describe('ext_authz Check over gRPC', { timeout: 30_000 }, () => {
 
   test('observe is called exactly once per answered Check, whatever the path', async () => {
     let n = 0;
+    const late: Promise<Decision>[] = [];
     engine.script = () => {
       n++;
-      if (n % 4 === 0) return never();
+      if (n % 4 === 0) {
+        // Settles after the deadline answer has gone out.
+        const settling = later(700, allow());
+        late.push(settling);
+        return settling;
+      }
       if (n % 4 === 1) return later(5, allow());
       if (n % 4 === 2) throw new Error('x');
       return deny({ status: 401, code: 'key_unknown' });
@@ -425,7 +432,10 @@ describe('ext_authz Check over gRPC', { timeout: 30_000 }, () => {
     );
     for (const o of engine.observed) assert.ok(o.seconds >= 0 && o.seconds < 1, `seconds ${o.seconds}`);
     // Late settlements after a deadline answer are dropped, not observed again.
-    await new Promise((r) => setTimeout(r, 50));
+    await Promise.all(late);
+    // Whatever the server chained on those decisions has run by the next turn of the event loop.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(late.length, 2);
     assert.equal(engine.observed.length, 10);
   });
 

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { createJwtServices, type JwtServices } from '../src/authn/jwt/services.js';
 import type { DecodedCheckResponse } from './support/envoy-client.js';
+import { authPolicy, hmacJwtMethod, hmacSecret, yamlOf } from './support/fixtures.js';
 import { eventually, startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
 import { generateTestKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
 import { OP_AUDIENCE, startOidcOp, type TestOp } from './support/oidc-op.js';
@@ -14,66 +15,34 @@ const ISSUER = 'https://id.example.com';
 const KEY = generateTestKey('ES256', 'edge-1');
 
 function policies(jwksUrl: string, opIssuer: string): Record<string, string> {
+  const tokens = hmacJwtMethod({
+    issuer: ISSUER,
+    audiences: ['shop'],
+    consumer: { username: 'preferred_username', groups: 'groups' },
+    claimsToHeaders: { 'x-user-email': 'email' },
+    forwardPayloadHeader: 'x-jwt-payload',
+    hideCredentials: true,
+    revocation: true,
+  });
+  const idp = { name: 'idp', jwt: { algorithms: ['ES256'], jwksUri: jwksUrl, from: [{ query: 'access_token' }], hideCredentials: true } };
+  const oidc = {
+    name: 'oidc-tokens',
+    jwt: { algorithms: ['RS256'], issuer: opIssuer, discovery: true, audiences: [OP_AUDIENCE], consumer: { id: 'client_id', username: 'preferred_username', groups: 'groups' } },
+  };
   return {
-    'shop.yaml': `apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: api, namespace: shop}
-spec:
-  hosts: [api.shop.example.com]
-  authentication:
-    methods:
-      - name: tokens
-        jwt:
-          algorithms: [HS256]
-          secretRef: {name: jwt-hmac, key: secret}
-          issuer: ${ISSUER}
-          audiences: [shop]
-          consumer: {username: preferred_username, groups: groups}
-          claimsToHeaders: {x-user-email: email}
-          forwardPayloadHeader: x-jwt-payload
-          hideCredentials: true
-          revocation: true
-  response: {realm: shop}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: jwt-hmac, namespace: shop}
-stringData:
-  secret: ${HMAC}
-`,
-    'edge.yaml': `apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: edge, namespace: edge}
-spec:
-  hosts: [edge.example.com]
-  authentication:
-    methods:
-      - name: idp
-        jwt:
-          algorithms: [ES256]
-          jwksUri: ${jwksUrl}
-          from: [{query: access_token}]
-          hideCredentials: true
-  response: {realm: edge}
-`,
-    'orders.yaml': `apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: orders, namespace: orders}
-spec:
-  hosts: [orders.example.com]
-  authentication:
-    methods:
-      - name: oidc-tokens
-        jwt:
-          algorithms: [RS256]
-          issuer: ${opIssuer}
-          discovery: true
-          audiences: ['${OP_AUDIENCE}']
-          consumer: {id: client_id, username: preferred_username, groups: groups}
-  authorization:
-    groups: {anyOf: [orders]}
-  response: {realm: orders}
-`,
+    'shop.yaml': yamlOf(
+      authPolicy('shop', 'api', { hosts: ['api.shop.example.com'], authentication: { methods: [tokens] }, response: { realm: 'shop' } }),
+      hmacSecret('shop', HMAC),
+    ),
+    'edge.yaml': yamlOf(authPolicy('edge', 'edge', { hosts: ['edge.example.com'], authentication: { methods: [idp] }, response: { realm: 'edge' } })),
+    'orders.yaml': yamlOf(
+      authPolicy('orders', 'orders', {
+        hosts: ['orders.example.com'],
+        authentication: { methods: [oidc] },
+        authorization: { groups: { anyOf: ['orders'] } },
+        response: { realm: 'orders' },
+      }),
+    ),
   };
 }
 
@@ -229,18 +198,8 @@ describe('jwt through the ext_authz gRPC server', { timeout: 60_000 }, () => {
   });
 
   test('JWKS never reachable: 503 jwks_unavailable', async () => {
-    gh.write('down.yaml', `apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: down, namespace: edge}
-spec:
-  hosts: [down.example.com]
-  authentication:
-    methods:
-      - name: idp
-        jwt:
-          algorithms: [ES256]
-          jwksUri: http://127.0.0.1:1/jwks.json
-`);
+    const idp = { name: 'idp', jwt: { algorithms: ['ES256'], jwksUri: 'http://127.0.0.1:1/jwks.json' } };
+    gh.write('down.yaml', yamlOf(authPolicy('edge', 'down', { hosts: ['down.example.com'], authentication: { methods: [idp] } })));
     await eventually(() => gh.gatehouse.store.status('edge', 'down')?.ready === true, 5000, 'down policy compiled');
     const token = await new SignJWT({ sub: 'x', iat: s(), exp: s() + 60 }).setProtectedHeader({ alg: 'ES256', kid: 'edge-1' }).sign(KEY.privateKey);
     const res = await gh.envoy.check({ host: 'down.example.com', path: '/', headers: { authorization: `Bearer ${token}` } });

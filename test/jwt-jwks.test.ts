@@ -19,6 +19,15 @@ const sign = (k: TestKey, kid: string = k.kid): Promise<string> => new SignJWT(c
 
 const FAST = { minRefreshMs: 150, maxRefreshMs: 2000, defaultRefreshMs: 1500, unknownKidCooldownMs: 400, waitMs: 2000, fetchTimeoutMs: 1000 };
 
+/**
+ * Waits out the unknown-kid cooldown of a fetch that started before `since` (a performance.now()
+ * reading). The cache measures the cooldown on performance.now, which a test cannot inject, so this
+ * polls that same clock rather than sleeping for a guessed time.
+ */
+async function cooldownOver(since: number): Promise<void> {
+  await eventually(() => performance.now() - since >= FAST.unknownKidCooldownMs, FAST.unknownKidCooldownMs + 5000, 'the unknown-kid cooldown to run out');
+}
+
 describe('jwt: remote JWKS', { timeout: 60_000 }, () => {
   let idp: JwksServer;
   let services: JwtServices;
@@ -62,8 +71,9 @@ describe('jwt: remote JWKS', { timeout: 60_000 }, () => {
     const m = method({}, quiet());
     const tokenA = await sign(A);
     assert.equal(outcome(await authenticate(m, bearer(tokenA))), 'success');
+    const loaded = performance.now();
     idp.setKeys([A.jwk, B.jwk]);
-    await new Promise((r) => setTimeout(r, FAST.unknownKidCooldownMs));
+    await cooldownOver(loaded);
     assert.equal(outcome(await authenticate(m, bearer(await sign(B)))), 'success');
     assert.equal(idp.count('/jwks.json'), 2, 'one refetch for the unknown kid');
     idp.setKeys([B.jwk]);
@@ -76,13 +86,14 @@ describe('jwt: remote JWKS', { timeout: 60_000 }, () => {
     idp.setCacheControl('max-age=3600');
     const m = method({}, quiet());
     await eventually(() => m.config.remote?.keys !== undefined, 3000, 'first JWKS fetch');
+    const loaded = performance.now();
     const first = m.authenticate(bearer(await sign(A)), { now: T0, policy: POLICY, path: '/' });
     assert.ok(!(first instanceof Promise), 'keys in memory: no Promise');
     assert.equal(outcome(first), 'success');
     const forged = m.authenticate(bearer(await new SignJWT({ ...claims, sub: 'other' }).setProtectedHeader({ alg: 'RS256', kid: 'key-a' }).sign(generateTestKey('RS256', 'key-a').privateKey)), { now: T0, policy: POLICY, path: '/' });
     assert.ok(!(forged instanceof Promise));
     assert.equal(outcome(forged), 'jwt_signature_invalid');
-    await new Promise((r) => setTimeout(r, FAST.unknownKidCooldownMs));
+    await cooldownOver(loaded);
     const fetched = idp.count('/jwks.json');
     const unknown = m.authenticate(bearer(await sign(B)), { now: T0, policy: POLICY, path: '/' });
     assert.ok(unknown instanceof Promise, 'an unknown kid waits for the refetch');
@@ -116,15 +127,16 @@ describe('jwt: remote JWKS', { timeout: 60_000 }, () => {
     const tokens = await Promise.all(Array.from({ length: 300 }, () => sign(A, randomUUID())));
     const m = method({}, quiet());
     await eventually(() => m.config.remote?.keys !== undefined, 3000, 'first JWKS fetch');
-    await new Promise((r) => setTimeout(r, FAST.unknownKidCooldownMs));
+    await cooldownOver(performance.now());
     const before = idp.count('/jwks.json');
     const results = await Promise.all(tokens.map((t) => authenticate(m, bearer(t))));
+    const refetched = performance.now();
     assert.deepEqual(new Set(results.map(outcome)), new Set(['jwt_key_unknown']));
     assert.equal(idp.count('/jwks.json') - before, 1);
     const second = await Promise.all(tokens.slice(0, 50).map((t) => authenticate(m, bearer(t))));
     assert.deepEqual(new Set(second.map(outcome)), new Set(['jwt_key_unknown']));
     assert.equal(idp.count('/jwks.json') - before, 1, 'still within the cooldown');
-    await new Promise((r) => setTimeout(r, FAST.unknownKidCooldownMs + 50));
+    await cooldownOver(refetched);
     assert.equal(outcome(await authenticate(m, bearer(tokens[0] ?? ''))), 'jwt_key_unknown');
     assert.equal(idp.count('/jwks.json') - before, 2, 'one more after the cooldown');
   });
@@ -140,9 +152,12 @@ describe('jwt: remote JWKS', { timeout: 60_000 }, () => {
     idp.setCacheControl('max-age=86400');
     await refreshNow(m);
     const settled = idp.count('/jwks.json');
-    await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(idp.count('/jwks.json'), settled, 'a long max-age waits (up to the upper bound)');
-    await eventually(() => idp.count('/jwks.json') === settled + 1, 3000, 'refresh at the upper bound');
+    const refreshed = performance.now();
+    // A long max-age waits for the upper bound: the next fetch comes no sooner, and comes alone.
+    await eventually(() => idp.count('/jwks.json') > settled, FAST.maxRefreshMs + 3000, 'refresh at the upper bound');
+    const waited = performance.now() - refreshed;
+    assert.equal(idp.count('/jwks.json'), settled + 1);
+    assert.ok(waited >= FAST.maxRefreshMs - 50, `the next fetch came after ${waited.toFixed(0)} ms, not the upper bound of ${FAST.maxRefreshMs}`);
   });
 
   test('never fetched (IdP unreachable from the start): 503 jwks_unavailable, not a 401', async () => {

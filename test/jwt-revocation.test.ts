@@ -10,12 +10,11 @@ import { GatehouseError } from '../src/core/errors.js';
 import { createLogger } from '../src/telemetry/log.js';
 import { createRedisClient } from '../src/redis/client.js';
 import { authenticate, bearer, mustCompile, outcome, S0, secret, T0 } from './support/jwt-policy.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { elapseOnRedis, startRedis, type RedisServer } from './support/redis.js';
 
 const HMAC = 'hs256-shared-secret-0123456789abcdef';
 const hsSecret = secret('jwt-hmac', { secret: HMAC });
 const hs = (payload: Record<string, unknown>): Promise<string> => new SignJWT(payload).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(HMAC));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let redis: RedisServer;
 const opened: RevocationList[] = [];
@@ -34,14 +33,26 @@ function redisList(cacheMs = 0): RedisRevocationList {
   return list;
 }
 
-const IMPLEMENTATIONS: [string, () => Promise<RevocationList>][] = [
-  ['memory', async () => new MemoryRevocationList()],
+interface Fixture {
+  readonly l: RevocationList;
+  /** Lets `ms` of list time pass: an injected clock in memory, the server's own clock in Redis. */
+  elapse(ms: number): Promise<void>;
+}
+
+const IMPLEMENTATIONS: [string, () => Promise<Fixture>][] = [
+  [
+    'memory',
+    async () => {
+      let now = Date.now();
+      return { l: new MemoryRevocationList({ clock: () => now }), elapse: async (ms) => void (now += ms) };
+    },
+  ],
   [
     'redis',
     async () => {
       const l = redisList();
       await l.ready(5000);
-      return l;
+      return { l, elapse: (ms) => elapseOnRedis(redis.port, ms) };
     },
   ],
 ];
@@ -58,23 +69,23 @@ for (const [name, make] of IMPLEMENTATIONS) {
     });
 
     test('nothing is revoked in a fresh list', async () => {
-      const l = await make();
+      const { l } = await make();
       assert.equal(await l.isRevoked(q()), false);
       assert.equal(await l.isRevoked(q({ jti: undefined, issuedAt: undefined })), false);
     });
 
     test('a revoked jti is denied in its scope only, until its ttl', async () => {
-      const l = await make();
+      const { l, elapse } = await make();
       await l.revokeToken('https://id.example.com', 'jti-1', 400);
       assert.equal(await l.isRevoked(q()), true);
       assert.equal(await l.isRevoked(q({ jti: 'jti-2' })), false);
       assert.equal(await l.isRevoked(q({ scope: 'https://other.example.com' })), false);
-      await sleep(600);
+      await elapse(400);
       assert.equal(await l.isRevoked(q()), false);
     });
 
     test('a revoked consumer loses tokens issued before T (to the second), and those without iat', async () => {
-      const l = await make();
+      const { l } = await make();
       const T = Math.floor(NOW / 1000) * 1000 + 500;
       await l.revokeConsumer('https://id.example.com', 'alice', T, undefined);
       assert.equal(await l.isRevoked(q({ jti: undefined, issuedAt: T - 1500 })), true);
@@ -88,7 +99,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
     });
 
     test('a session logout with room is held as that session alone: the consumer keeps its others', async () => {
-      const l = await make();
+      const { l } = await make();
       const logout = { scope: 'session:shop/web', jti: 'sid-1', consumer: 'alice', issuedAt: NOW - 1000, ttlMs: 60_000, maxLifetimeMs: 120_000 };
       assert.equal(await l.revokeOrWiden(logout), 'token');
       assert.equal(await l.isRevoked({ scope: 'session:shop/web', jti: 'sid-1', consumer: 'alice', issuedAt: NOW - 1000 }), true);
@@ -99,7 +110,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
     });
 
     test('empty ids and non-positive ttls are refused', async () => {
-      const l = await make();
+      const { l } = await make();
       await assert.rejects(l.revokeToken('s', '', 1000), /scope and an id/);
       await assert.rejects(l.revokeToken('s', 'j', 0), /positive/);
       await assert.rejects(l.revokeConsumer('', 'c', 1, undefined), /scope and an id/);

@@ -6,8 +6,10 @@ import { startGatehouse, type Gatehouse } from '../src/main.js';
 import { loadSettings } from '../src/settings.js';
 import { createLogger } from '../src/telemetry/log.js';
 import { createEnvoyClient, createHealthClient, deniedOf, okOf, ServingStatus, type EnvoyClient, type HealthClient } from './support/envoy-client.js';
-import { FakeApiServer } from './support/fake-apiserver.js';
-import { keyPolicy, keySecret, readyOf, sleep, waitFor, withKeys, withSpec } from './support/kubernetes-kit.js';
+import { eventually } from './support/eventually.js';
+import { FakeApiServer } from './support/fake-apiserver/index.js';
+import { keyPolicy, keySecret } from './support/fixtures.js';
+import { readyOf, withKeys, withSpec } from './support/kubernetes-kit.js';
 
 const HOST = 'api.example.com';
 
@@ -56,16 +58,19 @@ describe('gatehouse serve --kubernetes', { timeout: 60_000 }, () => {
     const denied = deniedOf(await envoy.check({ host: HOST, path: '/orders', headers: { apikey: 'acme-key-1' } }));
     assert.equal(denied.status, 503);
     assert.deepEqual(JSON.parse(denied.body), { code: 'not_ready', message: 'Service unavailable' });
-    await sleep(1200);
-    const metrics = await (await fetch(`${admin}/metrics`)).text();
-    const down = /^gatehouse_kubernetes_watch_down_seconds\{resource="authpolicies"\} ([0-9.e+-]+)$/m.exec(metrics);
-    assert.ok(down !== null && Number(down[1]) > 0, `watch down seconds in\n${metrics.split('\n').filter((l) => l.includes('watch')).join('\n')}`);
+    // The gauge is refreshed once a second: poll /metrics until it counts the outage.
+    let metrics = '';
+    const downSeconds = (): number => Number(/^gatehouse_kubernetes_watch_down_seconds\{resource="authpolicies"\} ([0-9.e+-]+)$/m.exec(metrics)?.[1] ?? 0);
+    await eventually(async () => {
+      metrics = await (await fetch(`${admin}/metrics`)).text();
+      return downSeconds() > 0;
+    }, 5000, 'the watch-down gauge above 0');
     assert.match(metrics, /^gatehouse_source_synced\{source="kubernetes"\} 0$/m);
   });
 
   it('becomes ready once the API server answers, and authenticates keys from Secrets', async () => {
     await server.resume();
-    await waitFor(() => gatehouse.store.index !== undefined, 'the first sync', 15_000);
+    await eventually(() => gatehouse.store.index !== undefined, 15_000, 'the first sync');
     assert.equal((await fetch(`${admin}/readyz`)).status, 200);
     assert.equal(await health.check(''), ServingStatus.SERVING);
     const ok = okOf(await envoy.check({ host: HOST, path: '/orders', headers: { apikey: 'acme-key-1' } }));
@@ -73,12 +78,12 @@ describe('gatehouse serve --kubernetes', { timeout: 60_000 }, () => {
     assert.equal(await check('globex-key-1'), 200);
     assert.equal(await check(), 401);
     assert.equal(await check('wrong'), 401);
-    await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'True', 'the Ready status');
+    await eventually(() => readyOf(server, 'shop', 'api')?.status === 'True', 5000, 'the Ready status');
   });
 
   it('a rotated key works at once and the old one stops working', async () => {
     withKeys(server, 'shop', 'acme', 'acme-key-2');
-    await waitFor(() => gatehouse.store.index?.keyCount === 2 && gatehouse.store.secretCount === 2, 'the rotation');
+    await eventually(() => gatehouse.store.index?.keyCount === 2 && gatehouse.store.secretCount === 2, 5000, 'the rotation');
     let status = await check('acme-key-2');
     for (let i = 0; i < 50 && status !== 200; i++) status = await check('acme-key-2');
     assert.equal(status, 200);
@@ -96,7 +101,7 @@ describe('gatehouse serve --kubernetes', { timeout: 60_000 }, () => {
 
   it('an invalid update keeps the last good policy serving and says so in the status', async () => {
     withSpec(server, 'shop', 'api', { hosts: [HOST], authentication: { methods: [{ name: 'keys', apiKey: { selector: {} } }] } });
-    await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'False', 'the Invalid status');
+    await eventually(() => readyOf(server, 'shop', 'api')?.status === 'False', 5000, 'the Invalid status');
     assert.equal(readyOf(server, 'shop', 'api')?.reason, 'Invalid');
     assert.match(String(readyOf(server, 'shop', 'api')?.message), /^spec\.authentication\.methods\[0\]\.apiKey\.selector: .*serving the last valid generation 1$/);
     assert.equal(await check('acme-key-2'), 200);
@@ -106,7 +111,7 @@ describe('gatehouse serve --kubernetes', { timeout: 60_000 }, () => {
   it('after a dropped connection, policies created meanwhile take effect', async () => {
     server.dropWatches();
     server.create(keyPolicy('shop', 'web', 'web.example.com'));
-    await waitFor(() => gatehouse.store.status('shop', 'web')?.ready === true, 'the new policy', 10_000);
+    await eventually(() => gatehouse.store.status('shop', 'web')?.ready === true, 10_000, 'the new policy');
     const res = await envoy.check({ host: 'web.example.com', path: '/', headers: { apikey: 'acme-key-2' } });
     assert.equal(res.kind, 'ok');
     assert.equal(deniedOf(await envoy.check({ host: 'web.example.com', path: '/' })).status, 401);

@@ -2,21 +2,9 @@
 // reach the store as they are created, changed and deleted; namespaces and selectors scope what is read.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  CREDENTIAL,
-  keyPolicy,
-  keySecret,
-  keySpec,
-  policyObject,
-  readyOf,
-  relabel,
-  sleep,
-  startFakeServer,
-  startSource,
-  waitFor,
-  withKeys,
-  withSpec,
-} from './support/kubernetes-kit.js';
+import { eventually } from './support/eventually.js';
+import { authPolicy, CREDENTIAL, keyMethod, keyPolicy, keySecret, keySpec, secret } from './support/fixtures.js';
+import { readyOf, relabel, startFakeServer, startSource, withKeys, withSpec } from './support/kubernetes-kit.js';
 import { policyOf } from './support/route.js';
 
 const TIMEOUT = { timeout: 30_000 };
@@ -31,15 +19,15 @@ test('policies created, changed and deleted in the cluster are served without a 
   assert.equal(store.index?.keyCount, 1);
 
   server.create(keyPolicy('shop', 'web', 'web.example.com'));
-  await waitFor(() => policyOf(store.index, 'web.example.com', '/', 'GET')?.id === 'shop/web', 'the created policy');
+  await eventually(() => policyOf(store.index, 'web.example.com', '/', 'GET')?.id === 'shop/web', 5000, 'the created policy');
 
   withSpec(server, 'shop', 'web', keySpec('www.example.com'));
-  await waitFor(() => policyOf(store.index, 'www.example.com', '/', 'GET')?.id === 'shop/web', 'the changed host');
+  await eventually(() => policyOf(store.index, 'www.example.com', '/', 'GET')?.id === 'shop/web', 5000, 'the changed host');
   assert.equal(policyOf(store.index, 'web.example.com', '/', 'GET'), undefined);
   assert.equal(store.status('shop', 'web')?.observedGeneration, 2);
 
   server.delete('AuthPolicy', 'shop', 'web');
-  await waitFor(() => policyOf(store.index, 'www.example.com', '/', 'GET') === undefined, 'the deletion');
+  await eventually(() => policyOf(store.index, 'www.example.com', '/', 'GET') === undefined, 5000, 'the deletion');
   assert.equal(store.status('shop', 'web'), undefined);
   assert.deepEqual(store.statuses().map((s) => s.id), ['shop/api']);
 });
@@ -50,11 +38,11 @@ test('an invalid update keeps the last good generation serving and the status na
   server.create(keySecret('shop', 'acme', 'acme-key-1', 'acme'));
   const { source, store } = startSource(t, server);
   await source.whenSynced();
-  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'True', 'the first Ready status');
+  await eventually(() => readyOf(server, 'shop', 'api')?.status === 'True', 5000, 'the first Ready status');
 
   const spec = keySpec('api.example.com');
   withSpec(server, 'shop', 'api', { ...spec, authentication: { mode: 'sometimes', methods: [] } });
-  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'False', 'the Invalid status');
+  await eventually(() => readyOf(server, 'shop', 'api')?.status === 'False', 5000, 'the Invalid status');
   const ready = readyOf(server, 'shop', 'api');
   assert.equal(ready?.reason, 'Invalid');
   assert.equal(ready?.observedGeneration, 2);
@@ -65,7 +53,7 @@ test('an invalid update keeps the last good generation serving and the status na
   assert.equal(store.index?.keyCount, 1);
 
   withSpec(server, 'shop', 'api', spec);
-  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'True', 'the fixed policy');
+  await eventually(() => readyOf(server, 'shop', 'api')?.status === 'True', 5000, 'the fixed policy');
   assert.deepEqual({ ...readyOf(server, 'shop', 'api'), lastTransitionTime: '-' }, {
     type: 'Ready', status: 'True', reason: 'Compiled', message: '', lastTransitionTime: '-', observedGeneration: 3,
   });
@@ -81,29 +69,29 @@ test('a rotated Secret swaps keys and a deleted Secret revokes its keys at once'
   assert.equal(store.index?.keyCount, 2);
 
   withKeys(server, 'shop', 'acme', 'acme-key-2\nacme-key-3');
-  await waitFor(() => store.index?.keyCount === 3, 'the rotated keys');
+  await eventually(() => store.index?.keyCount === 3, 5000, 'the rotated keys');
 
   server.delete('Secret', 'shop', 'globex');
-  await waitFor(() => store.index?.keyCount === 2, 'the revoked key');
+  await eventually(() => store.index?.keyCount === 2, 5000, 'the revoked key');
   assert.equal(store.secretCount, 1);
 });
 
 test('a host claimed by two policies: the younger one reports HostConflict naming the older', TIMEOUT, async (t) => {
   const server = await startFakeServer(t);
-  server.create(keyPolicy('shop', 'first', 'api.example.com'));
+  // Seeded as created long ago; the younger sorts first by name, so only age makes the incumbent win.
+  server.create(authPolicy('shop', 'incumbent', keySpec('api.example.com'), { creationTimestamp: '2024-01-01T00:00:00Z' }));
   const { source, store } = startSource(t, server);
   await source.whenSynced();
-  await sleep(1100); // creationTimestamp has whole seconds: make the second policy younger
-  server.create(keyPolicy('shop', 'second', 'api.example.com'));
-  await waitFor(() => readyOf(server, 'shop', 'second')?.reason === 'HostConflict', 'the conflict status');
-  assert.equal(readyOf(server, 'shop', 'second')?.status, 'False');
-  assert.equal(readyOf(server, 'shop', 'second')?.message, 'host api.example.com path / is already served by shop/first');
-  assert.equal(readyOf(server, 'shop', 'first')?.status, 'True');
-  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/first');
+  server.create(keyPolicy('shop', 'challenger', 'api.example.com'));
+  await eventually(() => readyOf(server, 'shop', 'challenger')?.reason === 'HostConflict', 5000, 'the conflict status');
+  assert.equal(readyOf(server, 'shop', 'challenger')?.status, 'False');
+  assert.equal(readyOf(server, 'shop', 'challenger')?.message, 'host api.example.com path / is already served by shop/incumbent');
+  assert.equal(readyOf(server, 'shop', 'incumbent')?.status, 'True');
+  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/incumbent');
 
-  server.delete('AuthPolicy', 'shop', 'first');
-  await waitFor(() => readyOf(server, 'shop', 'second')?.status === 'True', 'the conflict resolved');
-  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/second');
+  server.delete('AuthPolicy', 'shop', 'incumbent');
+  await eventually(() => readyOf(server, 'shop', 'challenger')?.status === 'True', 5000, 'the conflict resolved');
+  assert.equal(policyOf(store.index, 'api.example.com', '/', 'GET')?.id, 'shop/challenger');
 });
 
 test('with --watch-namespace only those namespaces are read, one informer per namespace', TIMEOUT, async (t) => {
@@ -118,8 +106,8 @@ test('with --watch-namespace only those namespaces are read, one informer per na
   assert.deepEqual(server.stats.listsByResource, { authpolicies: 2, secrets: 2 });
   server.create(keyPolicy('team-b', 'b2', 'b2.example.com'));
   server.create(keyPolicy('team-c', 'c2', 'c2.example.com'));
-  await waitFor(() => store.status('team-c', 'c2') !== undefined, 'the watched namespace');
-  await sleep(200);
+  // b2 was created first: a watch that could see team-b would have delivered it before c2.
+  await eventually(() => store.status('team-c', 'c2') !== undefined, 5000, 'the watched namespace');
   assert.deepEqual(store.statuses().map((s) => s.id).sort(), ['team-a/a', 'team-c/c', 'team-c/c2']);
   assert.equal(store.secretCount, 1);
   assert.equal(server.get('AuthPolicy', 'team-b', 'b')?.status, undefined, 'no status on an ignored policy');
@@ -130,7 +118,7 @@ test('--policy-selector shards policies; Secrets are read only with the gatehous
   server.create(keyPolicy('shop', 'mine', 'mine.example.com', 'partners', { shard: 'one' }));
   server.create(keyPolicy('shop', 'theirs', 'theirs.example.com', 'partners', { shard: 'two' }));
   server.create(keySecret('shop', 'labelled', 'k1', 'c1'));
-  server.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unrelated', namespace: 'shop' }, data: { password: Buffer.from('hunter2').toString('base64') } });
+  server.create(secret('shop', 'unrelated', { password: 'hunter2' }));
   const { source, store } = startSource(t, server, { policySelector: 'shard=one' });
   await source.whenSynced();
   assert.equal(source.secretSelector, CREDENTIAL);
@@ -139,22 +127,18 @@ test('--policy-selector shards policies; Secrets are read only with the gatehous
 
   // A policy relabelled out of the shard leaves the selection: a DELETED event for this replica.
   relabel(server, 'AuthPolicy', 'shop', 'mine', { shard: 'two' });
-  await waitFor(() => store.statuses().length === 0, 'the policy leaving the shard');
+  await eventually(() => store.statuses().length === 0, 5000, 'the policy leaving the shard');
   assert.equal(policyOf(store.index, 'mine.example.com', '/', 'GET'), undefined);
 });
 
 test('a policy referencing an unlabelled Secret by name reports SecretMissing with the label rule', TIMEOUT, async (t) => {
   const server = await startFakeServer(t);
-  const spec = {
-    hosts: ['shop.example.com'],
-    authentication: { methods: [{ name: 'keys', apiKey: { from: [{ header: 'apikey' }], selector: { matchLabels: { [CREDENTIAL]: 'partners' } } } }] },
-    session: { storage: 'cookie', secretRef: { name: 'shop-session' } },
-  };
-  server.create(policyObject('shop', 'web', spec));
-  server.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-session', namespace: 'shop' }, stringData: { k1: 'x'.repeat(48) } });
+  const spec = { hosts: ['shop.example.com'], authentication: { methods: [keyMethod()] }, session: { storage: 'cookie', secretRef: { name: 'shop-session' } } };
+  server.create(authPolicy('shop', 'web', spec));
+  server.create(secret('shop', 'shop-session', { k1: 'x'.repeat(48) }));
   const { source, store } = startSource(t, server);
   await source.whenSynced();
-  await waitFor(() => readyOf(server, 'shop', 'web') !== undefined, 'the status');
+  await eventually(() => readyOf(server, 'shop', 'web') !== undefined, 5000, 'the status');
   const ready = readyOf(server, 'shop', 'web');
   assert.equal(ready?.reason, 'SecretMissing');
   assert.match(String(ready?.message), /shop-session/);
@@ -162,6 +146,6 @@ test('a policy referencing an unlabelled Secret by name reports SecretMissing wi
 
   // Labelling the Secret is enough: it enters the selection and the policy compiles.
   relabel(server, 'Secret', 'shop', 'shop-session', { [CREDENTIAL]: 'session' });
-  await waitFor(() => readyOf(server, 'shop', 'web')?.status === 'True', 'the policy with its Secret');
+  await eventually(() => readyOf(server, 'shop', 'web')?.status === 'True', 5000, 'the policy with its Secret');
   assert.equal(store.status('shop', 'web')?.reason, 'Compiled');
 });

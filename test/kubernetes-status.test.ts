@@ -8,11 +8,26 @@ import { KubernetesApi } from '../src/sources/kubernetes-api.js';
 import { type ObservedPolicy, toPolicy } from '../src/sources/kubernetes-convert.js';
 import { StatusWriter } from '../src/sources/kubernetes-status.js';
 import { silentLogger } from '../src/telemetry/log.js';
-import type { JsonValue } from './support/fake-apiserver.js';
-import { at, keyPolicy, keySecret, keySpec, readyOf, relabel, sleep, startFakeServer, startSource, waitFor, withSpec } from './support/kubernetes-kit.js';
+import { eventually } from './support/eventually.js';
+import { at, type FakeApiServer, type JsonValue } from './support/fake-apiserver/index.js';
+import { keyPolicy, keySecret, keySpec } from './support/fixtures.js';
+import { readyOf, relabel, startFakeServer, startSource, withSpec, type TestSource } from './support/kubernetes-kit.js';
 
 const TIMEOUT = { timeout: 30_000 };
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+
+/**
+ * A positive barrier instead of a sleep: a policy created now reaches the source after every event
+ * already sent, so once its status is written and the writer is idle, any write those events caused
+ * has been made. Barrier policies live in the namespace `barrier`.
+ */
+async function settle(server: FakeApiServer, { source }: TestSource, name: string): Promise<void> {
+  server.create(keyPolicy('barrier', name, `${name}.barrier.test`));
+  await eventually(() => readyOf(server, 'barrier', name) !== undefined, 5000, `the status of barrier/${name}`);
+  await source.statusIdle();
+}
+
+const shopWrites = (server: FakeApiServer): number => server.statusWrites.filter((w) => w.namespace === 'shop').length;
 
 test('every policy gets observedGeneration and a Ready condition, by merge patch on /status', TIMEOUT, async (t) => {
   const server = await startFakeServer(t);
@@ -20,7 +35,7 @@ test('every policy gets observedGeneration and a Ready condition, by merge patch
   server.create(keySecret('shop', 'acme', 'acme-key-1', 'acme'));
   const { source } = startSource(t, server);
   await source.whenSynced();
-  await waitFor(() => server.statusWrites.length === 1, 'the status write');
+  await eventually(() => server.statusWrites.length === 1, 5000, 'the status write');
   const status = server.get('AuthPolicy', 'shop', 'api')?.status;
   const time = readyOf(server, 'shop', 'api')?.lastTransitionTime;
   assert.match(String(time), RFC3339);
@@ -38,10 +53,10 @@ test('status is written only when it changes: re-lists, label edits and a second
   for (let i = 0; i < 20; i++) server.create(keyPolicy('shop', `p${i}`, `h${i}.example.com`));
   const first = startSource(t, server);
   await first.source.whenSynced();
-  await waitFor(() => server.statusWrites.length === 20, 'one write per policy');
-  await first.source.statusIdle();
-  await sleep(200);
-  assert.equal(server.statusWrites.length, 20);
+  await eventually(() => server.statusWrites.length === 20, 5000, 'one write per policy');
+  // Each write comes back as a MODIFIED event, which must not cause another write.
+  await settle(server, first, 'after-sync');
+  assert.equal(shopWrites(server), 20);
 
   // Changes missed while disconnected, then compacted away: the watches get 410 and list again, and
   // every unchanged object arrives again.
@@ -51,20 +66,20 @@ test('status is written only when it changes: re-lists, label edits and a second
   server.delete('AuthPolicy', 'elsewhere', 'x');
   server.compact();
   await server.resume();
-  await waitFor(() => server.stats.lists === lists + 2, 'the re-lists');
-  await sleep(300);
-  assert.equal(server.statusWrites.length, 20);
+  await eventually(() => server.stats.lists === lists + 2, 5000, 'the re-lists');
+  await settle(server, first, 'after-relist');
+  assert.equal(shopWrites(server), 20);
 
   // A label edit is a MODIFIED event without a new generation.
   relabel(server, 'AuthPolicy', 'shop', 'p0', { team: 'a' });
-  await sleep(300);
+  await settle(server, first, 'after-relabel');
+  assert.equal(shopWrites(server), 20);
 
   // Another replica over the same objects computes the same status and finds nothing to write.
   const second = startSource(t, server);
   await second.source.whenSynced();
   await second.source.statusIdle();
-  await sleep(300);
-  assert.equal(server.statusWrites.filter((w) => w.namespace === 'shop').length, 20);
+  assert.equal(shopWrites(server), 20);
   assert.equal(first.source.statusWrites + second.source.statusWrites, server.statusWrites.length);
   assert.equal(second.source.statusWrites, 0);
 });
@@ -72,21 +87,22 @@ test('status is written only when it changes: re-lists, label edits and a second
 test('lastTransitionTime changes only when Ready flips; other conditions are kept', TIMEOUT, async (t) => {
   const server = await startFakeServer(t);
   server.create(keyPolicy('shop', 'api', 'api.example.com'));
-  const { source, advance } = startSource(t, server);
+  const started = startSource(t, server);
+  const { source, advance } = started;
   await source.whenSynced();
-  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'True', 'Ready');
+  await eventually(() => readyOf(server, 'shop', 'api')?.status === 'True', 5000, 'Ready');
   const since = readyOf(server, 'shop', 'api')?.lastTransitionTime;
 
   advance(60_000);
   const spec = keySpec('api.example.com');
   withSpec(server, 'shop', 'api', { ...spec, paths: ['/v1/'] });
-  await waitFor(() => readyOf(server, 'shop', 'api')?.observedGeneration === 2, 'generation 2 observed');
+  await eventually(() => readyOf(server, 'shop', 'api')?.observedGeneration === 2, 5000, 'generation 2 observed');
   assert.equal(readyOf(server, 'shop', 'api')?.lastTransitionTime, since, 'still True: the time is kept');
   assert.equal(at(server.get('AuthPolicy', 'shop', 'api'), 'status', 'observedGeneration'), 2);
 
   advance(60_000);
   withSpec(server, 'shop', 'api', { ...spec, hosts: ['bad host!'] });
-  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'False', 'the flip to False');
+  await eventually(() => readyOf(server, 'shop', 'api')?.status === 'False', 5000, 'the flip to False');
   const flipped = readyOf(server, 'shop', 'api')?.lastTransitionTime;
   assert.match(String(flipped), RFC3339);
   assert.ok(Date.parse(String(flipped)) >= Date.parse(String(since)) + 119_000, `${String(flipped)} is two minutes after ${String(since)}`);
@@ -95,13 +111,13 @@ test('lastTransitionTime changes only when Ready flips; other conditions are kep
   const api = new KubernetesApi(server.kubeConfig());
   const conditions = at(server.get('AuthPolicy', 'shop', 'api'), 'status', 'conditions') as JsonValue[];
   await api.mergePatchStatus('authpolicies', 'shop', 'api', { status: { conditions: [...conditions, { type: 'Accepted', status: 'True', reason: 'Gateway' }] } });
-  const writes = server.statusWrites.length;
-  await sleep(300);
-  assert.equal(server.statusWrites.length, writes, 'a foreign condition needs no write');
+  const writes = shopWrites(server);
+  await settle(server, started, 'after-foreign-condition');
+  assert.equal(shopWrites(server), writes, 'a foreign condition needs no write');
   assert.deepEqual((at(server.get('AuthPolicy', 'shop', 'api'), 'status', 'conditions') as JsonValue[]).map((c) => at(c, 'type')), ['Ready', 'Accepted']);
   await api.mergePatchStatus('authpolicies', 'shop', 'api', { status: null });
-  await waitFor(() => readyOf(server, 'shop', 'api')?.status === 'False', 'the status written again');
-  assert.equal(server.statusWrites.length, writes + 2);
+  await eventually(() => readyOf(server, 'shop', 'api')?.status === 'False', 5000, 'the status written again');
+  assert.equal(shopWrites(server), writes + 2);
   assert.equal(at(server.get('AuthPolicy', 'shop', 'api'), 'status', 'observedGeneration'), 3);
 });
 
@@ -111,7 +127,7 @@ test('status writes are rate limited: 40 policies at 20/s after a burst of 5 tak
   const { source } = startSource(t, server, { statusRate: { perSecond: 20, burst: 5, concurrency: 2 } });
   await source.whenSynced();
   const started = Date.now();
-  await waitFor(() => server.statusWrites.length === 40, 'every status', 10_000);
+  await eventually(() => server.statusWrites.length === 40, 10_000, 'every status');
   const ms = Date.now() - started;
   assert.ok(ms >= 1500, `40 writes took ${ms} ms; the limit allows no fewer than 1750`);
   assert.ok(server.statusWrites.every((w) => w.httpStatus === 200));
@@ -137,13 +153,13 @@ test('a write from a stale copy gets 409 Conflict and is retried from the fresh 
   });
   t.after(() => writer.stop());
   writer.enqueue('shop/api');
-  await waitFor(() => server.statusWrites.length === 1, 'the refused write');
+  await eventually(() => server.statusWrites.length === 1, 5000, 'the refused write');
   assert.equal(server.statusWrites[0]?.httpStatus, 409);
   const fresh = toPolicy(server.get('AuthPolicy', 'shop', 'api'));
   assert.ok(fresh.ok);
   seen = fresh.value;
-  await waitFor(() => server.statusWrites.length === 2, 'the retry');
+  await eventually(() => server.statusWrites.length === 2, 5000, 'the retry');
   assert.deepEqual(server.statusWrites.map((w) => w.httpStatus), [409, 200]);
   assert.equal(readyOf(server, 'shop', 'api')?.status, 'True');
-  await waitFor(() => writer.writes === 1, 'the answer to the retried write');
+  await eventually(() => writer.writes === 1, 5000, 'the answer to the retried write');
 });

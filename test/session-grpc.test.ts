@@ -9,7 +9,7 @@ import { SESSION_SECRETS, sessionPolicy } from './support/session-grpc.js';
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
 
-const FILES = { 'policies.yaml': `${sessionPolicy('web', 'cookie')}---${sessionPolicy('mem', 'memory')}`, 'secrets.yaml': SESSION_SECRETS };
+const FILES = { 'policies.yaml': `${sessionPolicy('web', 'cookie')}---\n${sessionPolicy('mem', 'memory')}`, 'secrets.yaml': SESSION_SECRETS };
 
 const ATTRS = '; Path=/; Secure; HttpOnly; SameSite=Strict';
 const pick = (headers: DecodedHeader[], names: string[]): Record<string, string> =>

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import type { DecodedCheckResponse, DecodedHeader } from './support/envoy-client.js';
+import { authPolicy, hmacJwtMethod, hmacSecret, keyMethod, keySecret, yamlOf } from './support/fixtures.js';
 import { eventually, startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { SESSION_SECRETS, SESSION_UNAVAILABLE } from './support/session-grpc.js';
@@ -13,67 +14,19 @@ import { SESSION_SECRETS, SESSION_UNAVAILABLE } from './support/session-grpc.js'
 const HMAC = 'hs256-session-test-secret-0123456789abcdef';
 const ISSUER = 'https://id.example.com';
 
-const sessionBlock = `
-  session:
-    storage: redis
-    secretRef: {name: shop-session}
-    logout: {path: /logout, everywhere: {path: /logout/everywhere}}`;
+const session = { storage: 'redis', secretRef: { name: 'shop-session' }, logout: { path: '/logout', everywhere: { path: '/logout/everywhere' } } };
+const tokens = hmacJwtMethod({ issuer: ISSUER, audiences: ['shop'], consumer: { username: 'preferred_username', groups: 'groups' }, hideCredentials: true });
 
 const FILES = {
-  'policies.yaml': `
-apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: web, namespace: shop}
-spec:
-  hosts: ["web.example.com"]
-  authentication:
-    methods:
-      - name: keys
-        apiKey:
-          from: [{header: apikey}]
-          selector: {matchLabels: {gatehouse.dev/credential: partners}}
-          hideCredentials: true${sessionBlock}
----
-apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: app, namespace: shop}
-spec:
-  hosts: ["app.example.com"]
-  authentication:
-    methods:
-      - name: tokens
-        jwt:
-          algorithms: [HS256]
-          secretRef: {name: jwt-hmac, key: secret}
-          issuer: ${ISSUER}
-          audiences: [shop]
-          consumer: {username: preferred_username, groups: groups}
-          hideCredentials: true${sessionBlock}
-`,
-  'secrets.yaml': `${SESSION_SECRETS}---
-apiVersion: v1
-kind: Secret
-metadata:
-  name: globex
-  namespace: shop
-  labels: {gatehouse.dev/credential: partners}
-  annotations: {gatehouse.dev/consumer-id: globex}
-stringData: {api_key: globex-key-1}
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: initech
-  namespace: shop
-  labels: {gatehouse.dev/credential: partners}
-  annotations: {gatehouse.dev/consumer-id: initech}
-stringData: {api_key: initech-key-1}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: jwt-hmac, namespace: shop}
-stringData: {secret: ${HMAC}}
-`,
+  'policies.yaml': yamlOf(
+    authPolicy('shop', 'web', { hosts: ['web.example.com'], authentication: { methods: [keyMethod('partners', { hideCredentials: true })] }, session }),
+    authPolicy('shop', 'app', { hosts: ['app.example.com'], authentication: { methods: [tokens] }, session }),
+  ),
+  'secrets.yaml': `${SESSION_SECRETS}---\n${yamlOf(
+    keySecret('shop', 'globex', 'globex-key-1', { id: 'globex' }),
+    keySecret('shop', 'initech', 'initech-key-1', { id: 'initech' }),
+    hmacSecret('shop', HMAC),
+  )}`,
 };
 
 const SET_COOKIE = /^gh_session=([A-Za-z0-9_-]{43})\.[A-Za-z0-9_-]{22}; Path=\/; Secure; HttpOnly; SameSite=Strict$/;

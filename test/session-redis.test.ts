@@ -13,6 +13,7 @@ import { PolicyIndex } from '../src/policy/index.js';
 import type { SecretResource } from '../src/config/resources.js';
 import { SecretIndex } from '../src/config/secrets.js';
 import { createSessionServices, type SessionRejectReason, type SessionServices } from '../src/session/services.js';
+import { eventually } from './support/eventually.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -159,14 +160,12 @@ describe('session storage redis', () => {
     assert.equal(open.identity, undefined);
 
     await redis.restart();
-    const deadline = Date.now() + 10_000;
-    let fresh: string | undefined;
-    while (fresh === undefined) {
+    let fresh = '';
+    await eventually(async () => {
       const d2 = await check('web.example.com', '/', { apikey: 'acme-key-1' });
       if (d2.kind === 'allow') fresh = cookieFrom(d2);
-      else if (Date.now() > deadline) assert.fail(`still ${d2.status} ${d2.code} after restart`);
-      else await new Promise((r) => setTimeout(r, 100));
-    }
+      return fresh !== '';
+    }, 10_000, 'a session created once Redis is back');
     assert.equal(allow(await check('web.example.com', '/', { cookie: fresh })).identity?.consumerId, 'acme');
     // The restarted Redis is empty: the old session is gone, which is no session, not an error.
     assert.equal(deny(await check('web.example.com', '/', { cookie })).status, 401);

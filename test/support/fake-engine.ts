@@ -112,12 +112,3 @@ export function never(): Promise<Decision> {
 export function later(ms: number, decision: Decision): Promise<Decision> {
   return new Promise<Decision>((resolve) => setTimeout(resolve, ms, decision));
 }
-
-/** Polls until `cond` holds, e.g. until the engine has seen a request. */
-export async function until(cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

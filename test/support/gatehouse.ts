@@ -8,6 +8,9 @@ import { loadSettings } from '../../src/settings.js';
 import { createLogger, type Logger } from '../../src/telemetry/log.js';
 import { createEnvoyClient, type EnvoyClient } from './envoy-client.js';
 
+// The whole-service tests wait for reloads with it; re-exported so they need one import.
+export { eventually } from './eventually.js';
+
 export interface TestGatehouse {
   readonly gatehouse: Gatehouse;
   readonly envoy: EnvoyClient;
@@ -46,14 +49,4 @@ export async function startTestGatehouse(files: Readonly<Record<string, string>>
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Polls until `probe` returns true (for file-watch reloads); fails after `ms`. */
-export async function eventually(probe: () => Promise<boolean> | boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }

@@ -1,61 +1,19 @@
-// What the Kubernetes source tests share: the fake API server, AuthPolicy and key Secret objects, a
-// source wired to a real PolicyStore, and readers of the status the source writes back.
+// What the Kubernetes source tests share: the fake API server, edits to the objects it holds, a
+// source wired to a real PolicyStore, and readers of the status the source writes back. The objects
+// themselves come from fixtures.ts.
 import type { TestContext } from 'node:test';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PolicyStore } from '../../src/policy/store.js';
 import { KubernetesSource, type KubernetesSourceOptions } from '../../src/sources/kubernetes.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
-import { FakeApiServer, type FakeApiServerOptions, type JsonObject } from './fake-apiserver.js';
-import { isJsonObject } from './fake-apiserver-json.js';
-import { at } from './fake-apiserver-testkit.js';
-
-export { at, sleep, waitFor } from './fake-apiserver-testkit.js';
-
-export const CREDENTIAL = 'gatehouse.dev/credential';
+import { at, FakeApiServer, isJsonObject, type FakeApiServerOptions, type JsonObject } from './fake-apiserver/index.js';
 
 export async function startFakeServer(t: TestContext, options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
   const server = new FakeApiServer(options);
   await server.start();
   t.after(() => server.stop());
   return server;
-}
-
-/** An API-key policy for one host, reading Secrets labelled `gatehouse.dev/credential: <group>`. */
-export function keyPolicy(namespace: string, name: string, host: string, group = 'partners', labels?: Record<string, string>): JsonObject {
-  return policyObject(namespace, name, keySpec(host, group), labels);
-}
-
-export function keySpec(host: string, group = 'partners'): JsonObject {
-  return {
-    hosts: [host],
-    authentication: { methods: [{ name: 'keys', apiKey: { from: [{ header: 'apikey' }], selector: { matchLabels: { [CREDENTIAL]: group } } } }] },
-  };
-}
-
-export function policyObject(namespace: string, name: string, spec: JsonObject, labels?: Record<string, string>): JsonObject {
-  return {
-    apiVersion: 'gatehouse.dev/v1alpha1',
-    kind: 'AuthPolicy',
-    metadata: { name, namespace, ...(labels === undefined ? {} : { labels }) },
-    spec,
-  };
-}
-
-/** A key Secret as a user would apply it: labelled for gatehouse, consumer in annotations. */
-export function keySecret(namespace: string, name: string, keys: string, consumer: string, group = 'partners'): JsonObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name,
-      namespace,
-      labels: { [CREDENTIAL]: group },
-      annotations: { 'gatehouse.dev/consumer-id': consumer, 'gatehouse.dev/groups': 'partners' },
-    },
-    type: 'Opaque',
-    data: { api_key: Buffer.from(keys).toString('base64') },
-  };
 }
 
 /** Replaces an object's spec (or data) keeping its metadata, as `kubectl apply` would. */

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from './eventually.js';
 
 export interface RedisServer {
   readonly url: string;
@@ -65,6 +66,27 @@ function ask(port: number, command: string, complete: (reply: string) => boolean
       if (complete(reply)) done(reply);
     });
   });
+}
+
+/** The clock of the redis-server at `port` (TIME), in ms: the one its key expiry follows. */
+async function serverTimeMs(port: number): Promise<number> {
+  // *2 $<n> <seconds> $<n> <microseconds>: five CRLF-terminated lines.
+  const lines = (await ask(port, 'TIME', (r) => r.split('\r\n').length > 5)).split('\r\n');
+  const seconds = Number(lines[2]);
+  const micros = Number(lines[4]);
+  if (!Number.isInteger(seconds) || !Number.isInteger(micros)) throw new Error(`redis-server on port ${port} gave no TIME`);
+  return seconds * 1000 + micros / 1000;
+}
+
+/**
+ * Resolves once `ms` have passed on the clock of the redis-server at `port`, so a key set before the
+ * call with a TTL of `ms` has expired. Redis expires keys by its own clock, which a test cannot inject:
+ * TTL tests wait for that clock instead of sleeping and hoping.
+ */
+export async function elapseOnRedis(port: number, ms: number): Promise<void> {
+  // Redis counts a key expired only once its millisecond clock is past the expiry: one more ms.
+  const until = (await serverTimeMs(port)) + ms + 1;
+  await eventually(async () => (await serverTimeMs(port)) >= until, ms + 5000, `${ms} ms on the clock of redis-server ${port}`);
 }
 
 async function ping(port: number): Promise<boolean> {
@@ -196,6 +218,8 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
 /** Processes started together and stopped together (a Sentinel, a cluster). */
 export interface RedisGroup {
   readonly url: string;
+  /** Ports of the group's processes: the Sentinel's, or each cluster node's. */
+  readonly ports: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -234,7 +258,7 @@ export async function startSentinel(master: RedisServer): Promise<RedisGroup> {
     ].join('\n'),
   );
   const stop = await launchGroup(dir, [[conf, '--sentinel', '--loglevel', 'warning']], [port]);
-  return { url: `redis+sentinel://127.0.0.1:${port}/mymaster`, stop };
+  return { url: `redis+sentinel://127.0.0.1:${port}/mymaster`, ports: [port], stop };
 }
 
 /** A port whose cluster bus port (+10000) is free too. */
@@ -292,5 +316,5 @@ export async function startRedisCluster(): Promise<RedisGroup> {
     await stop();
     throw err;
   }
-  return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, stop };
+  return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, stop };
 }

@@ -2,44 +2,23 @@
 // signed in with acme's API key `acme-key-1`, logged out by `POST|DELETE /logout` or a form field),
 // and the answers they expect as Envoy decodes them.
 import type { DecodedCheckResponse } from './envoy-client.js';
+import { authPolicy, keyMethod, keySecret, secret, yamlOf } from './fixtures.js';
 
 /** A policy `shop/<name>` on host `<name>.example.com` whose sessions live in `storage`. */
-export const sessionPolicy = (name: string, storage: string): string => `
-apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: ${name}, namespace: shop}
-spec:
-  hosts: ["${name}.example.com"]
-  authentication:
-    methods:
-      - name: keys
-        apiKey:
-          from: [{header: apikey}]
-          selector: {matchLabels: {gatehouse.dev/credential: partners}}
-  session:
-    storage: ${storage}
-    secretRef: {name: shop-session}
-    idleTimeout: 30m
-    renewBefore: 5m
-    logout: {path: /logout, postArg: session_logout}
-`;
+export const sessionPolicy = (name: string, storage: string): string =>
+  yamlOf(
+    authPolicy('shop', name, {
+      hosts: [`${name}.example.com`],
+      authentication: { methods: [keyMethod()] },
+      session: { storage, secretRef: { name: 'shop-session' }, idleTimeout: '30m', renewBefore: '5m', logout: { path: '/logout', postArg: 'session_logout' } },
+    }),
+  );
 
 /** acme's API key and the session keys. */
-export const SESSION_SECRETS = `
-apiVersion: v1
-kind: Secret
-metadata:
-  name: acme
-  namespace: shop
-  labels: {gatehouse.dev/credential: partners}
-  annotations: {gatehouse.dev/consumer-id: acme, gatehouse.dev/consumer-username: acme-corp, gatehouse.dev/groups: "partners, beta"}
-stringData: {api_key: acme-key-1}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: shop-session, namespace: shop}
-stringData: {current: "0123456789abcdef0123456789abcdef-session-key"}
-`;
+export const SESSION_SECRETS = yamlOf(
+  keySecret('shop', 'acme', 'acme-key-1', { id: 'acme', username: 'acme-corp', groups: 'partners, beta' }),
+  secret('shop', 'shop-session', { current: '0123456789abcdef0123456789abcdef-session-key' }),
+);
 
 /** A session Check or logout while the store (or the logout list) cannot answer: 503, fail closed. */
 export const SESSION_UNAVAILABLE: DecodedCheckResponse = {

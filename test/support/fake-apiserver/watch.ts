@@ -2,11 +2,11 @@
 // server's watch cache (synthetic ADDED for RV ""/"0", resume from history, selector transitions
 // as ADDED/DELETED, BOOKMARK on request, timeoutSeconds, 410 as an ERROR event or an HTTP status).
 import type { ServerResponse } from 'node:http';
-import { withResourceVersion } from './fake-apiserver-objects.js';
-import type { ResourceDef, StoredRecord } from './fake-apiserver-resources.js';
-import type { FieldSelector, LabelSelector } from './fake-apiserver-selectors.js';
-import { ApiError, failureStatus } from './fake-apiserver-status.js';
-import type { ObjectStore, StoreEvent } from './fake-apiserver-store.js';
+import { withResourceVersion } from './objects.js';
+import type { ResourceDef, StoredRecord } from './resources.js';
+import type { FieldSelector, LabelSelector } from './selectors.js';
+import { ApiError, failureStatus } from './status.js';
+import type { ObjectStore, StoreEvent } from './store.js';
 
 /** How an expired resourceVersion is reported: an ERROR event in a 200 stream (the real server), or HTTP 410. */
 export type ExpiredWatchMode = 'event' | 'http';

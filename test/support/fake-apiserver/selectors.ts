@@ -1,6 +1,6 @@
 // Label and field selectors with the grammar and semantics of k8s.io/apimachinery (labels.Parse,
 // fields.ParseSelector), so a selector the real server refuses is refused here too (400).
-import { ApiError } from './fake-apiserver-status.js';
+import { ApiError } from './status.js';
 
 export type LabelRequirement =
   | { readonly op: 'exists' | 'notexists'; readonly key: string }

@@ -1,11 +1,11 @@
 // List requests: selectors, limit/continue pagination over a consistent snapshot (as etcd serves
 // continued lists at the first page's revision), and a streamed body so large lists stay cheap.
 import type { ServerResponse } from 'node:http';
-import { isJsonObject } from './fake-apiserver-json.js';
-import type { ResourceDef, StoredRecord } from './fake-apiserver-resources.js';
-import { FieldSelector, LabelSelector } from './fake-apiserver-selectors.js';
-import { ApiError } from './fake-apiserver-status.js';
-import type { ObjectStore } from './fake-apiserver-store.js';
+import { isJsonObject } from './json.js';
+import type { ResourceDef, StoredRecord } from './resources.js';
+import { FieldSelector, LabelSelector } from './selectors.js';
+import { ApiError } from './status.js';
+import type { ObjectStore } from './store.js';
 
 export interface ListQuery {
   readonly label: LabelSelector;

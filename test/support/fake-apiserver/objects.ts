@@ -1,10 +1,10 @@
 // Turning a client's object into a stored one: validation and server-owned metadata, with the
 // create/update/status rules of the real API server's strategies for custom resources and Secrets.
 import { randomUUID } from 'node:crypto';
-import { isJsonObject, jsonEqual, type JsonObject, type JsonValue } from './fake-apiserver-json.js';
-import { StoredRecord, type ResourceDef } from './fake-apiserver-resources.js';
-import { labelKeyProblem, labelValueProblem } from './fake-apiserver-selectors.js';
-import { ApiError } from './fake-apiserver-status.js';
+import { isJsonObject, jsonEqual, type JsonObject, type JsonValue } from './json.js';
+import { StoredRecord, type ResourceDef } from './resources.js';
+import { labelKeyProblem, labelValueProblem } from './selectors.js';
+import { ApiError } from './status.js';
 
 /** main: PUT/PATCH of the object; status: the /status subresource; all: the test API, everything as given. */
 export type WriteMode = 'main' | 'status' | 'all';
@@ -155,8 +155,11 @@ function build(def: ResourceDef, id: Identity, rv: number, labels: Record<string
   return new StoredRecord(def, id.namespace, id.name, rv, Object.freeze(labels), { metadata: meta, ...rest });
 }
 
-/** A new object. `keepStatus` is for seeding through the test API: over HTTP create cannot set status. */
-export function prepareCreate(def: ResourceDef, input: JsonValue, pathNamespace: string | undefined, rv: number, keepStatus: boolean): StoredRecord {
+/**
+ * A new object. `seeding` is for objects a test puts in place through the test API, which may carry
+ * the status and creationTimestamp of an object that existed before; over HTTP create sets neither.
+ */
+export function prepareCreate(def: ResourceDef, input: JsonValue, pathNamespace: string | undefined, rv: number, seeding: boolean): StoredRecord {
   if (!isJsonObject(input)) throw new ApiError(400, 'BadRequest', 'the request body must be a JSON object');
   checkTypeMeta(def, input);
   const metadata = metadataOf(input);
@@ -167,8 +170,9 @@ export function prepareCreate(def: ResourceDef, input: JsonValue, pathNamespace:
   const id = identity(def, metadata, pathNamespace);
   const labels = checkedLabels(def, id.name, metadata);
   const rest = content(def, id.name, input);
-  if (def.custom && !keepStatus) delete rest['status'];
-  const server: JsonObject = { uid: randomUUID(), creationTimestamp: creationTimestamp() };
+  if (def.custom && !seeding) delete rest['status'];
+  const seeded = metadata['creationTimestamp'];
+  const server: JsonObject = { uid: randomUUID(), creationTimestamp: seeding && typeof seeded === 'string' ? seeded : creationTimestamp() };
   if (def.custom) server['generation'] = 1;
   const meta: JsonObject = { ...metadata, ...server };
   delete meta['deletionTimestamp'];

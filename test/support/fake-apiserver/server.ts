@@ -4,19 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { handleRequest, ServerState, type FaultVerb, type StatusWrite } from './fake-apiserver-handler.js';
-import { isJsonObject, type JsonObject, type JsonValue } from './fake-apiserver-json.js';
-import { resourceByKind, type ResourceDef, type ResourceKind, type ResourcePlural } from './fake-apiserver-resources.js';
-import { LabelSelector } from './fake-apiserver-selectors.js';
-import { ApiError } from './fake-apiserver-status.js';
-import { ObjectStore } from './fake-apiserver-store.js';
-import type { ExpiredWatchMode } from './fake-apiserver-watch.js';
-
-export { ApiError } from './fake-apiserver-status.js';
-export type { StatusWrite } from './fake-apiserver-handler.js';
-export type { ExpiredWatchMode } from './fake-apiserver-watch.js';
-export type { JsonObject, JsonValue } from './fake-apiserver-json.js';
-export type { ResourceKind } from './fake-apiserver-resources.js';
+import { handleRequest, ServerState, type FaultVerb, type StatusWrite } from './handler.js';
+import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
+import { resourceByKind, type ResourceDef, type ResourceKind, type ResourcePlural } from './resources.js';
+import { LabelSelector } from './selectors.js';
+import { ApiError } from './status.js';
+import { ObjectStore } from './store.js';
+import type { ExpiredWatchMode } from './watch.js';
 
 export interface FakeApiServerOptions {
   /** Bearer token clients must present (random when omitted). */
@@ -92,7 +86,7 @@ export class FakeApiServer {
 
   // ---- objects, as a test sets up the cluster ----
 
-  /** Creates an object; unlike a create over HTTP, a custom resource keeps the status it is given. */
+  /** Creates an object; unlike a create over HTTP, it keeps a given status and creationTimestamp (seeding). */
   create(obj: JsonObject): JsonObject {
     const def = defOf(obj);
     return this.store.create(def, obj, undefined, true).toObject();

@@ -1,6 +1,6 @@
 // The two resources the fake API server serves, and the immutable stored form of one object.
-import type { JsonObject } from './fake-apiserver-json.js';
-import type { Labels } from './fake-apiserver-selectors.js';
+import type { JsonObject } from './json.js';
+import type { Labels } from './selectors.js';
 
 export type ResourceKind = 'AuthPolicy' | 'Secret';
 export type ResourcePlural = 'authpolicies' | 'secrets';

@@ -1,6 +1,6 @@
 // JSON values as the fake API server stores them, plus the two patch formats the real server applies
 // to custom resources: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
-import { ApiError } from './fake-apiserver-status.js';
+import { ApiError } from './status.js';
 
 export type JsonPrimitive = null | boolean | number | string;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
@@ -10,6 +10,16 @@ export interface JsonObject {
 
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Reads a nested member of a decoded JSON value (an answer, a stored object), or undefined. */
+export function at(value: unknown, ...path: string[]): unknown {
+  let node = value;
+  for (const key of path) {
+    if (!isJsonObject(node)) return undefined;
+    node = node[key];
+  }
+  return node;
 }
 
 /** Parses a request body; a body that is not JSON is the client's fault (400), as on the real server. */

@@ -1,7 +1,7 @@
 // URL paths of the two resources, parsed into a typed route, and the request facts handlers need.
 import type { IncomingMessage } from 'node:http';
-import { AUTH_POLICIES, SECRETS, type ResourceDef } from './fake-apiserver-resources.js';
-import { ApiError } from './fake-apiserver-status.js';
+import { AUTH_POLICIES, SECRETS, type ResourceDef } from './resources.js';
+import { ApiError } from './status.js';
 
 export type Route =
   | { readonly kind: 'collection'; readonly def: ResourceDef; readonly namespace: string | undefined }

@@ -1,9 +1,9 @@
 // The object store: one global resourceVersion counter (like an etcd revision), per-resource tables,
 // and a bounded per-resource event history that watches resume from (like the watch cache).
-import type { JsonValue } from './fake-apiserver-json.js';
-import { deletedRecord, prepareCreate, prepareUpdate, type WriteMode } from './fake-apiserver-objects.js';
-import { objectKey, RESOURCES, type ResourceDef, type ResourcePlural, type StoredRecord } from './fake-apiserver-resources.js';
-import { ApiError } from './fake-apiserver-status.js';
+import type { JsonValue } from './json.js';
+import { deletedRecord, prepareCreate, prepareUpdate, type WriteMode } from './objects.js';
+import { objectKey, RESOURCES, type ResourceDef, type ResourcePlural, type StoredRecord } from './resources.js';
+import { ApiError } from './status.js';
 
 export type StoreEvent =
   | { readonly type: 'ADDED'; readonly rv: number; readonly object: StoredRecord }
@@ -140,8 +140,8 @@ export class ObjectStore {
     return this.table(def).records.size;
   }
 
-  create(def: ResourceDef, input: JsonValue, pathNamespace: string | undefined, keepStatus: boolean): StoredRecord {
-    const record = prepareCreate(def, input, pathNamespace, this.rv + 1, keepStatus);
+  create(def: ResourceDef, input: JsonValue, pathNamespace: string | undefined, seeding: boolean): StoredRecord {
+    const record = prepareCreate(def, input, pathNamespace, this.rv + 1, seeding);
     const table = this.table(def);
     if (table.records.has(record.key)) {
       throw new ApiError(409, 'AlreadyExists', `${def.qualified} "${record.name}" already exists`, {

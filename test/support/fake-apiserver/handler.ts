@@ -2,14 +2,14 @@
 // their /status, with authentication, injected faults and Status bodies for every refusal.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { applyJsonPatch, applyMergePatch, isJsonObject, parseJsonBody, type JsonValue } from './fake-apiserver-json.js';
-import { ListSnapshots, parseListQuery, writeList } from './fake-apiserver-list.js';
-import type { ResourceDef, ResourceKind, ResourcePlural, StoredRecord } from './fake-apiserver-resources.js';
-import { mediaType, parseRoute, queryFlag, readBody, type Route } from './fake-apiserver-routes.js';
-import { FieldSelector, LabelSelector } from './fake-apiserver-selectors.js';
-import { ApiError, failureStatus, reasonForStatus, successStatus } from './fake-apiserver-status.js';
-import type { ObjectStore } from './fake-apiserver-store.js';
-import { WatchSession, type ExpiredWatchMode } from './fake-apiserver-watch.js';
+import { applyJsonPatch, applyMergePatch, isJsonObject, parseJsonBody, type JsonValue } from './json.js';
+import { ListSnapshots, parseListQuery, writeList } from './list.js';
+import type { ResourceDef, ResourceKind, ResourcePlural, StoredRecord } from './resources.js';
+import { mediaType, parseRoute, queryFlag, readBody, type Route } from './routes.js';
+import { FieldSelector, LabelSelector } from './selectors.js';
+import { ApiError, failureStatus, reasonForStatus, successStatus } from './status.js';
+import type { ObjectStore } from './store.js';
+import { WatchSession, type ExpiredWatchMode } from './watch.js';
 
 /** One request to an object's /status, whatever its outcome. */
 export interface StatusWrite {
