@@ -2,8 +2,8 @@
 // `node dist/bench/server.js gatehouse <policies dir>`. It reports its port over IPC, answers CPU
 // probes, and exits when told to or when the orchestrator goes away.
 import { createJwtServices } from '../src/authn/jwt/services.js';
-import { startGatehouse } from '../src/main.js';
-import { loadSettings } from '../src/settings.js';
+import { startGatehouse } from '../src/service/main.js';
+import { loadSettings } from '../src/service/settings.js';
 import { startGrpcServer } from '../src/transport/grpc.js';
 import { NoopEngine } from './noop-engine.js';
 import { parseServerCommand, type ServerMessage, type ServerMode } from './protocol.js';

@@ -21,8 +21,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   policy: ['core', 'config', 'authn', 'session', 'authz'],
   sources: ['core', 'config', 'policy', 'telemetry'],
   transport: ['core'],
-  commands: ['.', 'core', 'config', 'authn', 'session', 'policy', 'sources', 'revocation', 'redis', 'telemetry', 'transport'],
-  '.': ['core', 'config', 'authn', 'session', 'authz', 'policy', 'sources', 'transport', 'telemetry', 'revocation', 'redis', 'commands'],
+  args: ['core'],
+  service: ['core', 'config', 'authn', 'session', 'policy', 'sources', 'transport', 'telemetry', 'revocation', 'redis', 'args'],
+  commands: ['core', 'config', 'authn', 'session', 'policy', 'sources', 'revocation', 'redis', 'telemetry', 'transport', 'service', 'args'],
+  '.': ['commands', 'args'],
 };
 
 function walk(dir: string): string[] {

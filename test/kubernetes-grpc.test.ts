@@ -2,8 +2,8 @@
 // through the real client, answering Checks built as Envoy builds them.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startGatehouse, type Gatehouse } from '../src/main.js';
-import { loadSettings } from '../src/settings.js';
+import { startGatehouse, type Gatehouse } from '../src/service/main.js';
+import { loadSettings } from '../src/service/settings.js';
 import { createLogger } from '../src/telemetry/log.js';
 import { createEnvoyClient, createHealthClient, deniedOf, okOf, ServingStatus, type EnvoyClient, type HealthClient } from './support/envoy-client.js';
 import { eventually } from './support/eventually.js';

@@ -3,8 +3,8 @@
 // and variable; misspellings answered with the nearest name; exactly one policy source.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { envName } from '../src/flags.js';
-import { loadSettings, readSettings, SETTINGS, type Settings, straySettingVariables } from '../src/settings.js';
+import { envName } from '../src/args/flags.js';
+import { loadSettings, readSettings, SETTINGS, type Settings, straySettingVariables } from '../src/service/settings.js';
 import { usageProblems } from './support/usage.js';
 
 type Env = Record<string, string>;

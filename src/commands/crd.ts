@@ -1,5 +1,5 @@
 // `gatehouse crd`: the AuthPolicy CustomResourceDefinition, generated from the schema serve validates with.
-import { renderHelp } from '../flags.js';
+import { renderHelp } from '../args/flags.js';
 import { type CommandIo, commandLine, PROCESS_IO } from './io.js';
 
 export const CRD_HELP = renderHelp({

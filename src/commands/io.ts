@@ -1,5 +1,5 @@
 // What a command writes to and reads from, so tests can run one in-process and read its output.
-import { type CommandLine, type Flag, readCommandLine, type ReadOptions, UsageError } from '../flags.js';
+import { type CommandLine, type Flag, readCommandLine, type ReadOptions, UsageError } from '../args/flags.js';
 
 export interface CommandIo {
   readonly stdout: (text: string) => void;

@@ -3,7 +3,7 @@
 // handlers exist before the heavy modules load (seconds on a busy node). Node as PID 1 (the container
 // image) drops a signal that arrives before a handler exists, and the process would then run on
 // until SIGKILL.
-import { readSettings, SERVE_HELP, type ServeCommandLine, straySettingVariables } from '../settings.js';
+import { readSettings, SERVE_HELP, type ServeCommandLine, straySettingVariables } from '../service/settings.js';
 import { type CommandIo, PROCESS_IO, usageFailed } from './io.js';
 
 export async function runServe(argv: readonly string[], io: CommandIo = PROCESS_IO): Promise<number> {
@@ -26,8 +26,8 @@ export async function runServe(argv: readonly string[], io: CommandIo = PROCESS_
   const exitNow = (): never => process.exit(0);
   stop.addEventListener('abort', exitNow, { once: true });
   const [{ startGatehouse }, { isStartupAborted }, { createLogger }, { logGrpcLibraryTo }] = await Promise.all([
-    import('../main.js'),
-    import('../lifecycle.js'),
+    import('../service/main.js'),
+    import('../service/lifecycle.js'),
     import('../telemetry/log.js'),
     import('../transport/grpc.js'),
   ]);

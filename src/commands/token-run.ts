@@ -7,7 +7,7 @@ import { compilePolicy } from '../policy/compile.js';
 import { formatProblem } from '../config/problems.js';
 import { SecretIndex } from '../config/secrets.js';
 import { listManifestFiles, loadFiles } from '../sources/files.js';
-import { type FlagValues, UsageError } from '../flags.js';
+import { type FlagValues, UsageError } from '../args/flags.js';
 import type { CommandIo } from './io.js';
 import type { COMMON, MINT_FLAGS, REVOKE_FLAGS } from './token.js';
 

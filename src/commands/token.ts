@@ -3,10 +3,10 @@
 // `serve --policies` would compile them.
 // This module is light (tables, help, parsing): token-run.ts, which compiles policies and dials Redis,
 // loads once the command line is known to be good.
-import { closest } from '../did-you-mean.js';
-import { bool, duration, last, list, no, ok, optional, text, type ValueType } from '../flag-types.js';
-import { type Flag, renderHelp, UsageError } from '../flags.js';
-import { POLICIES_FLAG, REDIS_URL_FLAG } from '../settings.js';
+import { closest } from '../args/did-you-mean.js';
+import { bool, duration, last, list, no, ok, optional, text, type ValueType } from '../args/flag-types.js';
+import { type Flag, renderHelp, UsageError } from '../args/flags.js';
+import { POLICIES_FLAG, REDIS_URL_FLAG } from '../service/settings.js';
 import { type CommandIo, commandLine, PROCESS_IO, usageFailed } from './io.js';
 
 export type { CommandIo } from './io.js';

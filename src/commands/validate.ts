@@ -1,7 +1,7 @@
 // `gatehouse validate`: the same parsing and compilation `serve` does, reported per file, document and
 // field. Any problem (warnings included) makes it exit 1. This module is light (help, arguments);
 // validate-report.ts, which compiles, loads when there is something to validate.
-import { renderHelp } from '../flags.js';
+import { renderHelp } from '../args/flags.js';
 import { type CommandIo, commandLine, PROCESS_IO } from './io.js';
 import type { ValidateReport } from './validate-report.js';
 

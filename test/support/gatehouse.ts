@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGatehouse, type Gatehouse, type Overrides } from '../../src/main.js';
-import { loadSettings } from '../../src/settings.js';
+import { startGatehouse, type Gatehouse, type Overrides } from '../../src/service/main.js';
+import { loadSettings } from '../../src/service/settings.js';
 import { createLogger, type Logger } from '../../src/telemetry/log.js';
 import { createEnvoyClient, type EnvoyClient } from './envoy-client.js';
 

@@ -1,19 +1,19 @@
 // Composition root: settings -> sources -> store/index -> engine -> servers; and orderly shutdown.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createJwtServices, type JwtServices } from './authn/jwt/services.js';
+import { createJwtServices, type JwtServices } from '../authn/jwt/services.js';
 import { GatehouseEngine } from './metered-engine.js';
 import { closeParts, listen, type Part, sleep, startupAborted, within } from './lifecycle.js';
-import type { CompileEnv } from './policy/compile-context.js';
-import { PolicyStore, type PolicyStatus } from './policy/store.js';
-import { createSessionServices } from './session/services.js';
+import type { CompileEnv } from '../policy/compile-context.js';
+import { PolicyStore, type PolicyStatus } from '../policy/store.js';
+import { createSessionServices } from '../session/services.js';
 import type { Settings } from './settings.js';
-import { FileSource } from './sources/files.js';
-import { type KubernetesSource, loadKubeConfig, startKubernetesSource } from './sources/kubernetes.js';
-import { createLogger, type Logger } from './telemetry/log.js';
-import { Metrics } from './telemetry/metrics.js';
-import { startAdminServer } from './transport/admin.js';
-import { startGrpcServer } from './transport/grpc.js';
-import { startHttpServer } from './transport/http.js';
+import { FileSource } from '../sources/files.js';
+import { type KubernetesSource, loadKubeConfig, startKubernetesSource } from '../sources/kubernetes.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { startAdminServer } from '../transport/admin.js';
+import { startGrpcServer } from '../transport/grpc.js';
+import { startHttpServer } from '../transport/http.js';
 
 export interface Gatehouse {
   readonly grpcPort: number;

@@ -1,11 +1,11 @@
 // `gatehouse serve` flags and GATEHOUSE_* environment variables -> frozen, validated settings. The
 // SETTINGS table drives parsing, the variables, defaults, validation and `serve --help`; every message
 // names the flag and the variable. Flags win over the environment, the environment over defaults.
-import { address, bool, bytes, duration, list, oneOf, optional, text } from './flag-types.js';
-import { envName, type Env, type Flag, type FlagValues, givenAs, readCommandLine, renderHelp, strayVariables, UsageError } from './flags.js';
-import { LEVELS, type Level } from './telemetry/log.js';
+import { address, bool, bytes, duration, list, oneOf, optional, text } from '../args/flag-types.js';
+import { envName, type Env, type Flag, type FlagValues, givenAs, readCommandLine, renderHelp, strayVariables, UsageError } from '../args/flags.js';
+import { LEVELS, type Level } from '../telemetry/log.js';
 
-export { envName } from './flags.js';
+export { envName } from '../args/flags.js';
 
 export interface Settings {
   readonly policies: readonly string[];

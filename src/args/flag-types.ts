@@ -1,6 +1,6 @@
 // How the text of a flag (or of its environment variable) becomes a typed value. A table row names
 // one of these; the reason a text is refused goes into a message that names the flag and variable.
-import { parseDuration } from './core/duration.js';
+import { parseDuration } from '../core/duration.js';
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly why: string };
 

@@ -1,14 +1,14 @@
 // The CheckEngine the transports call: the pure pipeline over the current index, plus metrics and the
 // decision log. Anything thrown below becomes a deny here.
-import type { Decision, Deny } from './core/decision.js';
-import type { CheckEngine } from './core/engine-port.js';
-import { asGatehouseError, GatehouseError } from './core/errors.js';
-import type { CheckInput } from './core/input.js';
-import { Pipeline } from './core/pipeline.js';
-import { denyFor } from './core/respond.js';
-import type { PolicyIndex } from './policy/index.js';
-import type { Logger } from './telemetry/log.js';
-import type { Metrics } from './telemetry/metrics.js';
+import type { Decision, Deny } from '../core/decision.js';
+import type { CheckEngine } from '../core/engine-port.js';
+import { asGatehouseError, GatehouseError } from '../core/errors.js';
+import type { CheckInput } from '../core/input.js';
+import { Pipeline } from '../core/pipeline.js';
+import { denyFor } from '../core/respond.js';
+import type { PolicyIndex } from '../policy/index.js';
+import type { Logger } from '../telemetry/log.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 export interface EngineOptions {
   readonly index: () => PolicyIndex | undefined;

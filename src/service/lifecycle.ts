@@ -1,7 +1,7 @@
 // Startup and shutdown helpers of the composition root: every listener reports a bind failure the
 // same way, and whatever was started is closed again in bounded time, on a signal or when startup
 // fails half-way.
-import { GatehouseError } from './core/errors.js';
+import { GatehouseError } from '../core/errors.js';
 import { envName, SETTINGS, type Settings } from './settings.js';
 
 /** One started part and how to close it, named for the log when it does not close in time. */
