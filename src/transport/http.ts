@@ -108,6 +108,7 @@ function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions,
     const cookie = req.headers.cookie;
     const a = toHttpAnswer(decision, as, Array.isArray(cookie) ? cookie.join('; ') : cookie);
     const headers: [string, string][] = a.headers.map((h) => [h.name, h.value]);
+    headers.push(['content-length', String(Buffer.byteLength(a.body))]);
     res.writeHead(a.status, headers).end(a.body);
   };
   if (dialect === undefined) {
