@@ -50,6 +50,7 @@ const OFFLINE_STORE: SessionStore = Object.freeze({
   kind: 'redis' as const,
   put: () => Promise.reject(offline()),
   get: () => Promise.reject(offline()),
+  replace: () => Promise.reject(offline()),
   delete: () => Promise.reject(offline()),
   deleteAllFor: () => Promise.reject(offline()),
   close: () => Promise.resolve(),
