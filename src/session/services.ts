@@ -7,6 +7,7 @@ import { GatehouseError } from '../core/errors.js';
 import { MemorySessionStore } from './memory-store.js';
 import { closeRedis, createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
 import { RedisSessionStore } from './redis-store.js';
+import { TokenRefresher } from './refresh.js';
 import type { SessionStore } from './store.js';
 
 /** Why a presented session cookie was not accepted. */
@@ -23,7 +24,9 @@ export type SessionRejectReason =
   | 'expired_idle'
   | 'expired_absolute'
   | 'not_yet_valid'
-  | 'logged_out';
+  | 'logged_out'
+  /** The provider refused to refresh the session's tokens, or could not be reached: the session ended. */
+  | 'refresh_failed';
 
 /** Connect to a metric; called once per refused session cookie. */
 export interface SessionRejectCounter {
@@ -62,6 +65,8 @@ function offline(): GatehouseError {
 
 export class SessionServices implements SessionRejectCounter {
   readonly redisUrl: string | undefined;
+  /** Token refreshes in flight, process-wide: a recompiled policy still joins the refresh under way. */
+  readonly refresher = new TokenRefresher();
   readonly #options: SessionServicesOptions;
   readonly #memory = new Map<string, MemorySessionStore>();
   #logouts: MemoryRevocationList | undefined;
