@@ -53,6 +53,8 @@ export interface LoginOp {
   login(authorizationUrl: string, account: string): Promise<URL>;
   /** Alters ID tokens the token endpoint returns until called with undefined. */
   tamper(fn: IdTokenTamper | undefined): void;
+  /** While on, the token endpoint refuses every request with 400 invalid_grant (a grant revoked at the provider). */
+  refuseTokens(on: boolean): void;
   /** An access token for `resource` (a JWT) or, without one, an opaque one, through client_credentials. */
   clientToken(resource?: string): Promise<string>;
   /** Stops answering (connections dropped, port closed). */
@@ -68,6 +70,7 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
   const sockets = new Set<Socket>();
   const counts = new Map<string, number>();
   let tamper: IdTokenTamper | undefined;
+  let refusing = false;
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -142,6 +145,10 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
       });
       return;
     }
+    if (url.pathname === '/token' && refusing) {
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant', error_description: 'grant revoked' }));
+      return;
+    }
     if (url.pathname === '/token' && tamper !== undefined) rewriteIdToken(res, tamper, signingKey, signing.kid);
     void callback(req, res);
   };
@@ -155,6 +162,9 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
     login: (authorizationUrl, account) => scriptedLogin(issuer, authorizationUrl, account),
     tamper: (fn) => {
       tamper = fn;
+    },
+    refuseTokens: (on) => {
+      refusing = on;
     },
     async clientToken(resource) {
       const body = new URLSearchParams({ grant_type: 'client_credentials' });
