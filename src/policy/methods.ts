@@ -111,8 +111,10 @@ function oidcServicesOf(env: CompileEnv): OidcServices {
   let services = oidcServices.get(env);
   if (services === undefined) {
     const jwks = jwtServicesOf(env).jwks.options;
-    services = new OidcServices({ jwks, logger: jwks.logger.child({ component: 'oidc' }) });
-    oidcServices.set(env, services);
+    const created = new OidcServices({ jwks, logger: jwks.logger.child({ component: 'oidc' }) });
+    // Providers stop (background discovery, requests under way) when the process's sessions close at shutdown.
+    env.sessions?.closeAlongside(() => created.close());
+    oidcServices.set(env, (services = created));
   }
   return services;
 }

@@ -72,6 +72,7 @@ export class SessionServices implements SessionRejectCounter {
   #logouts: MemoryRevocationList | undefined;
   #redis: RedisConnection | undefined;
   #redisStore: RedisSessionStore | undefined;
+  readonly #alongside: (() => void)[] = [];
   #closed = false;
 
   constructor(options: SessionServicesOptions = {}) {
@@ -122,9 +123,19 @@ export class SessionServices implements SessionRejectCounter {
     return this.#logouts;
   }
 
+  /**
+   * Registers what serves these sessions and must stop with them: the identity providers that
+   * refresh their tokens (background discovery, requests under way). Closed first by close().
+   */
+  closeAlongside(stop: () => void): void {
+    if (this.#closed) stop();
+    else this.#alongside.push(stop);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const stop of this.#alongside.splice(0)) stop();
     const stores = [...this.#memory.values()];
     this.#memory.clear();
     await Promise.all(stores.map((s) => s.close()));

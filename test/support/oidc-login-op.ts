@@ -5,7 +5,7 @@
 // A test can count the requests each endpoint answered, stop and restart the provider on its port,
 // and make the token endpoint return an altered ID token (re-signed with the provider's key, or
 // unsigned), as a compromised network or provider would.
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { SignJWT, importJWK, type JWK } from 'jose';
@@ -37,6 +37,15 @@ export interface LoginOpOptions {
   readonly accessTokenTtl?: number;
   /** Listen on this port (to restart a provider where gatehouse expects it). */
   readonly port?: number;
+  /** Redirect URIs registered for the client (default REDIRECT_URI). */
+  readonly redirectUris?: readonly string[];
+}
+
+/** What the token endpoint answered a login. */
+export interface UserTokens {
+  readonly access_token: string;
+  readonly refresh_token: string;
+  readonly id_token: string;
 }
 
 export interface LoginOp {
@@ -55,6 +64,8 @@ export interface LoginOp {
   tamper(fn: IdTokenTamper | undefined): void;
   /** While on, the token endpoint refuses every request with 400 invalid_grant (a grant revoked at the provider). */
   refuseTokens(on: boolean): void;
+  /** A login of `account` done by a client of the test's own (PKCE, code exchange): the tokens the provider issued. */
+  userTokens(account: string): Promise<UserTokens>;
   /** An access token for `resource` (a JWT) or, without one, an opaque one, through client_credentials. */
   clientToken(resource?: string): Promise<string>;
   /** Stops answering (connections dropped, port closed). */
@@ -103,7 +114,7 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
         client_secret: clientSecret,
         grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
         response_types: ['code'],
-        redirect_uris: [REDIRECT_URI],
+        redirect_uris: options.redirectUris ?? [REDIRECT_URI],
         post_logout_redirect_uris: [AFTER_LOGOUT],
         token_endpoint_auth_method: 'client_secret_basic',
         scope: 'openid offline_access profile email groups',
@@ -165,6 +176,30 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
     },
     refuseTokens: (on) => {
       refusing = on;
+    },
+    async userTokens(account) {
+      const verifier = randomBytes(32).toString('base64url');
+      const auth = new URL(`${issuer}/auth`);
+      const params = {
+        client_id: clientId,
+        response_type: 'code',
+        redirect_uri: options.redirectUris?.[0] ?? REDIRECT_URI,
+        scope: 'openid profile email groups offline_access',
+        prompt: 'consent',
+        state: randomBytes(16).toString('base64url'),
+        code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+        code_challenge_method: 'S256',
+      };
+      for (const [k, v] of Object.entries(params)) auth.searchParams.set(k, v);
+      const code = (await scriptedLogin(issuer, auth.href, account)).searchParams.get('code') ?? '';
+      const res = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: params.redirect_uri, code_verifier: verifier }).toString(),
+      });
+      const json = (await res.json()) as UserTokens;
+      if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${JSON.stringify(json)}`);
+      return json;
     },
     async clientToken(resource) {
       const body = new URLSearchParams({ grant_type: 'client_credentials' });

@@ -65,7 +65,7 @@ export class BearerTokens {
   async #introspect(key: string, token: string, now: number): Promise<Introspected> {
     const c = this.#c;
     const config = c.provider.config;
-    if (config === undefined) throw new GatehouseError('oidc_provider_unavailable', `introspection: ${c.provider.problem() ?? 'provider discovery under way'}`);
+    if (config === undefined) throw new GatehouseError('oidc_provider_unavailable', `introspection: ${c.provider.problem() ?? 'provider not ready'}`);
     if (config.serverMetadata().introspection_endpoint === undefined) {
       return { active: false, detail: 'not a JWT of the provider, and the provider has no introspection endpoint' };
     }

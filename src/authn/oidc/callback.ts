@@ -77,7 +77,7 @@ export class Callback implements Endpoint {
     }
     if (input.query('code') === undefined) return fail('oidc_callback_malformed', 'callback without code or error');
     const config = c.provider.config;
-    if (config === undefined) return fail('oidc_provider_unavailable', `callback: ${c.provider.problem() ?? 'provider discovery under way'}`);
+    if (config === undefined) return fail('oidc_provider_unavailable', `callback: ${c.provider.problem() ?? 'provider not ready'}`);
     return this.#complete(input, ctx, config, flow, expire).catch((e: unknown) => {
       const err = e instanceof GatehouseError ? e : providerFailure(e, 'oidc_code_rejected', 'code exchange');
       return fail(err.code, err.message);

@@ -68,9 +68,11 @@ export function compileOidc(spec: OidcSpec, ctx: MethodContext, jwt: JwtServices
   const insecure = spec.allowInsecureHttp;
   checkUrl(spec.issuer, `${path}.issuer`, insecure, ctx);
   const overrides = endpointOverrides(spec, insecure, ctx);
-  checkUrl(spec.redirectUri, `${path}.redirectUri`, insecure, ctx);
+  const login = !spec.bearerOnly;
   if (insecure) problems.warn(`${path}.allowInsecureHttp`, 'plain http to the provider: codes and tokens travel in clear (local development only)', 'Invalid');
-  const redirect = safeUrl(spec.redirectUri);
+  if (login && spec.redirectUri === undefined) problems.error(`${path}.redirectUri`, 'a login needs the redirect URI registered at the provider (or set bearerOnly: true)');
+  if (spec.redirectUri !== undefined) checkUrl(spec.redirectUri, `${path}.redirectUri`, insecure, ctx);
+  const redirect = login && spec.redirectUri !== undefined ? safeUrl(spec.redirectUri) : undefined;
   const callbackHost = redirect === undefined ? '' : splitHostPort(redirect.host)[0];
   if (redirect !== undefined && !hostMatches(callbackHost, policy.hosts)) {
     problems.error(`${path}.redirectUri`, `host ${callbackHost} is not one of the policy's hosts: the callback would never reach this policy`);
@@ -79,7 +81,6 @@ export function compileOidc(spec: OidcSpec, ctx: MethodContext, jwt: JwtServices
   const loginPath = spec.loginPath === undefined ? undefined : endpointPath(spec.loginPath, `${path}.loginPath`, ctx, policy);
   const logoutPath = spec.logout === undefined ? undefined : endpointPath(spec.logout.path, `${path}.logout.path`, ctx, policy);
   if (spec.logout?.redirectAfterLogoutUri !== undefined) checkUrl(spec.logout.redirectAfterLogoutUri, `${path}.logout.redirectAfterLogoutUri`, true, ctx);
-  const login = !spec.bearerOnly;
   if (login && !policy.sessionDeclared) {
     problems.error(path, 'a login lives in the policy\'s session: add spec.session (storage redis is best for tokens), or set bearerOnly: true');
   }
@@ -111,7 +112,7 @@ export function compileOidc(spec: OidcSpec, ctx: MethodContext, jwt: JwtServices
     provider,
     services,
     logger: services.options.logger,
-    redirectUri: spec.redirectUri,
+    redirectUri: spec.redirectUri ?? '',
     callbackHost,
     callbackPath,
     authParams: authParams(spec),

@@ -31,7 +31,7 @@ export class Login {
     const c = this.#c;
     const config = c.provider.config;
     if (config === undefined) {
-      const error = new GatehouseError('oidc_provider_unavailable', `login: ${c.provider.problem() ?? 'provider discovery under way'}`);
+      const error = new GatehouseError('oidc_provider_unavailable', `login: ${c.provider.problem() ?? 'provider not ready'}`);
       return failurePage(error, c.policyId, c.name, input, returnTo, []);
     }
     const state = client.randomState();

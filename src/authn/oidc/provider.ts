@@ -50,6 +50,9 @@ export class OidcProvider {
   readonly #logger: Logger;
   readonly #offline: boolean;
   readonly #listeners = new Set<() => void>();
+  /** Ends every request to the provider under way when the provider is closed (shutdown). */
+  readonly #abort = new AbortController();
+  readonly #fetch: client.CustomFetch;
   #config: client.Configuration | undefined;
   #lastError: string | undefined;
   #failures = 0;
@@ -65,6 +68,9 @@ export class OidcProvider {
     const o = settings.overrides;
     const source: RemoteSource = o.jwks_uri === undefined ? { kind: 'discovery', issuer: settings.issuer } : { kind: 'jwks', uri: o.jwks_uri };
     this.keys = new RemoteKeys(source, { ...jwks, fetch: settings.fetch ?? jwks.fetch });
+    const base = settings.fetch ?? jwks.fetch;
+    const closing = this.#abort.signal;
+    this.#fetch = (url, options) => base(url, { ...options, signal: options.signal === undefined ? closing : AbortSignal.any([options.signal, closing]) });
   }
 
   /** The last good configuration; undefined until the provider has answered once. */
@@ -73,12 +79,12 @@ export class OidcProvider {
   }
 
   /**
-   * Why the provider cannot be used, or undefined once it has answered (even if it is down now), and
-   * while its first discovery is under way: a policy is not reported broken for the milliseconds every
-   * start takes, only once the provider has failed to answer.
+   * Why logins cannot be served yet, or undefined once the provider has answered (metadata and keys),
+   * even if it is down now: the last good copy serves. Never contacted while validating.
    */
   problem(): string | undefined {
-    if (this.#config !== undefined || this.#offline || this.#lastError === undefined) return undefined;
+    if (this.#config !== undefined || this.#offline) return undefined;
+    if (this.#lastError === undefined) return `waiting for the first answer of provider ${this.settings.issuer}`;
     return `provider ${this.settings.issuer} has not answered: ${this.#lastError}`;
   }
 
@@ -129,6 +135,7 @@ export class OidcProvider {
 
   close(): void {
     this.#closed = true;
+    this.#abort.abort();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.keys.close();
@@ -160,14 +167,17 @@ export class OidcProvider {
       const found = await client.discovery(new URL(s.issuer), s.clientId, metadata, auth, {
         execute: s.insecure ? [client.allowInsecureRequests] : [],
         timeout: Math.ceil(s.timeoutMs / 1000),
-        ...(s.fetch === undefined ? {} : { [client.customFetch]: s.fetch }),
+        [client.customFetch]: this.#fetch,
       });
       server = { ...found.serverMetadata(), ...o };
     }
     const config = new client.Configuration(server, s.clientId, metadata, auth);
     if (s.insecure) client.allowInsecureRequests(config);
     config.timeout = Math.ceil(s.timeoutMs / 1000);
-    if (s.fetch !== undefined) config[client.customFetch] = s.fetch;
+    config[client.customFetch] = this.#fetch;
+    // No login can be verified without the keys: the provider counts as answered once they are in too.
+    if (this.keys.keys === undefined) await this.keys.refresh();
+    if (this.keys.keys === undefined) throw new Error(this.keys.lastError ?? 'no signing keys');
     return config;
   }
 }

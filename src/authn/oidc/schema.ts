@@ -56,7 +56,9 @@ export const OidcSpec = Type.Object(
         description: 'How the client authenticates at the token, introspection and revocation endpoints. Default: `client_secret_basic` with a secret, `private_key_jwt` with a key, else `none` (a public client).',
       }),
     ),
-    redirectUri: Url('Where the provider sends the browser back; gatehouse answers its path on its host (the callback). Its host must be one of the policy\'s hosts.'),
+    redirectUri: Type.Optional(
+      Url('Where the provider sends the browser back; gatehouse answers its path on its host (the callback). Its host must be one of the policy\'s hosts. Required unless `bearerOnly`.'),
+    ),
     scopes: Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$', maxLength: 256 }), {
       minItems: 1,
       maxItems: 32,
