@@ -180,6 +180,9 @@ describe('gatehouse validate and oidc blocks', () => {
     assert.deepEqual(await problems({ authentication: { methods: [{ name: 'corp', oidc: oidc() }] }, session: { ...session, createdBy: ['corp'] } }), [
       'spec.session.createdBy[0]: "corp" creates its sessions at its own callback; leave it out of createdBy',
     ]);
+    assert.deepEqual(await problems({ authentication: { methods: [{ name: 'corp', oidc: oidc({ logout: { path: '/logout' } }) }] }, session: { ...session, logout: { path: '/logout' } } }), [
+      'spec.session.logout.path: same path as spec.authentication.methods[0].oidc.logout.path; the oidc logout also ends the session, keep only that one',
+    ]);
   });
 
   it('warns on a Strict session cookie (the first page after login would look logged out) and on tokens in cookie storage', BOUNDED, async () => {

@@ -119,6 +119,13 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     const ctx = { policyId: id, namespace: res.namespace, methodName: method.name, path: `${path}.${key}`, problems, secrets };
     add(compileBlock(key, method, ctx, env, view));
   });
+  const sessionLogout = spec.session?.logout?.path;
+  methods.forEach((m, i) => {
+    // The session's logout answers first: an oidc logout on the same path would never revoke nor visit the provider.
+    if (sessionLogout !== undefined && m.oidc?.logout?.path === sessionLogout) {
+      problems.error('spec.session.logout.path', `same path as spec.authentication.methods[${i}].oidc.logout.path; the oidc logout also ends the session, keep only that one`);
+    }
+  });
   // The session cookie is tried before the methods, and its endpoints (logout) answer first.
   if (session !== undefined) {
     authenticators.unshift(...session.authenticators);

@@ -7,6 +7,7 @@
 // unsigned), as a compromised network or provider would.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { SignJWT, importJWK, type JWK } from 'jose';
 import Provider from 'oidc-provider';
@@ -39,6 +40,10 @@ export interface LoginOpOptions {
   readonly port?: number;
   /** Redirect URIs registered for the client (default REDIRECT_URI). */
   readonly redirectUris?: readonly string[];
+  /** Serve https with this key and certificate; `fetch` (trusting their CA) is what the test's browser uses. */
+  readonly tls?: { readonly key: string; readonly cert: string; readonly fetch: typeof fetch };
+  /** The client authenticates with private_key_jwt, signing with the private half of this public JWK. */
+  readonly clientJwk?: JWK;
 }
 
 /** What the token endpoint answered a login. */
@@ -83,13 +88,15 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
   let tamper: IdTokenTamper | undefined;
   let refusing = false;
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const server = createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     counts.set(path, (counts.get(path) ?? 0) + 1);
     if (handle === undefined) res.writeHead(503).end();
     else handle(req, res);
-  });
-  server.on('connection', (s: Socket) => {
+  };
+  const server = options.tls === undefined ? createServer(serve) : createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, serve);
+  const browserFetch = options.tls?.fetch ?? fetch;
+  server.on(options.tls === undefined ? 'connection' : 'secureConnection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
@@ -103,7 +110,7 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
     });
   await listen(options.port ?? 0);
   const port = (server.address() as AddressInfo).port;
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`;
   const signing = { ...(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as JWK), kid: `op-${port}`, use: 'sig', alg: 'RS256' };
   const signingKey = await importJWK(signing, 'RS256');
 
@@ -116,7 +123,9 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
         response_types: ['code'],
         redirect_uris: options.redirectUris ?? [REDIRECT_URI],
         post_logout_redirect_uris: [AFTER_LOGOUT],
-        token_endpoint_auth_method: 'client_secret_basic',
+        ...(options.clientJwk === undefined
+          ? { token_endpoint_auth_method: 'client_secret_basic' }
+          : { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: [options.clientJwk] } }),
         scope: 'openid offline_access profile email groups',
       },
     ],
@@ -170,7 +179,7 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
     clientId,
     clientSecret,
     requests: (path) => counts.get(path) ?? 0,
-    login: (authorizationUrl, account) => scriptedLogin(issuer, authorizationUrl, account),
+    login: (authorizationUrl, account) => scriptedLogin(issuer, authorizationUrl, account, browserFetch),
     tamper: (fn) => {
       tamper = fn;
     },
@@ -191,8 +200,8 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
         code_challenge_method: 'S256',
       };
       for (const [k, v] of Object.entries(params)) auth.searchParams.set(k, v);
-      const code = (await scriptedLogin(issuer, auth.href, account)).searchParams.get('code') ?? '';
-      const res = await fetch(`${issuer}/token`, {
+      const code = (await scriptedLogin(issuer, auth.href, account, browserFetch)).searchParams.get('code') ?? '';
+      const res = await browserFetch(`${issuer}/token`, {
         method: 'POST',
         headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: params.redirect_uri, code_verifier: verifier }).toString(),
@@ -204,7 +213,7 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
     async clientToken(resource) {
       const body = new URLSearchParams({ grant_type: 'client_credentials' });
       if (resource !== undefined) body.set('resource', resource);
-      const res = await fetch(`${issuer}/token`, {
+      const res = await browserFetch(`${issuer}/token`, {
         method: 'POST',
         headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
         body: body.toString(),
@@ -261,11 +270,11 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** The redirects a browser follows and the forms a user submits, with a cookie jar, until the provider sends the browser to the client. */
-async function scriptedLogin(issuer: string, authorizationUrl: string, account: string): Promise<URL> {
+async function scriptedLogin(issuer: string, authorizationUrl: string, account: string, fetchImpl: typeof fetch): Promise<URL> {
   const jar = new Map<string, string>();
   const send = async (url: string, init: RequestInit = {}): Promise<Response> => {
     const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string> | undefined), ...(cookie === '' ? {} : { cookie }) } });
+    const res = await fetchImpl(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string> | undefined), ...(cookie === '' ? {} : { cookie }) } });
     for (const line of res.headers.getSetCookie()) {
       const [pair = ''] = line.split(';');
       const eq = pair.indexOf('=');

@@ -30,7 +30,11 @@ export function fetchTrusting(caPem: string): typeof fetch {
           });
           res.on('end', () => {
             const out = new Headers();
-            for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : v);
+            for (const [k, v] of Object.entries(res.headers)) {
+              // Repeated headers (Set-Cookie) stay separate values.
+              if (Array.isArray(v)) for (const one of v) out.append(k, one);
+              else if (v !== undefined) out.set(k, v);
+            }
             const status = res.statusCode ?? 502;
             // A Response cannot carry a body with these statuses.
             const empty = status === 204 || status === 304;
