@@ -194,6 +194,15 @@ describe('gatehouse validate and oidc blocks', () => {
     assert.match(cookie[0] ?? '', /^spec\.session\.storage: warning: cookie storage holds an OpenID login's tokens .* prefer storage redis$/);
   });
 
+  it('warns when logins could start on a host whose flow cookie never reaches the callback host', BOUNDED, async () => {
+    const hosts = [HOST, 'www.example.com'];
+    assert.deepEqual(await problems({ hosts, authentication: { methods: [{ name: 'corp', oidc: oidc() }] }, session }), [
+      'spec.authentication.methods[0].oidc.hosts: warning: logins started on www.example.com cannot complete: their flow cookie stays on that host and never reaches the callback on shop.example.com; bind this method to its callback host (hosts), or give the session cookie a domain covering both',
+    ]);
+    assert.deepEqual(await problems({ hosts, authentication: { methods: [{ name: 'corp', oidc: oidc({ hosts: [HOST] }) }] }, session }), []);
+    assert.deepEqual(await problems({ hosts, authentication: { methods: [{ name: 'corp', oidc: oidc() }] }, session: { ...session, cookie: { domain: 'example.com' } } }), []);
+  });
+
   it('a bearer-only method needs no session and no redirect URI', BOUNDED, async () => {
     assert.deepEqual(await problems({ authentication: { methods: [{ name: 'api', oidc: { issuer: ISSUER, clientId: 'api', clientSecretRef: { name: 'corp-oidc', key: 'client-secret' }, bearerOnly: true } }] } }), []);
   });

@@ -64,6 +64,18 @@ for (const storage of ['memory', 'cookie', 'redis'] as const) {
       assert.equal(op.requests('/token'), tokenCalls + 1);
     });
 
+    it('logging out after a refresh ends the session for every copy of its cookie, the one from before the refresh too', BOUNDED, async () => {
+      now = T0;
+      const browser = new Browser(g);
+      await browser.login(op, 'alice');
+      const old = browser.cookieFor('/') ?? '';
+      now = T0 + DUE;
+      okOf(await browser.check('/'));
+      assert.equal(deniedOf(await browser.check('/logout')).status, 302);
+      const replay = deniedOf(await g.envoy.check({ host: 'shop.example.com', path: '/', headers: { cookie: old } }));
+      assert.equal(replay.status, 302, 'the pre-refresh cookie is no session either');
+    });
+
     it('50 requests at once that all need a refresh cause exactly one refresh at the provider, and all pass with its tokens', BOUNDED, async () => {
       now = T0;
       const browser = new Browser(g);

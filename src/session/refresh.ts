@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BoundedCache } from '../core/bounded-cache.js';
 import { GatehouseError } from '../core/errors.js';
 import type { SessionCompanion } from './companion.js';
+import { SID_CLAIM } from './logouts.js';
 import { sessionTtlMs, type SessionRecord, type SessionTokens } from './record.js';
 import { revisionOf, type SessionStore } from './store.js';
 
@@ -45,8 +46,10 @@ export class TokenRefresher {
     const recent = this.#recent.get(key, now);
     if (recent !== undefined && companion.freshness(recent, now) === 'fresh') return Promise.resolve(recent);
     return this.#once(key, async () => {
-      const next = await companion.refresh(record, now);
-      if (next !== undefined) this.#recent.set(key, next, now + RECENT_MS);
+      const refreshed = await companion.refresh(record, now);
+      if (refreshed === undefined) return undefined;
+      const next = keepSessionId(record, refreshed);
+      this.#recent.set(key, next, now + RECENT_MS);
       return next;
     });
   }
@@ -92,12 +95,25 @@ async function refreshStored(store: SessionStore, id: string, read: SessionRecor
       return undefined;
     }
     const { lease: _held, ...tokens } = tokensOf(refreshed);
-    const next = withTokens(refreshed, tokens, rev + 2);
+    const next = withTokens(keepSessionId(leased, refreshed), tokens, rev + 2);
     if (await store.replace(id, rev + 1, next, ttlOf(next, now))) return next;
     // Changed while we refreshed (a logout, or our lease ran out and another replica refreshed): theirs stands.
     return store.get(id);
   }
   throw waitedTooLong();
+}
+
+/**
+ * The session's own id (cookie storage: a reserved claim) survives whatever claims the provider sends
+ * with new tokens, so a logout still reaches every cookie of the session.
+ */
+function keepSessionId(before: SessionRecord, after: SessionRecord): SessionRecord {
+  const sid = before.claims?.[SID_CLAIM];
+  if (sid === undefined && after.claims?.[SID_CLAIM] === undefined) return after;
+  const claims: Record<string, unknown> = { ...after.claims };
+  if (sid === undefined) delete claims[SID_CLAIM];
+  else claims[SID_CLAIM] = sid;
+  return { ...after, claims };
 }
 
 function tokensOf(r: SessionRecord): SessionTokens {

@@ -90,6 +90,15 @@ export function compileOidc(spec: OidcSpec, ctx: MethodContext, jwt: JwtServices
   (spec.hosts ?? []).forEach((h, i) => {
     if (!policy.hosts.includes(h.toLowerCase())) problems.error(`${path}.hosts[${i}]`, `${h} is not one of the policy's hosts`);
   });
+  const served = (spec.hosts ?? policy.hosts).map((h) => h.toLowerCase()).filter((h) => h !== callbackHost);
+  if (redirect !== undefined && hostMatches(callbackHost, policy.hosts) && served.length > 0 && policy.session?.cookie.domain === undefined) {
+    problems.warn(
+      `${path}.hosts`,
+      `logins started on ${served.join(', ')} cannot complete: their flow cookie stays on that host and never reaches the callback on ${callbackHost}; ` +
+        'bind this method to its callback host (hosts), or give the session cookie a domain covering both',
+      'Invalid',
+    );
+  }
   if (login && policy.session?.storage === 'cookie') {
     problems.warn(
       'spec.session.storage',
