@@ -15,7 +15,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   telemetry: [],
   redis: ['core'],
   revocation: ['core', 'redis', 'telemetry'],
-  authn: ['core', 'config', 'revocation', 'redis', 'telemetry'],
+  authn: ['core', 'config', 'session', 'revocation', 'redis', 'telemetry'],
   session: ['core', 'config', 'revocation', 'redis'],
   authz: ['core', 'config'],
   policy: ['core', 'config', 'authn', 'session', 'authz'],

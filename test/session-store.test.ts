@@ -120,6 +120,58 @@ function storeContract(name: string, fixture: () => Fixture): void {
       assert.deepEqual(await store.get(id), renewed);
     });
 
+    it('a login through an OpenID provider keeps its tokens, and they read back exactly', BOUNDED, async () => {
+      const { store } = fixture();
+      const id = newId();
+      const record: SessionRecord = {
+        ...session('alice'),
+        rev: 3,
+        tokens: { at: 'a'.repeat(3000), ate: Date.now() + 60_000, rt: 'refresh-1', it: 'h.p.s', ui: { sub: 'alice', email: 'alice@example.com' } },
+      };
+      await store.put(id, record, 60_000);
+      assert.deepEqual(await store.get(id), record);
+    });
+
+    it('compare-and-set writes only over the revision it read, so two writers cannot both win', BOUNDED, async () => {
+      const { store } = fixture();
+      const id = newId();
+      const first = session('alice');
+      await store.put(id, first, 60_000);
+      const mine = { ...first, rev: 1, tokens: { at: 'mine' } };
+      const theirs = { ...first, rev: 1, tokens: { at: 'theirs' } };
+      const results = await Promise.all([store.replace(id, 0, mine, 60_000), store.replace(id, 0, theirs, 60_000)]);
+      assert.deepEqual([...results].sort(), [false, true], 'exactly one of two concurrent writers wins');
+      const winner = results[0] === true ? mine : theirs;
+      assert.deepEqual(await store.get(id), winner);
+      assert.equal(await store.replace(id, 0, { ...first, rev: 1 }, 60_000), false, 'revision 0 is gone');
+      const next = { ...winner, rev: 2, tokens: { at: 'refreshed' } };
+      assert.equal(await store.replace(id, 1, next, 60_000), true);
+      assert.deepEqual(await store.get(id), next);
+    });
+
+    it('compare-and-set never brings back a session that was deleted (logged out) meanwhile', BOUNDED, async () => {
+      const { store } = fixture();
+      const id = newId();
+      const record = session('alice');
+      await store.put(id, record, 60_000);
+      await store.delete(id);
+      assert.equal(await store.replace(id, 0, { ...record, rev: 1 }, 60_000), false);
+      assert.equal(await store.get(id), undefined);
+      assert.equal(await store.replace(newId(), 0, { ...record, rev: 1 }, 60_000), false, 'never stored');
+      await assert.rejects(store.replace('chosen-by-client', 0, record, 1000), (e: unknown) => e instanceof GatehouseError && e.code === 'session_store_invalid_put');
+    });
+
+    it('a session replaced by compare-and-set stays in its consumer\'s index for log out everywhere', BOUNDED, async () => {
+      const f = fixture();
+      const consumer = `heidi-${randomBytes(4).toString('hex')}`;
+      const id = newId();
+      const record = session(consumer);
+      await f.store.put(id, record, 60_000);
+      assert.equal(await f.store.replace(id, 0, { ...record, rev: 1, tokens: { at: 'x' } }, 60_000), true);
+      assert.equal(await f.store.deleteAllFor(SHOP, consumer), 1);
+      assert.equal(await f.store.get(id), undefined);
+    });
+
     it('delete removes one session; deleting an absent one is fine', BOUNDED, async () => {
       const { store } = fixture();
       const keep = newId();
@@ -226,6 +278,7 @@ describe('memory session store', () => {
     await closed.close();
     await rejectsUnavailable(closed.get(newId()));
     await rejectsUnavailable(closed.put(newId(), session(), 1000));
+    await rejectsUnavailable(closed.replace(newId(), 0, session(), 1000));
   });
 });
 
@@ -273,6 +326,8 @@ describe('redis session store', () => {
     assert.equal(await store.get(id), undefined);
     await raw.set(`gatehouse:sess:${id}`, 'not json');
     assert.equal(await store.get(id), undefined);
+    assert.equal(await store.replace(id, 0, { ...session(), rev: 1 }, 60_000), false, 'compare-and-set over garbage writes nothing');
+    assert.equal(await raw.get(`gatehouse:sess:${id}`), 'not json');
   });
 
   it('1,000 put-then-get in a row never miss', BOUNDED, async () => {
@@ -309,6 +364,7 @@ describe('redis session store', () => {
       () => store.get(id),
       () => store.put(newId(), session(), 60_000),
       () => store.delete(id),
+      () => store.replace(id, 0, { ...session(), rev: 1 }, 60_000),
       () => store.deleteAllFor(SHOP, 'alice'),
     ]) {
       const started = performance.now();

@@ -22,6 +22,8 @@ const MALFORMED_PATH = e('bad_request', 'Malformed request path');
 const BAD_REQUEST = e('bad_request', 'Bad request');
 const INVALID_CREDENTIALS = e('unauthenticated', 'Invalid authentication credentials');
 const FORBIDDEN = e('forbidden', 'Forbidden');
+const SIGN_IN_BROKEN = e('bad_request', 'The sign-in could not be completed; start again');
+const SIGN_IN_REFUSED = e('unauthenticated', 'The sign-in could not be verified; start again');
 const UNAVAILABLE = e('unavailable', 'Service unavailable');
 const INTERNAL = e('internal', 'Internal error');
 
@@ -60,6 +62,21 @@ export const ERRORS = {
   jwt_claim_invalid: e('unauthenticated', 'The token claims are not accepted'),
   jwt_too_long_lived: e('unauthenticated', 'The token lifetime is too long'),
   jwt_revoked: e('unauthenticated', 'The token has been revoked'),
+  // OpenID Connect: a login callback that cannot be completed is the browser's problem (400), one the
+  // provider or its answer refuses a 401, a provider that cannot be reached a 503.
+  oidc_state_missing: SIGN_IN_BROKEN,
+  oidc_flow_missing: SIGN_IN_BROKEN,
+  oidc_flow_invalid: SIGN_IN_BROKEN,
+  oidc_flow_expired: SIGN_IN_BROKEN,
+  oidc_flow_replayed: SIGN_IN_BROKEN,
+  oidc_state_mismatch: SIGN_IN_BROKEN,
+  oidc_callback_malformed: SIGN_IN_BROKEN,
+  oidc_login_refused: e('unauthenticated', 'The identity provider did not sign you in'),
+  oidc_code_rejected: SIGN_IN_REFUSED,
+  oidc_id_token_invalid: SIGN_IN_REFUSED,
+  oidc_userinfo_invalid: SIGN_IN_REFUSED,
+  oidc_token_inactive: e('unauthenticated', 'The token is not active'),
+  oidc_token_invalid: INVALID_CREDENTIALS,
   // Authorization.
   anonymous_forbidden: FORBIDDEN,
   group_forbidden: FORBIDDEN,
@@ -73,6 +90,8 @@ export const ERRORS = {
   revocation_unavailable: e('unavailable', 'Token revocation list is unavailable'),
   revocation_full: UNAVAILABLE,
   session_store_unavailable: UNAVAILABLE,
+  session_refresh_timeout: UNAVAILABLE,
+  oidc_provider_unavailable: e('unavailable', 'The identity provider cannot be reached; try again in a moment'),
   // Faults of ours (500): details only in the log.
   internal_error: INTERNAL,
   identity_header_invalid: INTERNAL,

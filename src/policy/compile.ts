@@ -7,7 +7,7 @@ import { DEFAULT_IDENTITY_HEADER_NAMES, type HeaderPair } from '../core/identity
 import { configuredPath, normalizePath, PATH_CASE_INSENSITIVE, PATH_STRIP_PARAMETERS } from '../core/path.js';
 import type { CompiledPolicy, DenyTemplate, SkipRule } from '../core/ports.js';
 import type { CompileEnv } from './compile-context.js';
-import { compileBlock, compileSessionBlock, METHOD_KEYS, type MethodParts } from './methods.js';
+import { compileBlock, compileSessionBlock, logsIn, METHOD_KEYS, type MethodKey, type MethodParts, type PolicyView, type RuntimeDependency } from './methods.js';
 import { type Dependencies, SecretLookup } from '../config/method-context.js';
 import { type Problem, ProblemList } from '../config/problems.js';
 import { policyKey, type PolicyResource } from '../config/resources.js';
@@ -16,7 +16,14 @@ import type { SecretIndex } from '../config/secrets.js';
 import { validateSpec } from './validate.js';
 
 export type CompileResult =
-  | { readonly ok: true; readonly policy: CompiledPolicy; readonly problems: readonly Problem[]; readonly deps: Dependencies }
+  | {
+      readonly ok: true;
+      readonly policy: CompiledPolicy;
+      readonly problems: readonly Problem[];
+      readonly deps: Dependencies;
+      /** What the policy needs at run time to be Ready (identity providers); the store watches them. */
+      readonly runtime: readonly RuntimeDependency[];
+    }
   | {
       readonly ok: false;
       readonly problems: readonly Problem[];
@@ -32,12 +39,25 @@ export function compilePolicy(res: PolicyResource, secrets: SecretIndex, env: Co
     return { ok: false, problems: validated.problems.items, deps: lookup.deps, standIn: standIn(res, validated.problems.items) };
   }
   const problems = new ProblemList();
-  const policy = build(res, validated.spec, lookup, env, problems);
+  const runtime: RuntimeDependency[] = [];
+  const policy = build(res, validated.spec, lookup, env, problems, runtime);
   if (problems.hasErrors) return { ok: false, problems: problems.items, deps: lookup.deps, standIn: standIn(res, problems.items) };
-  return { ok: true, policy, problems: problems.items, deps: lookup.deps };
+  return { ok: true, policy, problems: problems.items, deps: lookup.deps, runtime };
 }
 
-function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup, env: CompileEnv, problems: ProblemList): CompiledPolicy {
+/** The one method block of a method entry, or why there is not exactly one. */
+function blockOf(method: AuthPolicySpec['authentication']['methods'][number]): MethodKey | string {
+  const keys = METHOD_KEYS.filter((k) => method[k] !== undefined);
+  const key = keys[0];
+  if (key !== undefined && keys.length === 1) return key;
+  return key === undefined ? `no method block set (one of ${METHOD_KEYS.join(', ')})` : `only one method block may be set, found ${keys.join(', ')}`;
+}
+
+function isMethodKey(k: MethodKey | string): k is MethodKey {
+  return (METHOD_KEYS as readonly string[]).includes(k);
+}
+
+function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup, env: CompileEnv, problems: ProblemList, runtime: RuntimeDependency[]): CompiledPolicy {
   const id = policyKey(res.namespace, res.name);
   const authenticators: Authenticator[] = [];
   const endpoints: Endpoint[] = [];
@@ -48,23 +68,13 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     endpoints.push(...parts.endpoints);
     hooks.push(...parts.hooks);
     keyCount += parts.keyCount;
+    runtime.push(...(parts.dependencies ?? []));
   };
-  const names = new Set<string>();
-  spec.authentication.methods.forEach((method, i) => {
-    const path = `spec.authentication.methods[${i}]`;
-    if (names.has(method.name)) problems.error(`${path}.name`, `duplicate method name "${method.name}"`);
-    names.add(method.name);
-    const keys = METHOD_KEYS.filter((k) => method[k] !== undefined);
-    const key = keys[0];
-    if (key === undefined || keys.length > 1) {
-      problems.error(path, key === undefined ? `no method block set (one of ${METHOD_KEYS.join(', ')})` : `only one method block may be set, found ${keys.join(', ')}`);
-      return;
-    }
-    const ctx = { policyId: id, namespace: res.namespace, methodName: method.name, path: `${path}.${key}`, problems, secrets };
-    add(compileBlock(key, method, ctx, env));
-  });
   const pathOptions = (spec.pathMatching.caseInsensitive ? PATH_CASE_INSENSITIVE : 0) | (spec.pathMatching.stripParameters ? PATH_STRIP_PARAMETERS : 0);
   const allowEncodedSlashes = spec.pathMatching.allowEncodedSlashes;
+  const methods = spec.authentication.methods;
+  const blocks = methods.map(blockOf);
+  // The session is compiled first: methods that sign users in create sessions through it.
   const session =
     spec.session === undefined
       ? undefined
@@ -74,13 +84,48 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
             policyId: id,
             secrets,
             problems,
-            methodNames: spec.authentication.methods.map((m) => m.name),
+            methodNames: methods.map((m) => m.name),
+            loginMethods: methods.filter((_, i) => {
+              const key = blocks[i];
+              return key !== undefined && isMethodKey(key) && logsIn(key);
+            }).map((m) => m.name),
             mode: spec.authentication.mode,
             pathOptions,
             allowEncodedSlashes,
           },
           env,
         );
+  const hosts = [...new Set(spec.hosts.map(normalizeHost))];
+  const paths = compilePaths(spec.paths, 'spec.paths', pathOptions, allowEncodedSlashes, problems);
+  const view: PolicyView = {
+    session: session?.session,
+    sessionDeclared: spec.session !== undefined,
+    hosts,
+    paths,
+    pathOptions,
+    allowEncodedSlashes,
+    anonymous: spec.anonymous !== undefined,
+  };
+  const names = new Set<string>();
+  methods.forEach((method, i) => {
+    const path = `spec.authentication.methods[${i}]`;
+    if (names.has(method.name)) problems.error(`${path}.name`, `duplicate method name "${method.name}"`);
+    names.add(method.name);
+    const key = blocks[i] ?? '';
+    if (!isMethodKey(key)) {
+      problems.error(path, key);
+      return;
+    }
+    const ctx = { policyId: id, namespace: res.namespace, methodName: method.name, path: `${path}.${key}`, problems, secrets };
+    add(compileBlock(key, method, ctx, env, view));
+  });
+  const sessionLogout = spec.session?.logout?.path;
+  methods.forEach((m, i) => {
+    // The session's logout answers first: an oidc logout on the same path would never revoke nor visit the provider.
+    if (sessionLogout !== undefined && m.oidc?.logout?.path === sessionLogout) {
+      problems.error('spec.session.logout.path', `same path as spec.authentication.methods[${i}].oidc.logout.path; the oidc logout also ends the session, keep only that one`);
+    }
+  });
   // The session cookie is tried before the methods, and its endpoints (logout) answer first.
   if (session !== undefined) {
     authenticators.unshift(...session.authenticators);
@@ -90,7 +135,6 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
   if (authenticators.length === 0 && spec.anonymous === undefined && !problems.hasErrors) {
     problems.error('spec.authentication.methods', 'no method and no anonymous consumer: every request would be denied');
   }
-  const paths = compilePaths(spec.paths, 'spec.paths', pathOptions, allowEncodedSlashes, problems);
   const skip = spec.skip.map(
     (s, i): SkipRule => ({
       paths: s.paths === undefined ? undefined : compilePaths(s.paths, `spec.skip[${i}].paths`, pathOptions, allowEncodedSlashes, problems),
@@ -100,7 +144,6 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
   if (spec.otherMethods === 'fallThrough' && spec.methods === undefined) {
     problems.warn('spec.otherMethods', 'fallThrough has no effect without spec.methods: the policy covers every method');
   }
-  const hosts = [...new Set(spec.hosts.map(normalizeHost))];
   const identityHeaders = lowerNames(spec.response.identityHeaders);
   const headerNames = new Set<string>(Object.values(identityHeaders));
   for (const a of authenticators) for (const h of a.headerNames) headerNames.add(h.toLowerCase());

@@ -1,7 +1,9 @@
 // Holds what the sources report (policies, Secrets), compiles what changed, and swaps a new index in
 // atomically. A policy that turns invalid keeps its last good version serving (re-compiled against
 // current Secrets); a new invalid one serves only denials for its hosts. A Secret change recompiles
-// exactly the policies that read it.
+// exactly the policies that read it. A policy whose identity provider has never answered serves (its
+// other methods and existing sessions work) but is not Ready (`ProviderUnavailable`); the store
+// watches such run-time dependencies and recomputes that status when they change.
 import type { CompiledPolicy } from '../core/ports.js';
 import { Dependents } from './dependents.js';
 import { type CompileEnv } from './compile-context.js';
@@ -13,7 +15,7 @@ import type { Problem } from '../config/problems.js';
 import { policyKey, type PolicyResource, type SecretResource } from '../config/resources.js';
 import { SecretIndex } from '../config/secrets.js';
 
-export type StatusReason = 'Compiled' | 'Invalid' | 'SecretMissing' | 'HostConflict';
+export type StatusReason = 'Compiled' | 'Invalid' | 'SecretMissing' | 'HostConflict' | 'ProviderUnavailable';
 
 export interface PolicyStatus {
   readonly id: string;
@@ -41,6 +43,8 @@ interface Entry {
   deps: Dependencies[];
   status: PolicyStatus | undefined;
   result: CompileResult | undefined;
+  /** Stops watching the run-time dependencies of the serving compile result. */
+  unwatch: (() => void)[];
 }
 
 export class PolicyStore {
@@ -50,6 +54,8 @@ export class PolicyStore {
   readonly #entries = new Map<string, Entry>();
   readonly #dependents = new Dependents();
   readonly #dirty = new Set<string>();
+  /** Policies whose run-time dependencies changed: status recomputed, nothing recompiled. */
+  readonly #stale = new Set<string>();
   #removed = false;
   #lost = new Map<string, Conflict>();
   /** Fall-through warnings by policy, from the last index. */
@@ -91,7 +97,7 @@ export class PolicyStore {
     const id = policyKey(res.namespace, res.name);
     const entry = this.#entries.get(id);
     if (entry === undefined) {
-      this.#entries.set(id, { current: res, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined });
+      this.#entries.set(id, { current: res, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined, unwatch: [] });
     } else {
       entry.current = res;
     }
@@ -100,7 +106,11 @@ export class PolicyStore {
 
   deletePolicy(namespace: string, name: string): void {
     const id = policyKey(namespace, name);
-    if (!this.#entries.delete(id)) return;
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    for (const stop of entry.unwatch) stop();
+    this.#entries.delete(id);
+    this.#stale.delete(id);
     this.#dependents.delete(id);
     this.#ready.delete(id);
     this.#dirty.delete(id);
@@ -152,7 +162,14 @@ export class PolicyStore {
   flush(): void {
     this.#scheduled = false;
     if (!this.#synced) return;
-    if (this.#dirty.size === 0 && !this.#removed && this.#index !== undefined) return;
+    if (this.#dirty.size === 0 && !this.#removed && this.#index !== undefined) {
+      if (this.#stale.size > 0) {
+        const stale = [...this.#stale];
+        this.#stale.clear();
+        this.#updateStatuses(this.#index, stale);
+      }
+      return;
+    }
     const changed = [...this.#dirty];
     this.#dirty.clear();
     this.#removed = false;
@@ -160,6 +177,8 @@ export class PolicyStore {
       const e = this.#entries.get(id);
       if (e !== undefined) this.#compile(e);
     }
+    for (const id of this.#stale) if (!changed.includes(id)) changed.push(id);
+    this.#stale.clear();
     const entries: IndexEntry[] = [];
     for (const e of this.#entries.values()) {
       if (e.serving !== undefined) entries.push({ policy: e.serving, createdAt: e.current.creationTimestamp });
@@ -172,7 +191,16 @@ export class PolicyStore {
 
   #compile(e: Entry): void {
     this.#compileInto(e);
-    this.#dependents.set(policyKey(e.current.namespace, e.current.name), e.current.namespace, e.deps);
+    const id = policyKey(e.current.namespace, e.current.name);
+    this.#dependents.set(id, e.current.namespace, e.deps);
+    for (const stop of e.unwatch) stop();
+    const runtime = e.result?.ok === true ? e.result.runtime : [];
+    e.unwatch = runtime.map((d) =>
+      d.watch(() => {
+        this.#stale.add(id);
+        this.#schedule();
+      }),
+    );
   }
 
   #compileInto(e: Entry): void {
@@ -285,6 +313,12 @@ function statusOf(id: string, e: Entry, conflict: Conflict | undefined, notes: r
     };
   }
   const problems = notes.length === 0 ? r.problems : [...r.problems, ...notes];
+  for (const d of r.runtime) {
+    const problem = d.problem();
+    if (problem === undefined) continue;
+    const message = `${d.field}: ${problem}; its logins answer 503 until it does (other methods and existing sessions still work)`;
+    return { ...base, ready: false, reason: 'ProviderUnavailable', message, problems, serving: 'current' };
+  }
   const warnings = problems.filter((p) => p.severity === 'warning').map((p) => `${p.path}: ${p.message}`);
   return { ...base, ready: true, reason: 'Compiled', message: warnings.join('; '), problems, serving: 'current' };
 }

@@ -2,16 +2,19 @@
 // is invalid, expired or logged out, is `none` (the other methods still get their turn); the reason
 // is counted. A store (or, for cookie storage, a logout list) that cannot answer throws
 // `session_store_unavailable` (503 unless fail-open). An accepted session cookie is removed from the
-// Cookie header the upstream receives.
+// Cookie header the upstream receives. A session created by a method that keeps provider tokens
+// (OpenID Connect) is handed to that method's companion: it names the upstream headers, and refreshes
+// the tokens before they expire (refresh.ts); a session whose refresh fails ends.
 import { BoundedCache } from '../core/bounded-cache.js';
 import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../core/ports.js';
 import { NO_CLAIMS, NO_HEADERS, type HeaderPair, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import type { SessionCodec, SessionIdSigner } from './codec.js';
+import type { SessionCompanion } from './companion.js';
 import { buildSetCookies, heldParts, readCookie, type CookieLifetime, type CookieSpec } from './cookie.js';
-import { isLoggedOut, SID_CLAIM, type CookieLogouts } from './logouts.js';
+import { isLoggedOut, logOut, SID_CLAIM, sessionIdOf, type CookieLogouts } from './logouts.js';
 import { renewSessionRecord, sessionState, sessionTtlMs, type SessionRecord, type SessionTimeouts } from './record.js';
-import type { SessionStore } from './store.js';
+import { revisionOf, type SessionStore } from './store.js';
 import { hideSessionCookie } from './upstream-cookie.js';
 import type { SessionRejectReason, SessionServices } from './services.js';
 
@@ -19,6 +22,8 @@ import type { SessionRejectReason, SessionServices } from './services.js';
 export type SessionBackend =
   | { readonly kind: 'cookie'; readonly codec: SessionCodec; readonly logouts: CookieLogouts }
   | { readonly kind: 'store'; readonly store: SessionStore; readonly signer: SessionIdSigner };
+
+type CookieBackend = Extract<SessionBackend, { readonly kind: 'cookie' }>;
 
 /** Everything compiled from a policy's `session` block, shared by the authenticator, hook and logout. */
 export interface SessionConfig {
@@ -30,6 +35,8 @@ export interface SessionConfig {
   readonly services: SessionServices;
   /** Identities this policy's session authenticator produced: the create hook leaves them alone. */
   readonly fromSession: WeakSet<Identity>;
+  /** By method name: the methods whose sessions carry provider tokens. Filled while the policy compiles. */
+  readonly companions: Map<string, SessionCompanion>;
 }
 
 const SESSION_METHOD = 'session';
@@ -87,8 +94,8 @@ export class SessionAuthenticator implements Authenticator {
         if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
         // Asked only for a live session: an expired cookie costs no lookup.
         const loggedOut = isLoggedOut(backend.logouts, record);
-        if (typeof loggedOut === 'boolean') return this.#fromCookie(input, backend.codec, record, state.renew, loggedOut, ctx.now);
-        return loggedOut.then((out) => this.#fromCookie(input, backend.codec, record, state.renew, out, ctx.now));
+        if (typeof loggedOut === 'boolean') return this.#fromCookie(input, backend, record, state.renew, loggedOut, ctx.now);
+        return loggedOut.then((out) => this.#fromCookie(input, backend, record, state.renew, out, ctx.now));
       }
       case 'store': {
         const verified = backend.signer.verify(read.value);
@@ -112,34 +119,64 @@ export class SessionAuthenticator implements Authenticator {
     return opened.record;
   }
 
-  #fromCookie(input: CheckInput, codec: SessionCodec, record: SessionRecord, renew: boolean, loggedOut: boolean, now: number): AuthnResult {
+  #fromCookie(input: CheckInput, backend: CookieBackend, record: SessionRecord, renew: boolean, loggedOut: boolean, now: number): AuthnResult | Promise<AuthnResult> {
     if (loggedOut) return this.#reject('logged_out');
-    if (!renew) return this.#success(input, record, []);
     const c = this.#c;
+    const companion = this.#companionOf(record);
+    if (companion !== undefined && companion.freshness(record, now) !== 'fresh') return this.#refreshSealed(input, backend, record, companion, now);
+    if (!renew) return this.#success(input, record, [], companion);
     const renewed = renewSessionRecord(record, now, c.timeouts);
-    return this.#success(input, renewed, sessionCookies(c, codec.seal(renewed), renewed, now, heldParts(c.cookie, input.cookies)));
+    return this.#success(input, renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, now, heldParts(c.cookie, input.cookies)), companion);
+  }
+
+  /** New tokens sealed into a new cookie; a session whose refresh fails is logged out, so its cookie cannot try again. */
+  async #refreshSealed(input: CheckInput, backend: CookieBackend, record: SessionRecord, companion: SessionCompanion, now: number): Promise<AuthnResult> {
+    const c = this.#c;
+    const next = await c.services.refresher.sealed(`${c.policyId}\0${sessionIdOf(record)}`, record, companion, now);
+    if (next === undefined) {
+      // Best effort: unrecorded, the next request with this cookie only fails to refresh again.
+      await logOut(backend.logouts, record, c.timeouts, now).catch(() => undefined);
+      return this.#reject('refresh_failed');
+    }
+    const renewed = renewSessionRecord(next, now, c.timeouts);
+    return this.#success(input, renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, now, heldParts(c.cookie, input.cookies)), companion);
   }
 
   async #fromStore(input: CheckInput, store: SessionStore, signer: SessionIdSigner, id: string, now: number): Promise<AuthnResult> {
     const c = this.#c;
-    const record = await store.get(id);
+    let record = await store.get(id);
     if (record === undefined) return this.#reject('not_found');
     // The id is signed for this policy already; a record of another one means a corrupted store.
     if (record.aud !== c.policyId) return this.#reject('wrong_audience');
-    const state = sessionState(record, now, c.timeouts);
+    let state = sessionState(record, now, c.timeouts);
     if (state.state === 'expired') {
       await store.delete(id);
       return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');
     }
     if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
-    if (!state.renew) return this.#success(input, record, []);
-    const renewed = renewSessionRecord(record, now, c.timeouts);
+    const companion = this.#companionOf(record);
+    if (companion !== undefined && companion.freshness(record, now) !== 'fresh') {
+      const next = await c.services.refresher.stored(`${c.policyId}\0${id}`, store, id, record, companion, now);
+      if (next === undefined) return this.#reject('refresh_failed');
+      record = next;
+      state = sessionState(record, now, c.timeouts);
+      if (state.state !== 'valid') return this.#reject('refresh_failed');
+    }
+    if (!state.renew) return this.#success(input, record, [], companion);
+    // Compare-and-set: a renewal never overwrites tokens another replica refreshed, nor revives a logged-out session.
+    const rev = revisionOf(record);
+    const renewed: SessionRecord = { ...renewSessionRecord(record, now, c.timeouts), rev: rev + 1 };
     // Written before answering, so the next request (maybe on another replica) sees the new expiry.
-    await store.put(id, renewed, sessionTtlMs(renewed, now));
-    return this.#success(input, renewed, sessionCookies(c, signer.sign(id), renewed, now, heldParts(c.cookie, input.cookies)));
+    if (!(await store.replace(id, rev, renewed, sessionTtlMs(renewed, now)))) return this.#success(input, record, [], companion);
+    return this.#success(input, renewed, sessionCookies(c, signer.sign(id), renewed, now, heldParts(c.cookie, input.cookies)), companion);
   }
 
-  #success(input: CheckInput, record: SessionRecord, responseHeaders: readonly HeaderPair[]): AuthnResult {
+  /** The companion of the method that created a session with tokens, if that method is still in the policy. */
+  #companionOf(record: SessionRecord): SessionCompanion | undefined {
+    return record.tokens === undefined ? undefined : this.#c.companions.get(record.method);
+  }
+
+  #success(input: CheckInput, record: SessionRecord, responseHeaders: readonly HeaderPair[], companion: SessionCompanion | undefined): AuthnResult {
     const identity: Identity = {
       method: record.method,
       consumerId: record.sub,
@@ -149,7 +186,7 @@ export class SessionAuthenticator implements Authenticator {
       groups: record.groups,
       anonymous: false,
       claims: publicClaims(record),
-      headers: NO_HEADERS,
+      headers: companion === undefined ? NO_HEADERS : companion.headers(record),
     };
     this.#c.fromSession.add(identity);
     return { kind: 'success', identity, responseHeaders, ...hideSessionCookie(input, this.#c.cookie) };

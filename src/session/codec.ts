@@ -66,9 +66,12 @@ export interface SessionKeyOptions {
   readonly secrets: readonly (string | Uint8Array)[];
 }
 
+/** What a sealed value is for: each purpose has keys of its own, so one never opens as another. */
+export type SealPurpose = 'session' | 'flow';
+
 interface DerivedKey {
   readonly kid: Buffer;
-  readonly seal: Readonly<Record<SealAlgorithm, Buffer>>;
+  readonly seal: Readonly<Record<SealPurpose, Readonly<Record<SealAlgorithm, Buffer>>>>;
   readonly idMac: Buffer;
 }
 
@@ -104,8 +107,15 @@ export class SessionKeys {
       keys.push({
         kid: derive(ikm, 'kid', audience, KID_LEN),
         seal: {
-          'aes-256-gcm': derive(ikm, 'seal/aes-256-gcm', audience, 32),
-          'chacha20-poly1305': derive(ikm, 'seal/chacha20-poly1305', audience, 32),
+          session: {
+            'aes-256-gcm': derive(ikm, 'seal/aes-256-gcm', audience, 32),
+            'chacha20-poly1305': derive(ikm, 'seal/chacha20-poly1305', audience, 32),
+          },
+          // Login flow state (OpenID Connect state, nonce, PKCE verifier) in its own cookie.
+          flow: {
+            'aes-256-gcm': derive(ikm, 'flow/aes-256-gcm', audience, 32),
+            'chacha20-poly1305': derive(ikm, 'flow/chacha20-poly1305', audience, 32),
+          },
         },
         idMac: derive(ikm, 'id-mac', audience, 32),
       });
@@ -134,13 +144,18 @@ export interface SessionCodecOptions {
   readonly maxLength?: number | undefined;
 }
 
-/** Seals whole session records for `storage: cookie`. */
-export class SessionCodec {
+/**
+ * Seals JSON values of one purpose with a policy's keys, and opens them again. `parse` decides what
+ * an authentic plaintext must look like; anything else is `invalid_record`.
+ */
+export class Sealer<T extends object> {
   readonly #keys: SessionKeys;
+  readonly #purpose: SealPurpose;
+  readonly #parse: (value: unknown) => T | undefined;
   readonly #algorithm: SealAlgorithm;
   readonly #maxLength: number;
 
-  constructor(keys: SessionKeys, options: SessionCodecOptions = {}) {
+  constructor(keys: SessionKeys, purpose: SealPurpose, parse: (value: unknown) => T | undefined, options: SessionCodecOptions = {}) {
     const algorithm = options.algorithm ?? 'aes-256-gcm';
     if (!SEAL_ALGORITHMS.includes(algorithm)) throw configError(`algorithm: unknown algorithm ${String(algorithm)}`);
     if (!getCiphers().includes(algorithm)) {
@@ -149,6 +164,8 @@ export class SessionCodec {
     const maxLength = options.maxLength ?? 16_384;
     if (!Number.isSafeInteger(maxLength) || maxLength < 64) throw configError('maxLength must be an integer >= 64');
     this.#keys = keys;
+    this.#purpose = purpose;
+    this.#parse = parse;
     this.#algorithm = algorithm;
     this.#maxLength = maxLength;
   }
@@ -157,9 +174,10 @@ export class SessionCodec {
     return this.#keys.audience;
   }
 
-  /** Seals a record of this codec's audience; sealing another policy's record is a programming error. */
-  seal(record: SessionRecord): string {
-    if (record.aud !== this.#keys.audience) {
+  /** Seals a value of this sealer's audience; sealing another policy's value is a programming error. */
+  seal(value: T): string {
+    const aud = audienceOf(value);
+    if (aud !== undefined && aud !== this.#keys.audience) {
       throw new GatehouseError('session_audience_mismatch', 'session record sealed under another policy');
     }
     const key = this.#keys.keys[0];
@@ -170,15 +188,15 @@ export class SessionCodec {
     key.kid.copy(header, 2);
     this.#keys.audTag.copy(header, 2 + KID_LEN);
     const nonce = randomBytes(NONCE_LEN); // 96-bit random nonces: fine far beyond any session volume per key
-    const cipher = newCipher(this.#algorithm, key.seal[this.#algorithm], nonce);
-    const plain = Buffer.from(JSON.stringify(record), 'utf8');
+    const cipher = newCipher(this.#algorithm, key.seal[this.#purpose][this.#algorithm], nonce);
+    const plain = Buffer.from(JSON.stringify(value), 'utf8');
     cipher.setAAD(this.#aad(header), { plaintextLength: plain.length });
     const body = Buffer.concat([cipher.update(plain), cipher.final()]);
     return Buffer.concat([header, nonce, body, cipher.getAuthTag()]).toString('base64url');
   }
 
   /** Opens a value from a request. Never throws: every input yields a result. */
-  open(value: string): OpenResult {
+  open(value: string): SealedResult<T> {
     try {
       return this.#open(value);
     } catch {
@@ -186,7 +204,7 @@ export class SessionCodec {
     }
   }
 
-  #open(value: unknown): OpenResult {
+  #open(value: unknown): SealedResult<T> {
     if (typeof value !== 'string' || value.length > this.#maxLength) return fail('malformed');
     const bytes = decodeCanonicalBase64url(value);
     if (bytes === undefined || bytes.length < MIN_SEALED_LEN) return fail('malformed');
@@ -202,18 +220,50 @@ export class SessionCodec {
     const body = bytes.subarray(HEADER_LEN + NONCE_LEN, bytes.length - TAG_LEN);
     const tag = bytes.subarray(bytes.length - TAG_LEN);
     for (const key of candidates) {
-      const plain = decrypt(algorithm, key.seal[algorithm], nonce, this.#aad(header), body, tag);
+      const plain = decrypt(algorithm, key.seal[this.#purpose][algorithm], nonce, this.#aad(header), body, tag);
       if (plain === undefined) continue;
-      const record = parseSessionRecord(parseJson(plain));
-      if (record === undefined) return fail('invalid_record');
-      if (record.aud !== this.#keys.audience) return fail('wrong_audience');
-      return { ok: true, record };
+      const parsed = this.#parse(parseJson(plain));
+      if (parsed === undefined) return fail('invalid_record');
+      const aud = audienceOf(parsed);
+      if (aud !== undefined && aud !== this.#keys.audience) return fail('wrong_audience');
+      return { ok: true, value: parsed };
     }
     return fail('tampered');
   }
 
   #aad(header: Buffer): Buffer {
     return Buffer.concat([header, Buffer.from(this.#keys.audience, 'utf8')]);
+  }
+}
+
+/** The policy a sealed value names itself bound to (a session record's `aud`), if it names one. */
+function audienceOf(value: object): unknown {
+  return (value as { readonly aud?: unknown }).aud;
+}
+
+export type SealedResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: OpenFailure };
+
+/** Seals whole session records for `storage: cookie`. */
+export class SessionCodec {
+  readonly #sealer: Sealer<SessionRecord>;
+
+  constructor(keys: SessionKeys, options: SessionCodecOptions = {}) {
+    this.#sealer = new Sealer(keys, 'session', parseSessionRecord, options);
+  }
+
+  get audience(): string {
+    return this.#sealer.audience;
+  }
+
+  /** Seals a record of this codec's audience; sealing another policy's record is a programming error. */
+  seal(record: SessionRecord): string {
+    return this.#sealer.seal(record);
+  }
+
+  /** Opens a value from a request. Never throws: every input yields a result. */
+  open(value: string): OpenResult {
+    const r = this.#sealer.open(value);
+    return r.ok ? { ok: true, record: r.value } : r;
   }
 }
 
@@ -275,7 +325,7 @@ function algorithmFor(id: number | undefined): SealAlgorithm | undefined {
   return undefined;
 }
 
-function fail(reason: OpenFailure): OpenResult {
+function fail(reason: OpenFailure): { readonly ok: false; readonly reason: OpenFailure } {
   return { ok: false, reason };
 }
 

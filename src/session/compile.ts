@@ -11,6 +11,7 @@ import { SessionAuthenticator, type SessionBackend, type SessionConfig } from '.
 import { SessionCodec, SessionIdSigner, SessionKeys } from './codec.js';
 import { compileCookieSpec, cookieProblem, type CookieSpec } from './cookie.js';
 import { SessionCreateHook } from './hook.js';
+import { PolicySession } from './handle.js';
 import { SessionLogout, type LogoutOptions, type LogoutTriggers } from './logout.js';
 import { cookieLogouts } from './logouts.js';
 import type { SessionLogoutEverywhereSpec, SessionLogoutSpec, SessionSpec } from './policy-schema.js';
@@ -23,6 +24,11 @@ export interface SessionCompileContext {
   readonly problems: ProblemList;
   /** Names of the policy's methods, in order. */
   readonly methodNames: readonly string[];
+  /**
+   * Methods that sign users in at a callback of their own and create sessions there (OpenID
+   * Connect), never through the create hook: left out of the `createdBy` default.
+   */
+  readonly loginMethods: readonly string[];
   readonly mode: 'any' | 'all';
   /** The policy's path matching (CheckInput.pathVariant bits): logout paths are compared in that form. */
   readonly pathOptions: number;
@@ -38,6 +44,8 @@ export interface SessionDeps {
 }
 
 export interface CompiledSession {
+  /** What login methods use: create and end sessions, seal login state, register companions. */
+  readonly handle: PolicySession;
   readonly authenticator: Authenticator;
   readonly hook: AllowHook;
   readonly endpoints: readonly Endpoint[];
@@ -51,18 +59,21 @@ export function compileSession(spec: SessionSpec, ctx: SessionCompileContext, de
   if (ctx.mode === 'all') {
     problems.error(FIELD, 'a session needs authentication.mode any (a session replaces the methods that created it)');
   }
-  const createdBy = new Set(spec.createdBy ?? ctx.methodNames);
+  const createdBy = new Set(spec.createdBy ?? ctx.methodNames.filter((m) => !ctx.loginMethods.includes(m)));
   (spec.createdBy ?? []).forEach((name, i) => {
     if (!ctx.methodNames.includes(name)) problems.error(`${FIELD}.createdBy[${i}]`, `no method named "${name}" in this policy`);
+    else if (ctx.loginMethods.includes(name)) {
+      problems.error(`${FIELD}.createdBy[${i}]`, `"${name}" creates its sessions at its own callback; leave it out of createdBy`);
+    }
   });
   if (ctx.methodNames.length === 0) problems.error(FIELD, 'a session needs at least one method to create it');
   const timeouts = compileTimeouts(spec, problems);
-  const cookie = compileCookie(spec, problems);
+  const cookie = compileCookie(spec, ctx, problems);
   const keys = compileKeys(spec, ctx);
   const services = deps.services;
   const backend = keys === undefined ? undefined : compileBackend(spec, keys, deps, ctx);
   const logout = spec.logout === undefined ? undefined : compileLogout(spec.logout, spec.storage, ctx);
-  if (problems.items.length > before || timeouts === undefined || cookie === undefined || backend === undefined) return undefined;
+  if (errorsSince(problems, before) || timeouts === undefined || cookie === undefined || keys === undefined || backend === undefined) return undefined;
 
   const config: SessionConfig = {
     policyId: ctx.policyId,
@@ -72,10 +83,21 @@ export function compileSession(spec: SessionSpec, ctx: SessionCompileContext, de
     timeouts,
     services,
     fromSession: new WeakSet<Identity>(),
+    companions: new Map(),
   };
   const endpoints: Endpoint[] = [];
   if (logout !== undefined) endpoints.push(new SessionLogout(config, logout));
-  return { authenticator: new SessionAuthenticator(config), hook: new SessionCreateHook(config, createdBy), endpoints };
+  return {
+    handle: new PolicySession(config, keys, spec.storage),
+    authenticator: new SessionAuthenticator(config),
+    hook: new SessionCreateHook(config, createdBy),
+    endpoints,
+  };
+}
+
+/** Whether an error (not a warning) was reported after the first `before` problems. */
+function errorsSince(problems: ProblemList, before: number): boolean {
+  return problems.items.slice(before).some((p) => p.severity === 'error');
 }
 
 function compileLogout(spec: SessionLogoutSpec, storage: SessionSpec['storage'], ctx: SessionCompileContext): LogoutOptions | undefined {
@@ -134,9 +156,20 @@ function compileTimeouts(spec: SessionSpec, problems: ProblemList): SessionTimeo
   return t;
 }
 
-function compileCookie(spec: SessionSpec, problems: ProblemList): CookieSpec | undefined {
+function compileCookie(spec: SessionSpec, ctx: SessionCompileContext, problems: ProblemList): CookieSpec | undefined {
   const c = spec.cookie;
-  const options = { name: c.name, path: c.path, domain: c.domain, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite };
+  // The return from an identity provider is a cross-site navigation: a Strict cookie set at the
+  // callback is not sent with it, so the first page after login would look logged out.
+  const login = ctx.loginMethods.length > 0;
+  const sameSite = c.sameSite ?? (login ? 'Lax' : 'Strict');
+  if (login && c.sameSite === 'Strict') {
+    problems.warn(
+      `${FIELD}.cookie.sameSite`,
+      `Strict with a login method (${ctx.loginMethods.join(', ')}): browsers do not send a Strict cookie with the navigation back from the identity provider, so the first page after login looks logged out; use Lax`,
+      'Invalid',
+    );
+  }
+  const options = { name: c.name, path: c.path, domain: c.domain, secure: c.secure, httpOnly: c.httpOnly, sameSite };
   const problem = cookieProblem(options);
   if (problem === undefined) return compileCookieSpec(options);
   problems.error(`${FIELD}.cookie.${problem.field}`, problem.message);

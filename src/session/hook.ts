@@ -7,7 +7,7 @@ import type { CheckInput } from '../core/input.js';
 import { sessionCookies, type SessionConfig } from './authenticator.js';
 import { heldParts } from './cookie.js';
 import { SID_CLAIM } from './logouts.js';
-import { createSessionRecord, sessionTtlMs, type SessionRecord } from './record.js';
+import { createSessionRecord, sessionTtlMs, type SessionRecord, type SessionTokens } from './record.js';
 
 export class SessionCreateHook implements AllowHook {
   readonly name = 'session';
@@ -22,22 +22,37 @@ export class SessionCreateHook implements AllowHook {
   onAllow(input: CheckInput, identity: Identity, ctx: RequestContext): readonly HeaderPair[] | Promise<readonly HeaderPair[]> {
     const c = this.#c;
     if (identity.anonymous || c.fromSession.has(identity) || !this.#createdBy.has(identity.method)) return [];
-    const record = createSessionRecord(c.policyId, identity, ctx.now, c.timeouts);
-    const held = heldParts(c.cookie, input.cookies);
-    const backend = c.backend;
-    switch (backend.kind) {
-      case 'cookie': {
-        const sealed: SessionRecord = { ...record, claims: { ...record.claims, [SID_CLAIM]: randomBytes(16).toString('base64url') } };
-        return sessionCookies(c, backend.codec.seal(sealed), sealed, ctx.now, held);
-      }
-      case 'store': {
-        const { id, cookieValue } = backend.signer.mint();
-        return backend.store.put(id, record, sessionTtlMs(record, ctx.now)).then(() => sessionCookies(c, cookieValue, record, ctx.now, held));
-      }
-      default: {
-        const never: never = backend;
-        throw new Error(`unknown backend ${JSON.stringify(never)}`);
-      }
+    return createSession(c, input, identity, ctx.now, undefined);
+  }
+}
+
+/**
+ * A new session for `identity` (with the provider tokens of an OpenID login): the Set-Cookie headers,
+ * once a store has acknowledged the record.
+ */
+export function createSession(
+  c: SessionConfig,
+  input: CheckInput,
+  identity: Identity,
+  now: number,
+  tokens: SessionTokens | undefined,
+): readonly HeaderPair[] | Promise<readonly HeaderPair[]> {
+  const created = createSessionRecord(c.policyId, identity, now, c.timeouts);
+  const record = tokens === undefined ? created : { ...created, tokens };
+  const held = heldParts(c.cookie, input.cookies);
+  const backend = c.backend;
+  switch (backend.kind) {
+    case 'cookie': {
+      const sealed: SessionRecord = { ...record, claims: { ...record.claims, [SID_CLAIM]: randomBytes(16).toString('base64url') } };
+      return sessionCookies(c, backend.codec.seal(sealed), sealed, now, held);
+    }
+    case 'store': {
+      const { id, cookieValue } = backend.signer.mint();
+      return backend.store.put(id, record, sessionTtlMs(record, now)).then(() => sessionCookies(c, cookieValue, record, now, held));
+    }
+    default: {
+      const never: never = backend;
+      throw new Error(`unknown backend ${JSON.stringify(never)}`);
     }
   }
 }

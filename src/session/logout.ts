@@ -11,7 +11,7 @@ import type { SessionConfig } from './authenticator.js';
 import type { SessionIdSigner } from './codec.js';
 import { buildExpiredCookies, heldParts, readCookie } from './cookie.js';
 import { logOut } from './logouts.js';
-import { sessionState } from './record.js';
+import { sessionState, type SessionRecord } from './record.js';
 import type { SessionStore } from './store.js';
 
 /** The request features that ask for a logout; any one that is set and present matches. */
@@ -48,50 +48,27 @@ export class SessionLogout implements Endpoint {
     // Everywhere first: it is the stronger request when both happen to match.
     const scope: Scope | undefined = matches(input, ctx.path, this.#o.everywhere) ? 'consumer' : matches(input, ctx.path, this.#o.session) ? 'session' : undefined;
     if (scope === undefined) return undefined;
+    if (scope === 'session') return endPresented(this.#c, input, ctx.now).then((e) => this.#answer(scope, e.expired, e.ended ? 1 : 0));
     const c = this.#c;
     const read = readCookie(c.cookie, input.cookies);
-    const expired = buildExpiredCookies(c.cookie, Math.max(1, heldParts(c.cookie, input.cookies)));
+    const expired = expiredCookies(c, input);
     if (read.kind !== 'value') return this.#answer(scope, expired, 0);
     const backend = c.backend;
-    switch (backend.kind) {
-      case 'cookie': {
-        // compileSession refuses `everywhere` here: sealed cookies leave no list of a consumer's sessions.
-        if (scope === 'consumer') throw new GatehouseError('session_config_invalid', 'log out everywhere needs store-backed sessions');
-        const opened = backend.codec.open(read.value);
-        if (!opened.ok) return this.#answer(scope, expired, 0);
-        return logOut(backend.logouts, opened.record, c.timeouts, ctx.now).then(() => this.#answer(scope, expired, 1));
-      }
-      case 'store':
-        return this.#fromStore(backend.store, backend.signer, read.value, scope, expired, ctx.now);
-      default: {
-        const never: never = backend;
-        throw new Error(`unknown backend ${JSON.stringify(never)}`);
-      }
-    }
+    // compileSession refuses `everywhere` with cookie storage: sealed cookies leave no list of a consumer's sessions.
+    if (backend.kind === 'cookie') throw new GatehouseError('session_config_invalid', 'log out everywhere needs store-backed sessions');
+    return this.#everywhere(backend.store, backend.signer, read.value, expired, ctx.now);
   }
 
-  async #fromStore(store: SessionStore, signer: SessionIdSigner, value: string, scope: Scope, expired: readonly string[], now: number): Promise<Deny> {
+  async #everywhere(store: SessionStore, signer: SessionIdSigner, value: string, expired: readonly string[], now: number): Promise<Deny> {
     const verified = signer.verify(value);
-    if (!verified.ok) return this.#answer(scope, expired, 0);
-    switch (scope) {
-      case 'session':
-        // Deleted before answering: a replay of the cookie right after logout finds nothing.
-        await store.delete(verified.id);
-        return this.#answer(scope, expired, 1);
-      case 'consumer': {
-        const record = await store.get(verified.id);
-        // Only a live session speaks for its consumer: an old, expired cookie cannot end the others.
-        if (record === undefined || record.aud !== this.#c.policyId || sessionState(record, now, this.#c.timeouts).state !== 'valid') {
-          await store.delete(verified.id);
-          return this.#answer(scope, expired, 0);
-        }
-        return this.#answer(scope, expired, await store.deleteAllFor(record.aud, record.sub));
-      }
-      default: {
-        const never: never = scope;
-        throw new Error(`unknown scope ${String(never)}`);
-      }
+    if (!verified.ok) return this.#answer('consumer', expired, 0);
+    const record = await store.get(verified.id);
+    // Only a live session speaks for its consumer: an old, expired cookie cannot end the others.
+    if (record === undefined || record.aud !== this.#c.policyId || sessionState(record, now, this.#c.timeouts).state !== 'valid') {
+      await store.delete(verified.id);
+      return this.#answer('consumer', expired, 0);
     }
+    return this.#answer('consumer', expired, await store.deleteAllFor(record.aud, record.sub));
   }
 
   #answer(scope: Scope, expired: readonly string[], ended: number): Deny {
@@ -116,6 +93,51 @@ export class SessionLogout implements Endpoint {
 }
 
 const PLAIN_BODY = JSON.stringify({ message: 'Logged out' });
+
+/** What ending the presented session did. */
+export interface Ended {
+  /** A session was named by a valid cookie, and is now ended. */
+  readonly ended: boolean;
+  /** Its record, when there was one (an OpenID login's tokens, to revoke). */
+  readonly record: SessionRecord | undefined;
+  /** Set-Cookie values expiring every part of the cookie. */
+  readonly expired: readonly string[];
+}
+
+/**
+ * Ends the session the request's cookie names: deleted from the store (read first, for its tokens),
+ * or entered in the logout list (cookie storage). Resolves once the end is recorded.
+ */
+export async function endPresented(c: SessionConfig, input: CheckInput, now: number): Promise<Ended> {
+  const read = readCookie(c.cookie, input.cookies);
+  const expired = expiredCookies(c, input);
+  if (read.kind !== 'value') return { ended: false, record: undefined, expired };
+  const backend = c.backend;
+  switch (backend.kind) {
+    case 'cookie': {
+      const opened = backend.codec.open(read.value);
+      if (!opened.ok) return { ended: false, record: undefined, expired };
+      await logOut(backend.logouts, opened.record, c.timeouts, now);
+      return { ended: true, record: opened.record, expired };
+    }
+    case 'store': {
+      const verified = backend.signer.verify(read.value);
+      if (!verified.ok) return { ended: false, record: undefined, expired };
+      const record = await backend.store.get(verified.id);
+      // Deleted before answering: a replay of the cookie right after logout finds nothing.
+      await backend.store.delete(verified.id);
+      return { ended: true, record: record?.aud === c.policyId ? record : undefined, expired };
+    }
+    default: {
+      const never: never = backend;
+      throw new Error(`unknown backend ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function expiredCookies(c: SessionConfig, input: CheckInput): string[] {
+  return buildExpiredCookies(c.cookie, Math.max(1, heldParts(c.cookie, input.cookies)));
+}
 
 /** `path` is the request path as the policy compares paths (normalized, its pathMatching applied). */
 function matches(input: CheckInput, path: string, t: LogoutTriggers | undefined): boolean {

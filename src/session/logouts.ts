@@ -12,7 +12,8 @@ import { storeUnavailable } from './store.js';
  */
 export const SID_CLAIM = 'gatehouse.dev/sid';
 
-function sessionIdOf(record: SessionRecord): string {
+/** The id a cookie-stored session is logged out (and single-flighted) by. */
+export function sessionIdOf(record: SessionRecord): string {
   const sid = record.claims?.[SID_CLAIM];
   // Records without one (none are minted so) fall back to consumer + creation time.
   return typeof sid === 'string' ? sid : `${record.sub}\0${record.iat}`;

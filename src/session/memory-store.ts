@@ -3,7 +3,7 @@
 import { BoundedCache } from '../core/bounded-cache.js';
 import { isSessionIdShape } from './codec.js';
 import type { SessionRecord } from './record.js';
-import { checkPut, storeUnavailable, type SessionStore } from './store.js';
+import { checkPut, revisionOf, storeUnavailable, type SessionStore } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Most sessions kept; default 10,000. */
@@ -44,6 +44,19 @@ export class MemorySessionStore implements SessionStore {
   async put(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     this.#open('put');
     checkPut(id, record, ttlMs);
+    this.#write(id, record, ttlMs);
+  }
+
+  async replace(id: string, expected: number, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    this.#open('replace');
+    checkPut(id, record, ttlMs);
+    const current = isSessionIdShape(id) ? this.#entries.get(id, this.#clock()) : undefined;
+    if (current === undefined || revisionOf(current.record) !== expected) return false;
+    this.#write(id, record, ttlMs);
+    return true;
+  }
+
+  #write(id: string, record: SessionRecord, ttlMs: number): void {
     const owner = ownerKey(record.aud, record.sub);
     const expiresAt = this.#clock() + ttlMs;
     this.#entries.set(id, { record: deepFreeze(structuredClone(record)), expiresAt, owner }, expiresAt);

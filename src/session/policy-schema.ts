@@ -14,7 +14,11 @@ export const SessionCookieSpec = Type.Object(
     ),
     secure: Type.Boolean({ default: true, description: 'Cookie `Secure`.' }),
     httpOnly: Type.Boolean({ default: true, description: 'Cookie `HttpOnly`.' }),
-    sameSite: StringEnum(['Strict', 'Lax', 'None'] as const, { default: 'Strict', description: 'Cookie `SameSite`.' }),
+    sameSite: Type.Optional(
+      StringEnum(['Strict', 'Lax', 'None'] as const, {
+        description: 'Cookie `SameSite`. Default `Strict`; `Lax` in a policy with an `oidc` method (the return from the identity provider is a cross-site navigation).',
+      }),
+    ),
     persistent: Type.Boolean({
       default: false,
       description: 'Give the cookie `Expires`/`Max-Age` (survives a browser restart); default a browser-session cookie.',

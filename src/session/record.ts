@@ -29,6 +29,29 @@ export interface SessionRecord {
   readonly exp: number;
   /** Idle expiry (`lat` + idle timeout, capped at `exp`); renewal moves it. */
   readonly idleExp: number;
+  /**
+   * Revision, bumped by every compare-and-set write (renewal, token refresh) so that two writers of
+   * one stored session notice each other (SessionStore.replace); absent means 0.
+   */
+  readonly rev?: number | undefined;
+  /** The tokens of a login through an OpenID provider (the method named `method`); absent otherwise. */
+  readonly tokens?: SessionTokens | undefined;
+}
+
+/** What an OpenID Connect login keeps. Short names keep cookies small. */
+export interface SessionTokens {
+  /** Access token. */
+  readonly at: string;
+  /** When the access token expires (epoch ms); absent when the provider did not say. */
+  readonly ate?: number | undefined;
+  /** Refresh token. */
+  readonly rt?: string | undefined;
+  /** ID token, as issued (the logout's `id_token_hint`, the `X-ID-Token` header). */
+  readonly it?: string | undefined;
+  /** The userinfo answer (the `X-Userinfo` header). */
+  readonly ui?: Readonly<Record<string, unknown>> | undefined;
+  /** Until this time (epoch ms) one replica holds the right to refresh these tokens. */
+  readonly lease?: number | undefined;
 }
 
 /** A policy's session timeouts, in milliseconds. */
@@ -116,6 +139,8 @@ export function sessionTtlMs(r: SessionRecord, now: number): number {
 
 const MAX_STRING = 1024;
 const MAX_GROUPS = 256;
+/** Tokens are longer than names: a large Keycloak access token is a few KB. */
+const MAX_TOKEN = 16_384;
 
 /**
  * Validates data that claims to be a record (decrypted cookie, store entry). Anything that is not
@@ -149,6 +174,10 @@ export function parseSessionRecord(value: unknown): SessionRecord | undefined {
   const idleExp = o['idleExp'];
   if (!isTime(iat) || !isTime(lat) || !isTime(exp) || !isTime(idleExp)) return undefined;
   if (lat < iat || exp < iat || idleExp > exp) return undefined;
+  const rev = o['rev'];
+  if (rev !== undefined && !isTime(rev)) return undefined;
+  const tokens = o['tokens'] === undefined ? undefined : parseTokens(o['tokens']);
+  if (tokens === INVALID) return undefined;
   return {
     v: SESSION_RECORD_VERSION,
     aud,
@@ -163,7 +192,35 @@ export function parseSessionRecord(value: unknown): SessionRecord | undefined {
     lat,
     exp,
     idleExp,
+    ...(rev === undefined ? {} : { rev }),
+    ...(tokens === undefined ? {} : { tokens }),
   };
+}
+
+function parseTokens(v: unknown): SessionTokens | typeof INVALID {
+  if (!isPlainObject(v)) return INVALID;
+  const at = v['at'];
+  if (!isToken(at) || at === '') return INVALID;
+  const rt = v['rt'];
+  const it = v['it'];
+  const ate = v['ate'];
+  const lease = v['lease'];
+  const ui = v['ui'];
+  if ((rt !== undefined && !isToken(rt)) || (it !== undefined && !isToken(it))) return INVALID;
+  if ((ate !== undefined && !isTime(ate)) || (lease !== undefined && !isTime(lease))) return INVALID;
+  if (ui !== undefined && !isPlainObject(ui)) return INVALID;
+  // Only the members present: a record reads back exactly as it was written.
+  const out: { -readonly [K in keyof SessionTokens]: SessionTokens[K] } = { at };
+  if (ate !== undefined) out.ate = ate;
+  if (rt !== undefined) out.rt = rt;
+  if (it !== undefined) out.it = it;
+  if (ui !== undefined) out.ui = ui;
+  if (lease !== undefined) out.lease = lease;
+  return out;
+}
+
+function isToken(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= MAX_TOKEN;
 }
 
 const INVALID = Symbol('invalid');

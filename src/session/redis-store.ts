@@ -17,6 +17,19 @@ local ttl = tonumber(ARGV[2])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1`;
 
+// Compare-and-set on the record's revision (`rev`, 0 when absent); the record key only, so it runs
+// unchanged on Redis Cluster. 1 when written, 0 when the record changed or is gone.
+const REPLACE = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local ok, r = pcall(cjson.decode, cur)
+if not ok or type(r) ~= 'table' then return 0 end
+local rev = r['rev']
+if type(rev) ~= 'number' then rev = 0 end
+if rev ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
+
 export interface RedisStoreOptions {
   readonly connection: RedisConnection;
   /** Default `gatehouse:sess:`. */
@@ -47,6 +60,16 @@ export class RedisSessionStore implements SessionStore {
         this.#redis.eval(INDEX_ADD, 1, this.#indexKey(record.aud, record.sub), id, ttlMs),
       ]),
     );
+  }
+
+  async replace(id: string, expected: number, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    checkPut(id, record, ttlMs);
+    const json = JSON.stringify(record);
+    const written = await this.#run('replace', () => this.#redis.eval(REPLACE, 1, this.#recordKey(id), expected, json, ttlMs));
+    if (written !== 1) return false;
+    // The index is another key (another slot on a Cluster): stretched after the record is written.
+    await this.#run('replace', () => this.#redis.eval(INDEX_ADD, 1, this.#indexKey(record.aud, record.sub), id, ttlMs));
+    return true;
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {

@@ -7,6 +7,7 @@ import { GatehouseError } from '../core/errors.js';
 import { MemorySessionStore } from './memory-store.js';
 import { closeRedis, createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
 import { RedisSessionStore } from './redis-store.js';
+import { TokenRefresher } from './refresh.js';
 import type { SessionStore } from './store.js';
 
 /** Why a presented session cookie was not accepted. */
@@ -23,7 +24,9 @@ export type SessionRejectReason =
   | 'expired_idle'
   | 'expired_absolute'
   | 'not_yet_valid'
-  | 'logged_out';
+  | 'logged_out'
+  /** The provider refused to refresh the session's tokens, or could not be reached: the session ended. */
+  | 'refresh_failed';
 
 /** Connect to a metric; called once per refused session cookie. */
 export interface SessionRejectCounter {
@@ -50,6 +53,7 @@ const OFFLINE_STORE: SessionStore = Object.freeze({
   kind: 'redis' as const,
   put: () => Promise.reject(offline()),
   get: () => Promise.reject(offline()),
+  replace: () => Promise.reject(offline()),
   delete: () => Promise.reject(offline()),
   deleteAllFor: () => Promise.reject(offline()),
   close: () => Promise.resolve(),
@@ -61,11 +65,14 @@ function offline(): GatehouseError {
 
 export class SessionServices implements SessionRejectCounter {
   readonly redisUrl: string | undefined;
+  /** Token refreshes in flight, process-wide: a recompiled policy still joins the refresh under way. */
+  readonly refresher = new TokenRefresher();
   readonly #options: SessionServicesOptions;
   readonly #memory = new Map<string, MemorySessionStore>();
   #logouts: MemoryRevocationList | undefined;
   #redis: RedisConnection | undefined;
   #redisStore: RedisSessionStore | undefined;
+  readonly #alongside: (() => void)[] = [];
   #closed = false;
 
   constructor(options: SessionServicesOptions = {}) {
@@ -116,9 +123,19 @@ export class SessionServices implements SessionRejectCounter {
     return this.#logouts;
   }
 
+  /**
+   * Registers what serves these sessions and must stop with them: the identity providers that
+   * refresh their tokens (background discovery, requests under way). Closed first by close().
+   */
+  closeAlongside(stop: () => void): void {
+    if (this.#closed) stop();
+    else this.#alongside.push(stop);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const stop of this.#alongside.splice(0)) stop();
     const stores = [...this.#memory.values()];
     this.#memory.clear();
     await Promise.all(stores.map((s) => s.close()));

@@ -17,12 +17,24 @@ export interface SessionStore {
    * shaped like a minted one is answered without asking the backend.
    */
   get(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Compare-and-set: replaces the record under `id` only while the stored one still has revision
+   * `expected` (`rev`, 0 when absent), so two replicas renewing or refreshing one session cannot
+   * both win, and a session deleted meanwhile (logout) is not brought back. Resolves true when
+   * written, false when the record changed or is gone. The caller bumps `record.rev`.
+   */
+  replace(id: string, expected: number, record: SessionRecord, ttlMs: number): Promise<boolean>;
   /** Removes one session (logout). Absent ids are fine. */
   delete(id: string): Promise<void>;
   /** Removes every session of a consumer under a policy ("log out everywhere"); returns how many. */
   deleteAllFor(aud: string, consumerId: string): Promise<number>;
   /** Releases connections and timers; the store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** A record's revision for `replace` (0 when it has none). */
+export function revisionOf(record: SessionRecord): number {
+  return record.rev ?? 0;
 }
 
 /** The one failure a store raises: the pipeline maps it to 503 (or fails open if the policy says so). */

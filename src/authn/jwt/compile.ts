@@ -79,7 +79,7 @@ export function compileJwtConfig(spec: JwtSpec, ctx: MethodContext, services: Jw
   });
 }
 
-function duration(text: string, path: string, ctx: MethodContext): number | undefined {
+export function duration(text: string, path: string, ctx: MethodContext): number | undefined {
   const ms = parseDuration(text);
   if (ms === undefined) ctx.problems.error(path, `${JSON.stringify(text)} is not a duration`);
   return ms;
@@ -131,7 +131,7 @@ function decodeSecret(raw: Buffer, encoding: JwtSpec['secretEncoding'], path: st
   }
 }
 
-function secretEntry(name: string, key: string, path: string, ctx: MethodContext): Buffer | undefined {
+export function secretEntry(name: string, key: string, path: string, ctx: MethodContext): Buffer | undefined {
   const secret = ctx.secrets.get(name);
   if (secret === undefined) {
     ctx.problems.error(path, `Secret ${ctx.namespace}/${name} not found`, 'SecretMissing');
