@@ -201,7 +201,8 @@ function reportStatus(logger: Logger, metrics: Metrics, s: PolicyStatus, prev: P
     logger.debug('policy ready', fields);
     return;
   }
-  if (s.reason !== 'HostConflict' && (prev === undefined || prev.observedGeneration !== s.observedGeneration || prev.ready)) {
+  // A conflict or a provider not answering yet is no compile error: the policy itself is sound.
+  if (s.reason !== 'HostConflict' && s.reason !== 'ProviderUnavailable' && (prev === undefined || prev.observedGeneration !== s.observedGeneration || prev.ready)) {
     metrics.compileErrors.labels('policy').inc();
   }
   for (const p of s.problems) logger.warn('policy problem', { policy: s.id, field: p.path, problem: p.message, severity: p.severity });
