@@ -134,8 +134,9 @@ const FAULTS: readonly Fault[] = [
     downMs: 3_000,
     runMs: 12_000,
     maxPending: MAX_PENDING,
-    // A dead Redis refuses connections: nothing can be queued.
-    settleMs: 100,
+    // A dead Redis refuses connections: nothing can be queued once the client has seen the socket
+    // close (within a second even on a loaded machine; the commands sent before it fail with it).
+    settleMs: 1000,
     settledPending: 0,
     fail: (r) => r.kill(),
     // restart() resolves on the first PONG (it polls every 25 ms).
