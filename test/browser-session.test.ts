@@ -77,7 +77,7 @@ describe('a browser behind nginx and gatehouse', { timeout: 180_000 }, () => {
     const r = await visit('/orders');
     assert.equal(r.status, 401);
     assert.equal(r.seen, undefined);
-    assert.equal(await page.textContent('body'), '{"code":"unauthenticated","message":"Unauthorized"}');
+    assert.equal(await page.textContent('body'), '{"code":"credential_missing","message":"No credentials found in request"}');
   });
 
   it('signing in with a key creates a session cookie; later pages need only the cookie', async () => {
@@ -127,7 +127,7 @@ describe('a browser behind nginx and gatehouse', { timeout: 180_000 }, () => {
       return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
     });
     await other.close();
-    assert.deepEqual(r, { status: 401, body: '{"code":"unauthenticated","message":"Unauthorized"}', type: 'application/json' });
+    assert.deepEqual(r, { status: 401, body: '{"code":"credential_missing","message":"No credentials found in request"}', type: 'application/json' });
   });
 
   it('logout ends the session: the browser loses the cookie, and the old cookie is refused', async () => {

@@ -90,7 +90,7 @@ describe('nginx auth_request with the shipped configuration', { timeout: 120_000
     const res = await get('web.example.com', '/orders', { 'x-consumer-id': 'admin' });
     assert.equal(res.status, 401);
     assert.deepEqual(values(res, 'www-authenticate'), ['Key realm="web.example.com"']);
-    assert.equal(res.body, '{"code":"unauthenticated","message":"Unauthorized"}');
+    assert.equal(res.body, '{"code":"credential_missing","message":"No credentials found in request"}');
     assert.equal(app.seen.length, before);
   });
 

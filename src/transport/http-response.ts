@@ -48,6 +48,9 @@ function denyAnswer(d: Deny, dialect: Dialect): HttpAnswer {
     const headers: HeaderPair[] = [];
     for (const h of d.headers) if (h.name !== 'set-cookie') headers.push(h);
     addCookies(headers, d.headers, dialect);
+    // nginx drops an auth response's body: the error handler sends this header's value instead.
+    const body = dialect === 'nginx' ? nginxBody(d) : undefined;
+    if (body !== undefined) headers.push({ name: 'x-auth-request-body', value: body });
     return { status: d.status, headers, body: d.body };
   }
   // nginx: a redirect (login, logout) or a page gatehouse answers itself becomes 401 naming where to
@@ -55,10 +58,19 @@ function denyAnswer(d: Deny, dialect: Dialect): HttpAnswer {
   // gatehouse meant rides along for logs and for snippets that map it.
   const location = d.headers.find((h) => h.name === 'location')?.value;
   const headers: HeaderPair[] = [{ name: 'x-auth-request-status', value: String(d.status) }];
+  const body = nginxBody(d);
+  if (body !== undefined) headers.push({ name: 'x-auth-request-body', value: body });
   if (location !== undefined) headers.push({ name: 'x-auth-request-redirect', value: location });
   for (const h of d.headers) if (h.name === 'content-type' || h.name === 'cache-control') headers.push(h);
   addCookies(headers, d.headers, dialect);
   return { status: d.status < 400 ? 401 : 403, headers, body: d.body };
+}
+
+/** A JSON deny body small and plain enough to travel in a header (what the nginx handlers send). */
+function nginxBody(d: Deny): string | undefined {
+  const type = d.headers.find((h) => h.name === 'content-type')?.value;
+  if (type !== 'application/json' || d.body.length === 0 || d.body.length > 4096) return undefined;
+  return /^[\x20-\x7e]*$/.test(d.body) ? d.body : undefined;
 }
 
 /** Set-Cookie lines from `from`, as they are, and for nginx also numbered. */

@@ -17,7 +17,7 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -29,11 +29,11 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startNginx(gatehousePort: number, appPort: number): Promise<Nginx> {
+export async function startNginx(gatehousePort: number, appPort: number, listenPort?: number): Promise<Nginx> {
   await ensureDebianPackage('nginx', 'nginx');
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-nginx-'));
   mkdirSync(join(dir, 'tmp'));
-  const port = await freePort();
+  const port = listenPort ?? (await freePort());
   const shipped = join(repoRoot, 'deploy', 'nginx');
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${join(dir, 'tmp', k)};`).join('\n');
   writeFileSync(

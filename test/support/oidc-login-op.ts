@@ -40,6 +40,8 @@ export interface LoginOpOptions {
   readonly port?: number;
   /** Redirect URIs registered for the client (default REDIRECT_URI). */
   readonly redirectUris?: readonly string[];
+  /** Where the client may send users after logout (default AFTER_LOGOUT). */
+  readonly postLogoutRedirectUris?: readonly string[];
   /** Serve https with this key and certificate; `fetch` (trusting their CA) is what the test's browser uses. */
   readonly tls?: { readonly key: string; readonly cert: string; readonly fetch: typeof fetch };
   /** The client authenticates with private_key_jwt, signing with the private half of this public JWK. */
@@ -122,7 +124,7 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
         grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
         response_types: ['code'],
         redirect_uris: options.redirectUris ?? [REDIRECT_URI],
-        post_logout_redirect_uris: [AFTER_LOGOUT],
+        post_logout_redirect_uris: options.postLogoutRedirectUris ?? [AFTER_LOGOUT],
         ...(options.clientJwk === undefined
           ? { token_endpoint_auth_method: 'client_secret_basic' }
           : { token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: [options.clientJwk] } }),
@@ -241,6 +243,11 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
 async function interact(provider: Provider, req: IncomingMessage, res: ServerResponse, action: string | undefined): Promise<void> {
   const details = await provider.interactionDetails(req, res);
   if (req.method === 'GET' && action === undefined) {
+    // A browser gets the screen as a form; the scripted login reads the same facts as JSON.
+    if ((req.headers.accept ?? '').includes('text/html')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(interactionPage(details.uid, details.prompt.name));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ uid: details.uid, prompt: details.prompt.name }));
     return;
   }
@@ -258,6 +265,15 @@ async function interact(provider: Provider, req: IncomingMessage, res: ServerRes
   if (Array.isArray(missing['missingOIDCClaims'])) grant.addOIDCClaims(missing['missingOIDCClaims'] as string[]);
   const grantId = await grant.save();
   await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
+/** The login (an account name) or consent (a button) screen of the test provider. */
+function interactionPage(uid: string, prompt: string): string {
+  const form =
+    prompt === 'login'
+      ? `<h1>Sign in</h1><form method="post" action="/interaction/${uid}/login"><input id="account" name="account"><button id="submit" type="submit">Sign in</button></form>`
+      : `<h1>Allow access</h1><form method="post" action="/interaction/${uid}/consent"><button id="submit" type="submit">Allow</button></form>`;
+  return `<!doctype html><html><body>${form}</body></html>`;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
