@@ -83,6 +83,7 @@ test('serve arguments, resources and a termination grace longer than the shutdow
   assert.deepEqual(c['args'], [
     'serve',
     '--grpc-address=0.0.0.0:9001',
+    '--http-address=0.0.0.0:9002',
     '--admin-address=0.0.0.0:9090',
     '--log-level=info',
     '--shutdown-delay=5s',
@@ -95,6 +96,8 @@ test('serve arguments, resources and a termination grace longer than the shutdow
   assert.equal(c['image'], 'gatehouse/gatehouse:0.1.0');
   assert.equal(at(deployment.raw, 'spec.template.spec.automountServiceAccountToken'), true);
   assert.equal(at(deployment.raw, 'spec.template.spec.serviceAccountName'), NAME);
+  // No GATEHOUSE_SERVICE_HOST, GATEHOUSE_PORT_9002_TCP, ... beside the GATEHOUSE_* settings.
+  assert.equal(at(deployment.raw, 'spec.template.spec.enableServiceLinks'), false);
 
   const refused = await helm(['template', RELEASE, chartDir, '--set', 'terminationGracePeriodSeconds=25']);
   assert.notEqual(refused.code, 0);
@@ -116,13 +119,14 @@ test('pods spread over zones and hosts, selecting their own labels', TIMEOUT, as
   assert.equal(at(off.raw, 'spec.template.spec.topologySpreadConstraints'), undefined);
 });
 
-test('a gRPC Service (appProtocol grpc) and a metrics Service, both selecting the pods', TIMEOUT, async () => {
+test('a gRPC and forward-auth Service and a metrics Service, both selecting the pods', TIMEOUT, async () => {
   const objects = await renderChart();
   const podLabels = record(at(findOne(objects, 'Deployment').raw, 'spec.template.metadata.labels'), 'pod labels');
   const grpc = findOne(objects, 'Service', NAME);
   const metrics = findOne(objects, 'Service', `${NAME}-metrics`);
   assert.deepEqual(at(grpc.raw, 'spec.ports'), [
     { name: 'grpc', port: 9001, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+    { name: 'http-auth', port: 9002, targetPort: 'http-auth', protocol: 'TCP', appProtocol: 'http' },
   ]);
   assert.deepEqual(at(metrics.raw, 'spec.ports'), [
     { name: 'http-metrics', port: 9090, targetPort: 'admin', protocol: 'TCP', appProtocol: 'http' },
@@ -135,6 +139,51 @@ test('a gRPC Service (appProtocol grpc) and a metrics Service, both selecting th
   }
   const headless = findOne(await renderChart(['--set', 'service.headless=true']), 'Service', NAME);
   assert.equal(at(headless.raw, 'spec.clusterIP'), 'None');
+});
+
+test('the HTTP forward-auth port: --http-address, container port http-auth and a Service port; off, none of them', TIMEOUT, async () => {
+  const rendered = async (set: string[], name = NAME): Promise<{ args: unknown[]; ports: unknown; service: unknown }> => {
+    const objects = await renderChart(set);
+    const c = container(findOne(objects, 'Deployment', name));
+    return {
+      args: list(c['args'], 'args').filter((a) => typeof a === 'string' && a.startsWith('--http-address')),
+      ports: c['ports'],
+      service: at(findOne(objects, 'Service', name).raw, 'spec.ports'),
+    };
+  };
+  const full = await rendered(['-f', FULL], 'edge-authn');
+  assert.deepEqual(full.args, ['--http-address=0.0.0.0:8443']);
+  assert.deepEqual(full.ports, [
+    { name: 'grpc', containerPort: 50051, protocol: 'TCP' },
+    { name: 'http-auth', containerPort: 8443, protocol: 'TCP' },
+    { name: 'admin', containerPort: 8081, protocol: 'TCP' },
+  ]);
+  assert.deepEqual(full.service, [
+    { name: 'grpc', port: 50051, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+    { name: 'http-auth', port: 8443, targetPort: 'http-auth', protocol: 'TCP', appProtocol: 'http' },
+  ]);
+  // Off: the flag is still passed, empty, so a GATEHOUSE_HTTP_ADDRESS from extraEnv cannot turn it on.
+  const off = await rendered(['--set', 'http.enabled=false', '--set', 'http.port=9001']);
+  assert.deepEqual(off.args, ['--http-address=']);
+  assert.deepEqual(off.ports, [
+    { name: 'grpc', containerPort: 9001, protocol: 'TCP' },
+    { name: 'admin', containerPort: 9090, protocol: 'TCP' },
+  ]);
+  assert.deepEqual(off.service, [{ name: 'grpc', port: 9001, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' }]);
+});
+
+test('two listeners on one port are refused, naming both values', TIMEOUT, async () => {
+  const cases: [string[], string][] = [
+    [['--set', 'http.port=9001'], 'grpc.port and http.port must differ (both 9001)'],
+    [['--set', 'http.port=9090'], 'http.port and admin.port must differ (both 9090)'],
+    [['--set', 'admin.port=9001'], 'grpc.port and admin.port must differ (both 9001)'],
+    [['-f', FULL, '--set', 'http.port=8081'], 'http.port and admin.port must differ (both 8081)'],
+  ];
+  for (const [args, message] of cases) {
+    const result = await helm(['template', RELEASE, chartDir, ...args]);
+    assert.notEqual(result.code, 0, `helm template ${args.join(' ')} should fail`);
+    assert.ok(result.stderr.includes(message), result.stderr);
+  }
 });
 
 test('cluster-wide RBAC grants exactly read on AuthPolicies and Secrets and status writes, nothing else', TIMEOUT, async () => {
@@ -257,6 +306,8 @@ test('values breaking the schema are rejected with the offending field named', T
     [['--set', 'kubernetes.watchNamespaces={Not_A_Namespace}'], /\/kubernetes\/watchNamespaces\/0'/],
     [['--set', 'policySource=files'], /\/files\/configMap': minLength: got 0, want 1/],
     [['--set', 'serviceMonitor.interval=often'], /\/serviceMonitor\/interval'/],
+    [['--set', 'http.port=70000'], /\/http\/port': maximum: got 70,000, want 65,535/],
+    [['--set', 'http.enabled=sometimes'], /\/http\/enabled': got string, want boolean/],
   ];
   for (const [args, message] of cases) {
     for (const command of ['template', 'lint']) {
@@ -325,7 +376,7 @@ test('the AuthPolicy CRD ships in the chart, identical to deploy/crds, and helm 
   assert.deepEqual(at(version, 'subresources.status'), {});
 });
 
-test('the install notes name the gRPC endpoint and where policies come from', TIMEOUT, async () => {
+test('the install notes name the gRPC and forward-auth endpoints and where policies come from', TIMEOUT, async () => {
   const notes = async (args: string[]): Promise<string> => {
     const result = await helm(['install', 'gatehouse', chartDir, '--dry-run=client', '--namespace', NAMESPACE, ...args]);
     assert.equal(result.code, 0, result.stderr);
@@ -337,6 +388,9 @@ test('the install notes name the gRPC endpoint and where policies come from', TI
   assert.ok(defaults.includes(`gatehouse.${NAMESPACE}.svc.cluster.local:9001`), defaults);
   assert.ok(defaults.includes('AuthPolicy objects (gatehouse.dev/v1alpha1) in every namespace.'), defaults);
   assert.ok(defaults.includes(`http://gatehouse-metrics.${NAMESPACE}.svc:9090/metrics`), defaults);
+  assert.ok(defaults.includes(`http://gatehouse.${NAMESPACE}.svc.cluster.local:9002/auth/nginx, /auth/traefik or /envoy`), defaults);
+  const grpcOnly = await notes(['--set', 'http.enabled=false']);
+  assert.ok(!grpcOnly.includes('forward-auth'), grpcOnly);
   const scoped = await notes(['--set', 'kubernetes.watchNamespaces={shop,billing}']);
   assert.ok(scoped.includes('in namespaces shop, billing.'), scoped);
   const files = await notes(['--set', 'policySource=files', '--set', 'files.configMap=pol']);

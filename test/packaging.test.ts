@@ -1,18 +1,19 @@
 // Everything that ships besides the chart: the container image recipe, the plain Kubernetes manifests,
-// the Envoy and Istio wiring, the dashboard and alerts, the production install and the LTS Node binary.
+// the dashboard and alerts, the production install and the LTS Node binary. The proxy configurations
+// (Envoy, Istio, ingress-nginx, Traefik) are checked in packaging-proxies.test.ts.
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { after, test } from 'node:test';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { alertScenarios } from './support/alert-scenarios.js';
 import { buildContextFiles, dockerignoreExcludes, parseDockerfile, type DockerInstruction } from './support/dockerfile.js';
 import { helm, kubectl } from './support/k8s-tools.js';
 import {
-  at, chartDir, container, findAll, findOne, inventory, list, type Manifest, NAMESPACE, parseManifests, probePort,
-  rbacGrants, record, str, WATCH_GRANTS,
+  at, chartDir, container, findAll, findOne, inventory, list, loadRepoYaml, type Manifest, NAMESPACE, parseManifests,
+  probePort, rbacGrants, record, str, WATCH_GRANTS,
 } from './support/manifests.js';
 import { NODE_LTS_MAJOR, nodeLts } from './support/node-lts.js';
 import { compareWithLockfile, installProduction, RUNTIME_FILES } from './support/production-install.js';
@@ -187,6 +188,18 @@ test('kubectl kustomize deploy/kubernetes renders the CRD and every object of th
   assert.equal(at(c, 'readinessProbe.httpGet.path'), '/readyz');
   assert.equal(probePort(c, 'readinessProbe'), 9090);
   assert.equal(at(deployment.raw, 'spec.template.spec.serviceAccountName'), 'gatehouse');
+  assert.equal(at(deployment.raw, 'spec.template.spec.enableServiceLinks'), false);
+  // HTTP forward-auth on 9002, the port the ingress-nginx, Traefik and Envoy http_service examples ask.
+  assert.ok(list(c['args'], 'args').includes('--http-address=0.0.0.0:9002'), JSON.stringify(c['args']));
+  assert.deepEqual(c['ports'], [
+    { name: 'grpc', containerPort: 9001, protocol: 'TCP' },
+    { name: 'http-auth', containerPort: 9002, protocol: 'TCP' },
+    { name: 'admin', containerPort: 9090, protocol: 'TCP' },
+  ]);
+  assert.deepEqual(at(findOne(objects, 'Service', 'gatehouse').raw, 'spec.ports'), [
+    { name: 'grpc', port: 9001, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+    { name: 'http-auth', port: 9002, targetPort: 'http-auth', protocol: 'TCP', appProtocol: 'http' },
+  ]);
   assert.deepEqual(
     list(c['env'], 'env').find((e) => at(e, 'name') === 'GATEHOUSE_REDIS_URL'),
     { name: 'GATEHOUSE_REDIS_URL', valueFrom: { secretKeyRef: { name: 'gatehouse-redis', key: 'url', optional: true } } },
@@ -207,7 +220,7 @@ test('the plain manifests match the chart rendered with default values', TIMEOUT
   assert.equal(result.code, 0, result.stderr);
   const chart = parseManifests(result.stdout);
   const [pd, cd] = [findOne(plain, 'Deployment'), findOne(chart, 'Deployment')];
-  const podPaths = ['securityContext', 'terminationGracePeriodSeconds', 'topologySpreadConstraints', 'automountServiceAccountToken'];
+  const podPaths = ['securityContext', 'terminationGracePeriodSeconds', 'topologySpreadConstraints', 'automountServiceAccountToken', 'enableServiceLinks'];
   for (const path of ['spec.replicas', 'spec.strategy', 'spec.selector', ...podPaths.map((p) => `spec.template.spec.${p}`)]) {
     assert.deepEqual(at(pd.raw, path), at(cd.raw, path), path);
   }
@@ -258,92 +271,6 @@ test(`the LTS Node binary (${NODE_LTS_MAJOR}.x) installs from npm and runs`, TIM
   assert.equal(run.stdout.trim(), String(NODE_LTS_MAJOR));
 });
 
-async function loadYaml(path: string): Promise<unknown[]> {
-  return parseAllDocuments(await readFile(join(repoRoot, path), 'utf8')).map((doc) => {
-    assert.deepEqual(doc.errors.map((e) => e.message), [], `${path} must parse`);
-    return doc.toJS() as unknown;
-  });
-}
-
-function gatehouseServiceHost(): string {
-  return `gatehouse.${NAMESPACE}.svc.cluster.local`;
-}
-
-test('the Envoy bootstrap checks every request with Gatehouse over gRPC and fails closed', TIMEOUT, async () => {
-  const [bootstrap] = await loadYaml('deploy/envoy/envoy.yaml');
-  const listeners = list(at(bootstrap, 'static_resources.listeners'), 'listeners');
-  assert.equal(listeners.length, 1);
-  const hcm = record(at(listeners[0], 'filter_chains.0.filters.0'), 'network filter');
-  assert.equal(hcm['name'], 'envoy.filters.network.http_connection_manager');
-  const filters = list(at(hcm, 'typed_config.http_filters'), 'http_filters');
-  assert.deepEqual(filters.map((f) => at(f, 'name')), ['envoy.filters.http.ext_authz', 'envoy.filters.http.router']);
-  const authz = record(at(filters[0], 'typed_config'), 'ext_authz config');
-  assert.equal(authz['@type'], 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz');
-  assert.equal(authz['transport_api_version'], 'V3');
-  assert.deepEqual(authz['grpc_service'], { envoy_grpc: { cluster_name: 'gatehouse' }, timeout: '0.2s' });
-  assert.equal(authz['failure_mode_allow'], false);
-  assert.deepEqual(authz['status_on_error'], { code: 'ServiceUnavailable' });
-  assert.deepEqual(authz['with_request_body'], { max_request_bytes: 8192, allow_partial_message: true, pack_as_bytes: false });
-  // Envoy routes and Gatehouse decide on the same path, and look-alike headers never reach the app.
-  assert.equal(at(hcm, 'typed_config.normalize_path'), true);
-  assert.equal(at(hcm, 'typed_config.merge_slashes'), true);
-  assert.equal(at(hcm, 'typed_config.path_with_escaped_slashes_action'), 'REJECT_REQUEST');
-  assert.equal(at(hcm, 'typed_config.common_http_protocol_options.headers_with_underscores_action'), 'REJECT_REQUEST');
-
-  const routes = list(at(hcm, 'typed_config.route_config.virtual_hosts.0.routes'), 'routes');
-  const disabled = routes.filter((r) => at(r, 'typed_per_filter_config') !== undefined);
-  assert.equal(disabled.length, 1, 'one route bypasses ext_authz');
-  assert.deepEqual(at(disabled[0], 'match'), { path: '/healthz' });
-  assert.deepEqual(at(disabled[0], 'typed_per_filter_config'), {
-    'envoy.filters.http.ext_authz': {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
-      disabled: true,
-    },
-  });
-
-  const clusters = list(at(bootstrap, 'static_resources.clusters'), 'clusters');
-  const names = clusters.map((c) => at(c, 'name'));
-  for (const r of routes) {
-    assert.ok(names.includes(at(r, 'route.cluster')), `route target ${String(at(r, 'route.cluster'))} is defined`);
-  }
-  const gatehouse = record(clusters.find((c) => at(c, 'name') === 'gatehouse'), 'gatehouse cluster');
-  const protocolOptions = record(gatehouse['typed_extension_protocol_options'], 'typed_extension_protocol_options');
-  const options = record(protocolOptions['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'], 'HttpProtocolOptions');
-  assert.equal(options['@type'], 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions');
-  assert.deepEqual(at(options, 'explicit_http_config'), { http2_protocol_options: {} });
-  assert.deepEqual(at(gatehouse, 'load_assignment.endpoints.0.lb_endpoints.0.endpoint.address.socket_address'), {
-    address: gatehouseServiceHost(),
-    port_value: 9001,
-  });
-  assert.deepEqual(at(gatehouse, 'health_checks.0.grpc_health_check'), {});
-});
-
-test('Istio registers Gatehouse as an ext_authz provider and a CUSTOM policy uses it', TIMEOUT, async () => {
-  const [mesh] = await loadYaml('deploy/istio/mesh-config.yaml');
-  const providers = list(at(mesh, 'meshConfig.extensionProviders'), 'extensionProviders');
-  assert.equal(providers.length, 1);
-  const provider = record(providers[0], 'provider');
-  assert.deepEqual(at(provider, 'envoyExtAuthzGrpc.service'), gatehouseServiceHost());
-  assert.equal(at(provider, 'envoyExtAuthzGrpc.port'), 9001);
-  assert.equal(at(provider, 'envoyExtAuthzGrpc.timeout'), '0.2s');
-  assert.equal(at(provider, 'envoyExtAuthzGrpc.failOpen'), false);
-  assert.equal(at(mesh, 'meshConfig.pathNormalization.normalization'), 'MERGE_SLASHES');
-  const policies = await loadYaml('deploy/istio/authorization-policy.yaml');
-  assert.equal(policies.length, 2);
-  for (const policy of policies) {
-    assert.equal(at(policy, 'apiVersion'), 'security.istio.io/v1');
-    assert.equal(at(policy, 'kind'), 'AuthorizationPolicy');
-    assert.equal(at(policy, 'spec.action'), 'CUSTOM');
-    assert.deepEqual(at(policy, 'spec.provider'), { name: provider['name'] });
-    assert.deepEqual(at(policy, 'spec.rules.0.to.0.operation.notPaths'), ['/healthz']);
-    // A Host with a port must not slip past a rule that names hosts.
-    const hosts = at(policy, 'spec.rules.0.to.0.operation.hosts');
-    if (hosts !== undefined) {
-      for (const h of list(hosts, 'hosts')) if (typeof h === 'string' && !h.includes(':')) assert.ok(list(hosts, 'hosts').includes(`${h}:*`), `${h} is also listed with any port`);
-    }
-  }
-});
-
 test('the Grafana dashboard parses, queries only exported metrics, all of them, in valid PromQL', TIMEOUT, async () => {
   const json = await readFile(join(repoRoot, 'deploy/monitoring/grafana-dashboard.json'), 'utf8');
   const dashboard = record(JSON.parse(json), 'dashboard');
@@ -376,7 +303,7 @@ test('the Grafana dashboard parses, queries only exported metrics, all of them, 
 });
 
 test('the alert rules are valid, query only exported metrics and cover a stale watch and internal denies', TIMEOUT, async () => {
-  const [rule] = await loadYaml('deploy/monitoring/alerts.yaml');
+  const [rule] = await loadRepoYaml('deploy/monitoring/alerts.yaml');
   assert.equal(at(rule, 'apiVersion'), 'monitoring.coreos.com/v1');
   assert.equal(at(rule, 'kind'), 'PrometheusRule');
   const exported = await exportedSeries();

@@ -1,5 +1,6 @@
 // Parsing and inspecting rendered Kubernetes manifests (helm template, kubectl kustomize) in tests.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { helm } from './k8s-tools.js';
@@ -117,6 +118,16 @@ export const WATCH_GRANTS: readonly string[] = [
 
 export const RELEASE = 'gh';
 export const NAMESPACE = 'gatehouse-system';
+/** The Service the shipped proxy configurations point at (the chart released as `gatehouse`, or deploy/kubernetes). */
+export const GATEHOUSE_HOST = `gatehouse.${NAMESPACE}.svc.cluster.local`;
+
+/** Every document of a YAML file of the repository (`deploy/...`); a syntax error fails the test. */
+export async function loadRepoYaml(path: string): Promise<unknown[]> {
+  return parseAllDocuments(await readFile(join(repoRoot, path), 'utf8')).map((doc) => {
+    assert.deepEqual(doc.errors.map((e) => e.message), [], `${path} must parse`);
+    return doc.toJS() as unknown;
+  });
+}
 
 /** `helm template` of the chart; a failure to render fails the test with helm's message. */
 export async function renderChart(args: readonly string[] = []): Promise<Manifest[]> {

@@ -62,3 +62,24 @@ app.kubernetes.io/part-of: gatehouse
 {{- define "gatehouse.kubernetesSource" -}}
 {{- if eq .Values.policySource "kubernetes" -}}true{{- end -}}
 {{- end -}}
+
+{{/* Each listener needs a port of its own; the schema cannot compare two values, so the template refuses. */}}
+{{- define "gatehouse.checkPorts" -}}
+{{- $ports := list (list "grpc.port" .Values.grpc.port) -}}
+{{- if .Values.http.enabled -}}
+{{- $ports = append $ports (list "http.port" .Values.http.port) -}}
+{{- end -}}
+{{- $ports = append $ports (list "admin.port" .Values.admin.port) -}}
+{{- range $i, $a := $ports -}}
+{{- range $j, $b := $ports -}}
+{{- if and (lt $i $j) (eq (int (index $a 1)) (int (index $b 1))) -}}
+{{- fail (printf "%s and %s must differ (both %d): each listener needs a port of its own" (index $a 0) (index $b 0) (int (index $a 1))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* `--http-address` for serve: the HTTP forward-auth listener, or empty to turn it off. */}}
+{{- define "gatehouse.httpAddress" -}}
+{{- if .Values.http.enabled -}}0.0.0.0:{{ .Values.http.port }}{{- end -}}
+{{- end -}}
