@@ -22,7 +22,7 @@ COPY --from=build /src/dist/src ./dist/src
 COPY proto ./proto
 # Files stay owned by root and read-only to the service user; nothing is written at run time.
 USER 65532:65532
-EXPOSE 9001 9090
+EXPOSE 9001 9002 9090
 # The slim image has no curl: ask node itself. Kubernetes ignores this and uses the pod's probes.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

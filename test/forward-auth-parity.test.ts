@@ -20,7 +20,7 @@ metadata: {name: web, namespace: shop}
 spec:
   hosts: [web.example.com]
   authentication: {methods: [{name: keys, ${KEYS}}]}
-  session: {storage: cookie, secretRef: {name: shop-session}}
+  session: {storage: cookie, secretRef: {name: shop-session}, logout: {path: /logout, methods: [GET]}}
 ---
 apiVersion: gatehouse.dev/v1alpha1
 kind: AuthPolicy
@@ -164,6 +164,23 @@ describe('forward-auth over HTTP', { timeout: 120_000 }, () => {
     const noHost = await httpRequest(port, { path: '/auth/traefik', headers: { host: 'x', 'x-forwarded-uri': '/', 'x-forwarded-method': 'GET' } });
     assert.equal(noHost.status, 400);
     assert.equal((await httpRequest(port, { path: '/other', headers: { host: 'x' } })).status, 404);
+  });
+
+  it('a page gatehouse answers itself with 200 (logout without redirectTo) is never read as an allow', async () => {
+    const o: Original = { method: 'GET', host: 'web.example.com', path: '/logout', headers: { cookie: session } };
+    for (const res of [await asTraefik(o), await asEnvoy(o)]) {
+      assert.equal(res.status, 401);
+      assert.equal(res.body, '{"message":"Logged out"}');
+      assert.match(values(res, 'set-cookie')[0] ?? '', /^gh_session=; Expires=Thu, 01 Jan 1970/);
+    }
+    const nginx = await asNginx(o);
+    assert.deepEqual([nginx.status, values(nginx, 'x-auth-request-status')], [401, ['200']]);
+  });
+
+  it('X-Original-URL alone gives the path and the host', async () => {
+    const res = await httpRequest(port, { path: '/auth/nginx', headers: { host: 'gatehouse.internal', 'x-original-url': 'https://web.example.com/orders?x=1', 'x-original-method': 'GET', apikey: 'acme-key-1' } });
+    assert.equal(res.status, 200);
+    assert.match(values(res, 'set-cookie')[0] ?? '', /^gh_session=/);
   });
 
   it('X-Forwarded-Host decides the host, not Host (the shipped configs always set it from the proxy)', async () => {

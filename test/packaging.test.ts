@@ -85,7 +85,7 @@ test('the image runs as a numeric non-root user, with the CLI as entrypoint and 
   };
   assert.deepEqual(JSON.parse(one('ENTRYPOINT')), ['node', 'dist/src/cli.js']);
   assert.deepEqual(JSON.parse(one('CMD')), ['serve']);
-  assert.deepEqual(one('EXPOSE').split(/\s+/), ['9001', '9090']);
+  assert.deepEqual(one('EXPOSE').split(/\s+/), ['9001', '9002', '9090']);
   assert.equal(one('ENV'), 'NODE_ENV=production');
   assert.doesNotMatch(one('HEALTHCHECK'), /curl|wget/);
 });

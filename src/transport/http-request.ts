@@ -63,16 +63,15 @@ function original(dialect: Dialect, req: ForwardRequest, envoyPrefix: string): O
     case 'nginx': {
       const method = one(h, 'x-original-method') ?? missingValue('X-Original-Method');
       let target = one(h, 'x-original-uri');
-      let urlHost: string | undefined;
+      let fromUrl: { host: string; scheme: string } | undefined;
       if (target === undefined) {
-        const url = one(h, 'x-original-url') ?? missingValue('X-Original-URI or X-Original-URL');
-        const parsed = absoluteTarget(url);
+        const parsed = absoluteTarget(one(h, 'x-original-url') ?? missingValue('X-Original-URI or X-Original-URL'));
         target = parsed.target;
-        urlHost = parsed.host;
+        fromUrl = parsed;
       }
-      const host = one(h, 'x-forwarded-host') ?? urlHost ?? one(h, 'host') ?? missingValue('X-Forwarded-Host or Host');
-      const peer = one(h, 'x-real-ip') ?? firstForwardedFor(h) ?? req.socketPeer;
-      return { method, host, target, scheme: one(h, 'x-forwarded-proto') ?? 'http', peer };
+      const host = one(h, 'x-forwarded-host') ?? fromUrl?.host ?? one(h, 'host') ?? missingValue('X-Forwarded-Host or Host');
+      const peer = one(h, 'x-real-ip') ?? lastForwardedFor(h) ?? req.socketPeer;
+      return { method, host, target, scheme: one(h, 'x-forwarded-proto') ?? fromUrl?.scheme ?? 'http', peer };
     }
     case 'traefik':
       return {
@@ -80,7 +79,7 @@ function original(dialect: Dialect, req: ForwardRequest, envoyPrefix: string): O
         host: one(h, 'x-forwarded-host') ?? missingValue('X-Forwarded-Host'),
         target: one(h, 'x-forwarded-uri') ?? missingValue('X-Forwarded-Uri'),
         scheme: one(h, 'x-forwarded-proto') ?? 'http',
-        peer: firstForwardedFor(h) ?? req.socketPeer,
+        peer: lastForwardedFor(h) ?? req.socketPeer,
       };
     case 'envoy': {
       const rest = req.url.slice(envoyPrefix.length);
@@ -89,7 +88,7 @@ function original(dialect: Dialect, req: ForwardRequest, envoyPrefix: string): O
         host: one(h, 'host') ?? missingValue('Host'),
         target: rest.startsWith('/') ? rest : `/${rest}`,
         scheme: one(h, 'x-forwarded-proto') ?? 'http',
-        peer: firstForwardedFor(h) ?? req.socketPeer,
+        peer: lastForwardedFor(h) ?? req.socketPeer,
       };
     }
     default: {
@@ -103,16 +102,17 @@ function missingValue(what: string): never {
   throw new GatehouseError('forward_request_incomplete', `forward-auth request without ${what}`);
 }
 
-function firstForwardedFor(h: IncomingHttpHeaders): string | undefined {
-  return one(h, 'x-forwarded-for')?.split(',')[0]?.trim() || undefined;
+/** The address the nearest proxy appended: earlier entries are whatever the client claimed. */
+function lastForwardedFor(h: IncomingHttpHeaders): string | undefined {
+  return one(h, 'x-forwarded-for')?.split(',').at(-1)?.trim() || undefined;
 }
 
-/** `https://host/path?q` -> its host and origin-form target; anything else is refused. */
-function absoluteTarget(url: string): { host: string; target: string } {
-  const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(url);
+/** `https://host/path?q` -> its scheme, host and origin-form target; anything else is refused. */
+function absoluteTarget(url: string): { scheme: string; host: string; target: string } {
+  const m = /^(https?):\/\/([^/?#]+)([^#]*)$/i.exec(url);
   if (m === null) throw new GatehouseError('forward_request_incomplete', 'X-Original-URL is not an absolute http(s) URL');
-  const rest = m[2] ?? '';
-  return { host: m[1] as string, target: rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest };
+  const rest = m[3] ?? '';
+  return { scheme: (m[1] as string).toLowerCase(), host: m[2] as string, target: rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest };
 }
 
 /** The CheckInput for the original request described by `req`; throws a GatehouseError to deny. */

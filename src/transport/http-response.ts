@@ -44,6 +44,9 @@ function allowAnswer(d: Allow, dialect: Dialect, cookie: string | undefined): Ht
 }
 
 function denyAnswer(d: Deny, dialect: Dialect): HttpAnswer {
+  // A page gatehouse answers itself with 2xx (a logout without redirectTo) would read as "allow" to
+  // every forward-auth proxy and let the request through: it is sent as 401, its body and cookies kept.
+  if (d.status < 300 && dialect !== 'nginx') return denyAnswer({ ...d, status: 401 }, dialect);
   if (dialect !== 'nginx' || NGINX_STATUSES.has(d.status)) {
     const headers: HeaderPair[] = [];
     for (const h of d.headers) if (h.name !== 'set-cookie') headers.push(h);
