@@ -19,12 +19,22 @@ interface Sample<T> {
   /** A text the setting refuses, and why. */
   readonly bad?: readonly [string, string];
   /** What else the command line holds so that it has one policy source (default: --policies /base). */
-  readonly context?: { readonly argv: readonly string[]; readonly env: Env };
+  readonly context?: Context;
+  /** Where the default is read, for settings that go in pairs (default: `context`). */
+  readonly defaultContext?: Context;
+}
+
+interface Context {
+  readonly argv: readonly string[];
+  readonly env: Env;
 }
 
 const IN_A_POD: Env = { KUBERNETES_SERVICE_HOST: '10.96.0.1' };
 const NOT_A_DURATION = (t: string): readonly [string, string] => [t, `"${t}" is not a duration such as 250ms, 20s, 1m`];
 const NOT_BYTES = (t: string): readonly [string, string] => [t, `"${t}" is not a byte count between 1024 and 1073741824`];
+const WITH_TLS_KEY: Context = { argv: ['--policies', '/base', '--tls-key-file', '/tls/tls.key'], env: {} };
+const WITH_TLS_CERT: Context = { argv: ['--policies', '/base', '--tls-cert-file', '/tls/tls.crt', '--tls-key-file', '/tls/tls.key'], env: {} };
+const WITHOUT_TLS: Context = { argv: ['--policies', '/base'], env: {} };
 
 // One per setting; the type makes a new setting without a sample a compile error.
 const SAMPLES: { readonly [K in keyof Settings]: Sample<Settings[K]> } = {
@@ -45,6 +55,13 @@ const SAMPLES: { readonly [K in keyof Settings]: Sample<Settings[K]> } = {
   shutdownGraceMs: { text: '1m30s', value: 90_000, other: ['0s', 0], defaultValue: 20_000, bad: NOT_A_DURATION('20') },
   redisUrl: { text: 'redis://cache:6379/1', value: 'redis://cache:6379/1', other: ['rediss://cache:6380', 'rediss://cache:6380'], defaultValue: undefined },
   watchStaleAfterMs: { text: '2m', value: 120_000, other: ['30s', 30_000], defaultValue: 60_000, bad: NOT_A_DURATION('1 minute') },
+  tlsCertFile: { text: '/tls/tls.crt', value: '/tls/tls.crt', other: ['/run/cert.pem', '/run/cert.pem'], defaultValue: undefined, context: WITH_TLS_KEY, defaultContext: WITHOUT_TLS },
+  tlsKeyFile: {
+    text: '/tls/tls.key', value: '/tls/tls.key', other: ['/run/key.pem', '/run/key.pem'], defaultValue: undefined,
+    context: { argv: ['--policies', '/base', '--tls-cert-file', '/tls/tls.crt'], env: {} }, defaultContext: WITHOUT_TLS,
+  },
+  tlsClientCaFile: { text: '/tls/ca.crt', value: '/tls/ca.crt', other: ['/run/clients.pem', '/run/clients.pem'], defaultValue: undefined, context: WITH_TLS_CERT },
+  tlsReloadIntervalMs: { text: '1s', value: 1000, other: ['1m', 60_000], defaultValue: 10_000, bad: ['50ms', '"50ms" is shorter than 100ms'] },
 };
 
 /** The problems a command line is refused with (fails when it is accepted). */
@@ -57,7 +74,9 @@ describe('every serve setting, from its table row', () => {
     const sample: Sample<unknown> = SAMPLES[row.key];
     const variable = envName(row.flag);
     const context = sample.context ?? { argv: ['--policies', '/base'], env: {} };
-    const load = (argv: readonly string[], env: Env = {}): unknown => loadSettings([...argv, ...context.argv], { ...context.env, ...env }).settings[row.key];
+    const defaultContext = sample.defaultContext ?? context;
+    const loadIn = (where: Context, argv: readonly string[], env: Env): unknown => loadSettings([...argv, ...where.argv], { ...where.env, ...env }).settings[row.key];
+    const load = (argv: readonly string[], env: Env = {}): unknown => loadIn(context, argv, env);
     const isSwitch = row.type.metavar === '';
 
     it(`--${row.flag} ${sample.text}, --${row.flag}=${sample.text} and ${variable}=${sample.text} all give the same value`, () => {
@@ -70,7 +89,7 @@ describe('every serve setting, from its table row', () => {
       const [otherText, otherValue] = sample.other;
       assert.deepEqual(load([`--${row.flag}=${sample.text}`], { [variable]: otherText }), sample.value);
       assert.deepEqual(load([], { [variable]: otherText }), otherValue);
-      assert.deepEqual(load([]), sample.defaultValue);
+      assert.deepEqual(loadIn(defaultContext, [], {}), sample.defaultValue);
     });
 
     const bad = sample.bad;

@@ -6,7 +6,8 @@ import { closeParts, listen, type Part, sleep, startupAborted, within } from './
 import type { CompileEnv } from '../policy/compile-context.js';
 import { PolicyStore, type PolicyStatus } from '../policy/store.js';
 import { createSessionServices } from '../session/services.js';
-import type { Settings } from './settings.js';
+import { SETTINGS, type Settings } from './settings.js';
+import { flagNames } from '../args/flags.js';
 import { FileSource } from '../sources/files.js';
 import { type KubernetesSource, loadKubeConfig, startKubernetesSource } from '../sources/kubernetes.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
@@ -14,6 +15,7 @@ import { Metrics } from '../telemetry/metrics.js';
 import { startAdminServer } from '../transport/admin.js';
 import { startGrpcServer } from '../transport/grpc.js';
 import { startHttpServer } from '../transport/http.js';
+import { TlsCertificates, type TlsFile } from '../transport/tls.js';
 
 export interface Gatehouse {
   readonly grpcPort: number;
@@ -67,6 +69,10 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
   const checkpoint = (): void => {
     if (signal?.aborted === true) throw startupAborted();
   };
+  // First, so unusable certificate files stop the process before anything is dialled. One set for
+  // both Check listeners; the admin port stays plain HTTP for kubelet probes and Prometheus.
+  const tls = await loadTls(settings, logger);
+  if (tls !== undefined) parts.push({ name: 'tls certificates', close: () => tls.close() });
   const sessions = createSessionServices({
     redisUrl: settings.redisUrl,
     onReject: (reason, policy) => metrics.sessionRejected.labels(policy, reason).inc(),
@@ -137,6 +143,7 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
       maxHeaderBytes: settings.maxHeaderBytes,
       deadlineMarginMs: settings.deadlineMarginMs,
       logger,
+      tls,
     }),
   );
   parts.push({ name: 'grpc server', close: () => grpc.close(0) });
@@ -152,6 +159,7 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
             maxRequestBytes: settings.maxRequestBytes,
             decisionTimeoutMs: HTTP_DECISION_TIMEOUT_MS,
             logger,
+            tls,
           }),
         );
   if (http !== undefined) parts.push({ name: 'http server', close: () => http.close(0) });
@@ -166,7 +174,15 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
   checkpoint();
   grpc.setServing(readiness() === undefined);
   void kubernetes?.whenSynced().then(() => grpc.setServing(readiness() === undefined));
-  logger.info('gatehouse started', { grpc: settings.grpcAddress, grpcPort: grpc.port, http: settings.httpAddress, httpPort: http?.port, admin: settings.adminAddress, adminPort: admin.port });
+  logger.info('gatehouse started', {
+    grpc: settings.grpcAddress,
+    grpcPort: grpc.port,
+    http: settings.httpAddress,
+    httpPort: http?.port,
+    admin: settings.adminAddress,
+    adminPort: admin.port,
+    tls: tls === undefined ? 'off' : tls.requireClientCertificate ? 'mutual' : 'on',
+  });
 
   const shutdown = async (): Promise<void> => {
     // Not ready first, still answering: endpoints and Envoy health checks move traffic away
@@ -186,6 +202,23 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
     metrics,
     stop: () => (stopping ??= shutdown()),
   };
+}
+
+/** The certificates of --tls-cert-file and friends, checked; undefined when TLS is off. */
+async function loadTls(settings: Settings, logger: Logger): Promise<TlsCertificates | undefined> {
+  const file = (key: 'tlsCertFile' | 'tlsKeyFile' | 'tlsClientCaFile', path: string): TlsFile => {
+    const row = SETTINGS.find((r) => r.key === key);
+    return { path, name: row === undefined ? key : flagNames(row) };
+  };
+  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = settings;
+  if (tlsCertFile === undefined || tlsKeyFile === undefined) return undefined;
+  return TlsCertificates.load({
+    cert: file('tlsCertFile', tlsCertFile),
+    key: file('tlsKeyFile', tlsKeyFile),
+    clientCa: tlsClientCaFile === undefined ? undefined : file('tlsClientCaFile', tlsClientCaFile),
+    reloadIntervalMs: settings.tlsReloadIntervalMs,
+    logger: logger.child({ component: 'tls' }),
+  });
 }
 
 /** Closes every part within CLOSE_MARGIN_MS; names in the log any that did not close in time. */

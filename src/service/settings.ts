@@ -2,7 +2,7 @@
 // SETTINGS table drives parsing, the variables, defaults, validation and `serve --help`; every message
 // names the flag and the variable. Flags win over the environment, the environment over defaults.
 import { address, bool, bytes, duration, list, oneOf, optional, text } from '../args/flag-types.js';
-import { envName, type Env, type Flag, type FlagValues, givenAs, readCommandLine, renderHelp, strayVariables, UsageError } from '../args/flags.js';
+import { envName, type Env, type Flag, flagNames, type FlagValues, givenAs, readCommandLine, renderHelp, type Source, strayVariables, UsageError } from '../args/flags.js';
 import { LEVELS, type Level } from '../telemetry/log.js';
 
 export { envName } from '../args/flags.js';
@@ -26,6 +26,12 @@ export interface Settings {
   readonly shutdownDelayMs: number;
   readonly redisUrl: string | undefined;
   readonly watchStaleAfterMs: number;
+  /** TLS on the gRPC and HTTP listeners: both files or neither (checked by readSettings). */
+  readonly tlsCertFile: string | undefined;
+  readonly tlsKeyFile: string | undefined;
+  /** Mutual TLS: clients must present a certificate these CAs signed. Needs the two above. */
+  readonly tlsClientCaFile: string | undefined;
+  readonly tlsReloadIntervalMs: number;
 }
 
 /** A row whose value type yields exactly its setting's type. */
@@ -56,6 +62,26 @@ const KUBERNETES_FLAG = {
   type: bool,
   env: true,
   help: 'read AuthPolicies and Secrets from the Kubernetes API (default in a pod without --policies)',
+} as const satisfies SettingRow;
+
+const TLS_CERT_FLAG = {
+  key: 'tlsCertFile',
+  flag: 'tls-cert-file',
+  type: optional(text),
+  metavar: '<file>',
+  env: true,
+  help: 'PEM certificate (and chain) for the gRPC and HTTP listeners, with --tls-key-file; turns TLS on (the admin port stays plain HTTP)',
+} as const satisfies SettingRow;
+
+const TLS_KEY_FLAG = { key: 'tlsKeyFile', flag: 'tls-key-file', type: optional(text), metavar: '<file>', env: true, help: 'PEM private key of --tls-cert-file' } as const satisfies SettingRow;
+
+const TLS_CLIENT_CA_FLAG = {
+  key: 'tlsClientCaFile',
+  flag: 'tls-client-ca-file',
+  type: optional(text),
+  metavar: '<file>',
+  env: true,
+  help: 'PEM CA certificates: every client must present a certificate they signed (mutual TLS)',
 } as const satisfies SettingRow;
 
 const MEBIBYTE = 1 << 20;
@@ -96,6 +122,13 @@ export const SETTINGS = [
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', type: duration(), env: true, fallback: '20s', help: 'then, time for in-flight Checks before connections are closed' },
   REDIS_URL_FLAG,
   { key: 'watchStaleAfterMs', flag: 'watch-stale-after', type: duration(), env: true, fallback: '60s', help: 'log and alarm when a Kubernetes watch has been down this long' },
+  TLS_CERT_FLAG,
+  TLS_KEY_FLAG,
+  TLS_CLIENT_CA_FLAG,
+  {
+    key: 'tlsReloadIntervalMs', flag: 'tls-reload-interval', type: duration(100), env: true, fallback: '10s',
+    help: 'how often the TLS files are read again; a changed certificate is served to new connections',
+  },
 ] as const satisfies readonly SettingRow[];
 
 export const SERVE_HELP = renderHelp({
@@ -121,8 +154,21 @@ export function readSettings(argv: readonly string[], env: Env): ServeCommandLin
     throw new UsageError([`${policiesName} and ${kubernetesName} are both given: read policies from files or from Kubernetes, not both`]);
   }
   if (!kubernetes && values.policies.length === 0) throw new UsageError([`no policy source: give ${policiesName} or ${kubernetesName}`]);
+  checkTls(values, line.sources);
   const settings: Settings = { ...values, kubernetes };
   return { help: false, settings: Object.freeze(settings) };
+}
+
+/** A certificate without its key (or the reverse), or client CAs without TLS, cannot be served. */
+function checkTls(values: FlagValues<typeof SETTINGS>, sources: ReadonlyMap<string, Source>): void {
+  const named = (row: SettingRow): string => givenAs(row, sources.get(row.key) ?? 'default');
+  if ((values.tlsCertFile === undefined) !== (values.tlsKeyFile === undefined)) {
+    const [given, missing] = values.tlsCertFile === undefined ? [TLS_KEY_FLAG, TLS_CERT_FLAG] : [TLS_CERT_FLAG, TLS_KEY_FLAG];
+    throw new UsageError([`${named(given)} is given without ${flagNames(missing)}: TLS needs the certificate and its key`]);
+  }
+  if (values.tlsClientCaFile !== undefined && values.tlsCertFile === undefined) {
+    throw new UsageError([`${named(TLS_CLIENT_CA_FLAG)} needs ${flagNames(TLS_CERT_FLAG)} and ${flagNames(TLS_KEY_FLAG)}: client certificates are asked for over TLS only`]);
+  }
 }
 
 /** Settings from a command line that must not ask for help (tests, the benchmark). */

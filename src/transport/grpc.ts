@@ -8,6 +8,7 @@ import type { ServiceDefinition } from '@grpc/proto-loader';
 import { encodeCheckResponse } from './grpc-encode.js';
 import { type CheckResponseMsg, loadServices } from './grpc-protos.js';
 import { listenFailed } from './listen-error.js';
+import { grpcServerCredentials, type TlsCertificates } from './tls.js';
 
 export type { GrpcLogger } from './grpc-check.js';
 
@@ -25,6 +26,8 @@ export interface GrpcServerOptions {
   /** Answer this long before the caller's deadline so the deny reaches Envoy in time. */
   readonly deadlineMarginMs: number;
   readonly logger?: GrpcLogger;
+  /** Serve TLS with these (rotating) certificates; plaintext when undefined. */
+  readonly tls?: TlsCertificates | undefined;
 }
 
 export interface GrpcServer {
@@ -59,7 +62,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   server.addService(services.health, health.implementation);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    const credentials = opts.tls === undefined ? grpc.ServerCredentials.createInsecure() : grpcServerCredentials(opts.tls);
+    server.bindAsync(opts.address, credentials, (err, bound) => {
       if (err === null) return resolve(bound);
       server.forceShutdown();
       reject(listenFailed(err));

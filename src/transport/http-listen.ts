@@ -1,6 +1,8 @@
-// Binding a node:http server to `host:port` (port 0 picks one) and closing it, shared by the admin
-// endpoint and the forward-auth transport. A bind failure becomes `listen_failed` with a short reason.
-import type { Server } from 'node:http';
+// Binding a node:http or node:https server to `host:port` (port 0 picks one) and closing it, shared by
+// the admin endpoint and the forward-auth transport. A bind failure becomes `listen_failed` with a
+// short reason.
+import type { Server as PlainServer } from 'node:http';
+import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { listenFailed } from './listen-error.js';
 
@@ -11,6 +13,8 @@ export function splitAddress(address: string): { host: string; port: number } {
 }
 
 /** Listens on `address`; resolves with the bound port. */
+type Server = PlainServer | TlsServer;
+
 export async function listenHttp(server: Server, address: string): Promise<number> {
   const { host, port } = splitAddress(address);
   await new Promise<void>((resolve, reject) => {

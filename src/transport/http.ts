@@ -1,11 +1,12 @@
-// HTTP forward-auth: the same decisions as the gRPC Check, for proxies that ask over plain HTTP.
+// HTTP forward-auth: the same decisions as the gRPC Check, for proxies that ask over HTTP.
 //   /auth           nginx or Traefik, told apart by their headers
 //   /auth/nginx     nginx auth_request, ingress-nginx auth-url
 //   /auth/traefik   Traefik ForwardAuth
 //   /envoy/...      Envoy's HTTP ext_authz (`path_prefix: /envoy`), the original path after the prefix
 // Thin like the gRPC transport: request -> CheckInput (http-request.ts) -> engine -> answer
-// (http-response.ts), with the shared answer discipline (answer.ts).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// (http-response.ts), with the shared answer discipline (answer.ts). HTTPS when given certificates.
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Decision } from '../core/decision.js';
 import type { CheckEngine } from '../core/engine-port.js';
@@ -15,6 +16,7 @@ import { Answerer, type TransportLogger } from './answer.js';
 import { closeHttp, listenHttp } from './http-listen.js';
 import { detectDialect, type Dialect, toForwardInput } from './http-request.js';
 import { toHttpAnswer } from './http-response.js';
+import { secureContextOf, type TlsCertificates } from './tls.js';
 
 export interface HttpServerOptions {
   /** `host:port`; port 0 picks a free one. */
@@ -27,6 +29,8 @@ export interface HttpServerOptions {
   /** An asynchronous decision not ready this long after the request arrived is denied (503). */
   readonly decisionTimeoutMs: number;
   readonly logger?: TransportLogger | undefined;
+  /** Serve HTTPS with these (rotating) certificates; plain HTTP when undefined. */
+  readonly tls?: TlsCertificates | undefined;
 }
 
 export interface HttpServer {
@@ -44,20 +48,46 @@ const KEEP_ALIVE_TIMEOUT_MS = 75_000;
 
 export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer> {
   const answerer = new Answerer(o.engine, 0, o.logger);
-  const server: Server = createServer(
+  const options: ServerOptions = {
+    maxHeaderSize: o.maxHeaderBytes + 8192,
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // How often node looks for requests past their timeouts (default 30 s).
+    connectionsCheckingInterval: 1000,
+  };
+  const listener: RequestListener = (req, res) => handle(req, res, o, answerer);
+  const tls = o.tls;
+  if (tls === undefined) {
+    const server = createServer(options, listener);
+    guardSlowClients(server, 'connection');
+    const port = await listenHttp(server, o.address);
+    return { port, close: (graceMs) => closeHttp(server, graceMs) };
+  }
+  const server: TlsServer = createTlsServer(
     {
-      maxHeaderSize: o.maxHeaderBytes + 8192,
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-      // How often node looks for requests past their timeouts (default 30 s).
-      connectionsCheckingInterval: 1000,
+      ...options,
+      ...secureContextOf(tls.current),
+      requestCert: tls.requireClientCertificate,
+      rejectUnauthorized: tls.requireClientCertificate,
+      handshakeTimeout: HEADERS_TIMEOUT_MS,
     },
-    (req, res) => handle(req, res, o, answerer),
+    listener,
   );
-  guardSlowClients(server);
-  const port = await listenHttp(server, o.address);
-  return { port, close: (graceMs) => closeHttp(server, graceMs) };
+  // New handshakes get a rotated certificate; open connections keep theirs.
+  const unsubscribe = tls.subscribe((m) => server.setSecureContext(secureContextOf(m)));
+  guardSlowClients(server, 'secureConnection');
+  const port = await listenHttp(server, o.address).catch((e: unknown) => {
+    unsubscribe();
+    throw e;
+  });
+  return {
+    port,
+    close: async (graceMs) => {
+      unsubscribe();
+      await closeHttp(server, graceMs);
+    },
+  };
 }
 
 /**
@@ -65,7 +95,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
  * does: between the connection (or the end of the last response, plus the keep-alive allowance) and
  * the next complete request head, a client that dribbles bytes is cut off.
  */
-function guardSlowClients(server: Server): void {
+function guardSlowClients(server: Server | TlsServer, accepted: 'connection' | 'secureConnection'): void {
   const timers = new WeakMap<Socket, NodeJS.Timeout>();
   const arm = (socket: Socket, ms: number): void => {
     clearTimeout(timers.get(socket));
@@ -73,7 +103,8 @@ function guardSlowClients(server: Server): void {
     timer.unref();
     timers.set(socket, timer);
   };
-  server.on('connection', (socket: Socket) => {
+  // Over TLS the request's socket is the TLS socket (the handshake has its own timeout).
+  server.on(accepted, (socket: Socket) => {
     arm(socket, HEADERS_TIMEOUT_MS);
     socket.once('close', () => clearTimeout(timers.get(socket)));
   });

@@ -113,9 +113,10 @@ export function loadCanonical(): protoLoader.PackageDefinition {
   return canonical;
 }
 
-export function createEnvoyClient(address: string): EnvoyClient {
+/** `credentials` default to plaintext; TLS tests pass grpc.credentials.createSsl(...) and channel options. */
+export function createEnvoyClient(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}): EnvoyClient {
   const method = checkMethod();
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const client = new grpc.Client(address, credentials, options);
   let clientPort = 40000;
 
   const send = (request: Readonly<Record<string, unknown>>, deadlineMs: number): Promise<DecodedCheckResponse> =>
