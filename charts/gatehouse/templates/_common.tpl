@@ -46,17 +46,17 @@ app.kubernetes.io/part-of: gatehouse
 {{- end -}}
 {{- end -}}
 
-{{/* RBAC rules for reading policies and credentials and writing policy status: nothing more. */}}
+{{/* RBAC rules: exactly the requests the Kubernetes source makes (list and watch; a merge patch of status). */}}
 {{- define "gatehouse.watchRules" -}}
 - apiGroups: ["gatehouse.dev"]
   resources: ["authpolicies"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["gatehouse.dev"]
   resources: ["authpolicies/status"]
-  verbs: ["update", "patch"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 {{- end -}}
 
 {{- define "gatehouse.kubernetesSource" -}}

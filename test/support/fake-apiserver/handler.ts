@@ -4,6 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyJsonPatch, applyMergePatch, isJsonObject, parseJsonBody, type JsonValue } from './json.js';
 import { ListSnapshots, parseListQuery, writeList } from './list.js';
+import { authorize } from './rbac.js';
 import type { ResourceDef, ResourceKind, ResourcePlural, StoredRecord } from './resources.js';
 import { mediaType, parseRoute, queryFlag, readBody, type Route } from './routes.js';
 import { FieldSelector, LabelSelector } from './selectors.js';
@@ -51,6 +52,10 @@ export class ServerState {
   readonly failures: InjectedFailure[] = [];
   readonly lists: RequestCounts = { authpolicies: 0, secrets: 0 };
   readonly watchRequests: RequestCounts = { authpolicies: 0, secrets: 0 };
+  /** Every `group|resource|verb` requested (see rbac.ts), allowed or not. */
+  readonly accessed = new Set<string>();
+  /** When set, the only grants the client holds: other requests are refused 403. */
+  grants: ReadonlySet<string> | undefined;
   private readonly tokenDigest: Buffer;
 
   constructor(
@@ -113,6 +118,7 @@ async function dispatch(state: ServerState, req: IncomingMessage, res: ServerRes
   if (route === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   if (url.searchParams.has('dryRun')) throw new ApiError(400, 'BadRequest', 'dryRun is not supported by this server');
   const method = req.method ?? 'GET';
+  authorize(route, method, url.searchParams, state.accessed, state.grants);
   switch (route.kind) {
     case 'collection':
       return collection(state, route, method, url.searchParams, req, res);

@@ -1,5 +1,6 @@
 // A Kubernetes API server for tests, serving AuthPolicy (gatehouse.dev/v1alpha1) and core v1 Secret
-// the way the real one does for list, watch, get and writes, with faults a test can inject.
+// the way the real one does for list, watch, get and writes, with faults a test can inject and, when
+// given grants, RBAC's refusals.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -21,6 +22,8 @@ export interface FakeApiServerOptions {
   readonly bookmarkIntervalMs?: number;
   readonly expiredWatchMode?: ExpiredWatchMode;
   readonly listItemTypeMeta?: 'faithful' | 'always';
+  /** RBAC: the `group|resource|verb` grants the client holds (default: everything is allowed). */
+  readonly grants?: readonly string[];
 }
 
 export interface FakeApiStats {
@@ -53,6 +56,7 @@ export class FakeApiServer {
       },
       this.token,
     );
+    this.state.grants = options.grants === undefined ? undefined : new Set(options.grants);
   }
 
   async start(): Promise<void> {
@@ -122,6 +126,11 @@ export class FakeApiServer {
 
   get resourceVersion(): string {
     return String(this.store.resourceVersion);
+  }
+
+  /** Every `group|resource|verb` (RBAC's terms, `core` for the core group) requested so far, sorted. */
+  get accessed(): string[] {
+    return [...this.state.accessed].sort();
   }
 
   /** Every PUT/PATCH to a /status subresource, oldest first. */
