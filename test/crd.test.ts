@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse, parseAllDocuments } from 'yaml';
 import { authPolicyCrd, authPolicyCrdYaml } from '../src/policy/crd.js';
+import { validateSpec } from '../src/policy/validate.js';
 import { listManifestFiles } from '../src/sources/files.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -53,12 +54,35 @@ describe('AuthPolicy CRD', () => {
     assert.deepEqual(bad, []);
   });
 
-  it('every field of the spec carries a description or is self-explanatory by being an item', () => {
+  it('every field, at every depth, spec and status alike, carries a description (list items and map values are described by their field)', () => {
     const missing: string[] = [];
-    walk((openApiSchema().properties as Node).spec, 'spec', (n, path) => {
-      if (!path.endsWith('[]') && !path.endsWith('{}') && typeof n.description !== 'string' && path.split('.').length <= 3) missing.push(path);
+    let fields = 0;
+    walk(openApiSchema(), '', (n, path) => {
+      if (path === '' || path.endsWith('[]') || path.endsWith('{}')) return;
+      fields++;
+      if (typeof n.description !== 'string' || n.description.trim() === '') missing.push(path);
     });
     assert.deepEqual(missing, []);
+    assert.ok(fields > 100, `fields walked: ${fields}`);
+  });
+
+  it('hosts is a set and status conditions a map keyed by type, so the API server refuses repeats', () => {
+    const root = openApiSchema() as { properties: { spec: { properties: Record<string, Node> }; status: { properties: Record<string, Node> } } };
+    const hosts = root.properties.spec.properties.hosts;
+    assert.equal(hosts?.['x-kubernetes-list-type'], 'set');
+    assert.equal(hosts?.uniqueItems, undefined, 'a CRD may not carry uniqueItems');
+    const conditions = root.properties.status.properties.conditions;
+    assert.equal(conditions?.['x-kubernetes-list-type'], 'map');
+    assert.deepEqual(conditions?.['x-kubernetes-list-map-keys'], ['type']);
+    // A map key must be required in every item, or the API server rejects the CRD.
+    assert.deepEqual((conditions?.items as Node).required, ['type', 'status']);
+  });
+
+  it('gatehouse validate refuses a repeated host as the API server would', () => {
+    const repeated = validateSpec({ hosts: ['shop.example.com', 'api.example.com', 'shop.example.com'], authentication: { methods: [] } });
+    assert.equal(repeated.ok, false);
+    assert.deepEqual(repeated.ok ? [] : repeated.problems.items.map((p) => [p.path, p.message]), [['spec.hosts', 'Expected array elements to be unique']]);
+    assert.equal(validateSpec({ hosts: ['shop.example.com', 'api.example.com'], authentication: { methods: [] } }).ok, true);
   });
 
   it('accepts every AuthPolicy in deploy/examples and rejects a broken one', () => {

@@ -12,6 +12,8 @@ import {
 import { repoRoot } from './support/tool-cache.js';
 
 const FULL = join(repoRoot, 'test', 'fixtures', 'helm', 'full-values.yaml');
+/** What `helm template` assumes of a cluster with the Prometheus Operator. */
+const PROMETHEUS_OPERATOR = ['--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor', '--api-versions', 'monitoring.coreos.com/v1/PrometheusRule'];
 const BAD = join(repoRoot, 'test', 'fixtures', 'helm', 'bad-values.yaml');
 const NAME = `${RELEASE}-gatehouse`;
 const TIMEOUT = { timeout: 120_000 };
@@ -41,27 +43,49 @@ test('the default render holds exactly the expected objects', TIMEOUT, async () 
   ]);
 });
 
+const CONTAINER_SECURITY = {
+  runAsNonRoot: true,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
 test('the pod runs as a numeric non-root user on a read-only root filesystem, without privileges', TIMEOUT, async () => {
-  for (const [args, uid] of [[[], 65532], [['-f', FULL], 10001]] as const) {
-    const deployment = findOne(await renderChart(args), 'Deployment');
-    assert.deepEqual(at(deployment.raw, 'spec.template.spec.securityContext'), {
-      runAsNonRoot: true,
-      runAsUser: uid,
-      runAsGroup: uid,
-      fsGroup: uid,
-      seccompProfile: { type: 'RuntimeDefault' },
-    });
-    assert.deepEqual(container(deployment)['securityContext'], {
-      runAsNonRoot: true,
-      runAsUser: uid,
-      runAsGroup: uid,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    });
-  }
+  const deployment = findOne(await renderChart(), 'Deployment');
+  assert.deepEqual(at(deployment.raw, 'spec.template.spec.securityContext'), {
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    runAsGroup: 65532,
+    fsGroup: 65532,
+    seccompProfile: { type: 'RuntimeDefault' },
+  });
+  assert.deepEqual(container(deployment)['securityContext'], CONTAINER_SECURITY);
+});
+
+test('podSecurityContext and securityContext are the values given, merged over the defaults', TIMEOUT, async () => {
+  const deployment = findOne(await renderChart(['-f', FULL]), 'Deployment');
+  assert.deepEqual(at(deployment.raw, 'spec.template.spec.securityContext'), {
+    runAsNonRoot: true,
+    runAsUser: 10001,
+    runAsGroup: 10001,
+    fsGroup: 10001,
+    fsGroupChangePolicy: 'OnRootMismatch',
+    supplementalGroups: [10002],
+    seccompProfile: { type: 'RuntimeDefault' },
+  });
+  assert.deepEqual(container(deployment)['securityContext'], {
+    ...CONTAINER_SECURITY,
+    seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/gatehouse.json' },
+  });
+});
+
+test('OpenShift restricted-v2: user, group and fsGroup set to null are left out for the platform to assign', TIMEOUT, async () => {
+  const nulls = ['podSecurityContext.runAsUser', 'podSecurityContext.runAsGroup', 'podSecurityContext.fsGroup', 'securityContext.runAsUser'];
+  const deployment = findOne(await renderChart(nulls.flatMap((key) => ['--set', `${key}=null`])), 'Deployment');
+  assert.deepEqual(at(deployment.raw, 'spec.template.spec.securityContext'), { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+  assert.deepEqual(container(deployment)['securityContext'], CONTAINER_SECURITY);
 });
 
 test('liveness probes /healthz and readiness probes /readyz on the admin port', TIMEOUT, async () => {
@@ -158,9 +182,10 @@ test('the HTTP forward-auth port: --http-address, container port http-auth and a
     { name: 'http-auth', containerPort: 8443, protocol: 'TCP' },
     { name: 'admin', containerPort: 8081, protocol: 'TCP' },
   ]);
+  // The full values serve TLS (tls.secretName).
   assert.deepEqual(full.service, [
-    { name: 'grpc', port: 50051, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
-    { name: 'http-auth', port: 8443, targetPort: 'http-auth', protocol: 'TCP', appProtocol: 'http' },
+    { name: 'grpc', port: 50051, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'https' },
+    { name: 'http-auth', port: 8443, targetPort: 'http-auth', protocol: 'TCP', appProtocol: 'https' },
   ]);
   // Off: the flag is still passed, empty, so a GATEHOUSE_HTTP_ADDRESS from extraEnv cannot turn it on.
   const off = await rendered(['--set', 'http.enabled=false', '--set', 'http.port=9001']);
@@ -258,7 +283,7 @@ test('the Redis URL comes from an existing Secret through secretKeyRef', TIMEOUT
 });
 
 test('optional objects: HPA, ServiceMonitor and PrometheusRule on, PDB off', TIMEOUT, async () => {
-  const objects = await renderChart(['-f', FULL]);
+  const objects = await renderChart(['-f', FULL, ...PROMETHEUS_OPERATOR]);
   const name = 'edge-authn';
   const deployment = findOne(objects, 'Deployment', name);
   assert.equal(at(deployment.raw, 'spec.replicas'), undefined, 'the HPA owns the replica count');
@@ -289,11 +314,89 @@ test('optional objects: HPA, ServiceMonitor and PrometheusRule on, PDB off', TIM
   assert.deepEqual(rule.raw['spec'], shipped['spec'], 'the chart renders the same rules as deploy/monitoring/alerts.yaml');
   assert.equal(at(findOne(objects, 'PodDisruptionBudget', name).raw, 'spec.maxUnavailable'), '25%');
 
-  const defaults = await renderChart();
+  const defaults = await renderChart(PROMETHEUS_OPERATOR);
   for (const kind of ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PrometheusRule']) {
     assert.deepEqual(findAll(defaults, kind), []);
   }
   assert.deepEqual(findAll(await renderChart(['--set', 'podDisruptionBudget.enabled=false']), 'PodDisruptionBudget'), []);
+});
+
+test('a ServiceMonitor or PrometheusRule asked for where the Prometheus Operator is missing is skipped, and the notes say so', TIMEOUT, async () => {
+  const objects = await renderChart(['-f', FULL]);
+  assert.deepEqual([...findAll(objects, 'ServiceMonitor'), ...findAll(objects, 'PrometheusRule')], []);
+  const onlyMonitors = await renderChart(['-f', FULL, '--api-versions', 'monitoring.coreos.com/v1/ServiceMonitor']);
+  assert.deepEqual(inventory(onlyMonitors).filter((o) => /ServiceMonitor|PrometheusRule/.test(o)), ['ServiceMonitor/gatehouse-system/edge-authn']);
+  const notes = await helm(['install', 'gatehouse', chartDir, '--dry-run=client', '--namespace', NAMESPACE, '-f', FULL]);
+  assert.equal(notes.code, 0, notes.stderr);
+  for (const kind of ['ServiceMonitor', 'PrometheusRule']) {
+    assert.ok(
+      notes.stdout.includes(
+        `  No ${kind} was created: this cluster has no monitoring.coreos.com/v1 ${kind} (install the\n  Prometheus Operator's CRDs; with helm template, pass --api-versions monitoring.coreos.com/v1/${kind}).`,
+      ),
+      notes.stdout,
+    );
+  }
+});
+
+test('tls.secretName: both Check ports serve the Secret, mounted whole so renewals arrive; mutual TLS from tls.clientCA; the Service says https', TIMEOUT, async () => {
+  const objects = await renderChart(['-f', FULL]);
+  const deployment = findOne(objects, 'Deployment', 'edge-authn');
+  const c = container(deployment);
+  assert.deepEqual(list(c['args'], 'args').filter((a) => String(a).startsWith('--tls-')), [
+    '--tls-cert-file=/etc/gatehouse/tls/tls.crt',
+    '--tls-key-file=/etc/gatehouse/tls/tls.key',
+    '--tls-reload-interval=30s',
+    '--tls-client-ca-file=/etc/gatehouse/tls-client-ca/ca.crt',
+  ]);
+  assert.deepEqual(at(deployment.raw, 'spec.template.spec.volumes'), [
+    { name: 'tls', secret: { secretName: 'edge-authn-tls', items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } },
+    { name: 'tls-client-ca', secret: { secretName: 'proxy-ca', items: [{ key: 'bundle.pem', path: 'ca.crt' }] } },
+    { name: 'corporate-ca', configMap: { name: 'corporate-ca-bundle' } },
+  ]);
+  // No subPath: the kubelet does not update a file mounted by subPath when the Secret changes.
+  assert.deepEqual(c['volumeMounts'], [
+    { name: 'tls', mountPath: '/etc/gatehouse/tls', readOnly: true },
+    { name: 'tls-client-ca', mountPath: '/etc/gatehouse/tls-client-ca', readOnly: true },
+    { name: 'corporate-ca', mountPath: '/etc/ssl/corporate', readOnly: true },
+  ]);
+  assert.deepEqual(list(at(findOne(objects, 'Service', 'edge-authn').raw, 'spec.ports'), 'ports').map((p) => [at(p, 'name'), at(p, 'appProtocol')]), [
+    ['grpc', 'https'],
+    ['http-auth', 'https'],
+  ]);
+  // The probes stay on the plain admin port.
+  assert.equal(at(c, 'readinessProbe.httpGet.port'), 'admin');
+
+  const plain = container(findOne(await renderChart(), 'Deployment'));
+  assert.deepEqual(list(plain['args'], 'args').filter((a) => String(a).startsWith('--tls-')), []);
+  assert.equal(plain['volumeMounts'], undefined);
+
+  const serverOnly = container(findOne(await renderChart(['--set', 'tls.secretName=gh-tls']), 'Deployment'));
+  assert.deepEqual(list(serverOnly['args'], 'args').filter((a) => String(a).startsWith('--tls-')), [
+    '--tls-cert-file=/etc/gatehouse/tls/tls.crt',
+    '--tls-key-file=/etc/gatehouse/tls/tls.key',
+    '--tls-reload-interval=10s',
+  ]);
+
+  const refused = await helm(['template', RELEASE, chartDir, '--set', 'tls.clientCA.secretName=proxy-ca']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /tls\.clientCA\.secretName needs tls\.secretName: client certificates are asked for over TLS only/);
+});
+
+test('extraVolumes and extraVolumeMounts join the policy files volume', TIMEOUT, async () => {
+  const objects = await renderChart([
+    '--set', 'policySource=files', '--set', 'files.configMap=my-policies',
+    '--set', 'extraVolumes[0].name=redis-ca', '--set', 'extraVolumes[0].secret.secretName=redis-ca',
+    '--set', 'extraVolumeMounts[0].name=redis-ca', '--set', 'extraVolumeMounts[0].mountPath=/etc/redis-ca',
+  ]);
+  const deployment = findOne(objects, 'Deployment');
+  assert.deepEqual(at(deployment.raw, 'spec.template.spec.volumes'), [
+    { name: 'policies', configMap: { name: 'my-policies' } },
+    { name: 'redis-ca', secret: { secretName: 'redis-ca' } },
+  ]);
+  assert.deepEqual(container(deployment)['volumeMounts'], [
+    { name: 'policies', mountPath: '/etc/gatehouse/policies', readOnly: true },
+    { name: 'redis-ca', mountPath: '/etc/redis-ca' },
+  ]);
 });
 
 test('values breaking the schema are rejected with the offending field named', TIMEOUT, async () => {
@@ -302,7 +405,13 @@ test('values breaking the schema are rejected with the offending field named', T
     [['--set', 'replicaCount=two'], /\/replicaCount': got string, want integer/],
     [['--set', 'imagee.tag=1'], /additional properties 'imagee' not allowed/],
     [['--set', 'image.pullPolicy=Sometimes'], /\/image\/pullPolicy'/],
-    [['--set', 'runAsUser=0'], /\/runAsUser': minimum: got 0, want 1/],
+    [['--set', 'podSecurityContext.runAsUser=0'], /\/podSecurityContext\/runAsUser': minimum: got 0, want 1/],
+    [['--set', 'podSecurityContext.runAsUsr=5'], /additional properties 'runAsUsr' not allowed/],
+    [['--set', 'tls.secretName=Not_A_Secret'], /- at '\/tls\/secretName': 'Not_A_Secret' does not match pattern '\^\(\|\[a-z0-9\]\(\[-a-z0-9\.\]\*\[a-z0-9\]\)\?\)\$'/],
+    [['--set', 'tls.clientCA.key=a/b'], /- at '\/tls\/clientCA\/key': 'a\/b' does not match pattern '\^\[-\._a-zA-Z0-9\]\+\$'/],
+    [['--set', 'tls.reloadInterval=soon'], /- at '\/tls\/reloadInterval': 'soon' does not match pattern '\^\[0-9\]\+\(ms\|s\|m\|h\)\$'/],
+    [['--set', 'securityContext.privileged=yes'], /- at '\/securityContext\/privileged': got string, want null or boolean/],
+    [['--set', 'extraVolumeMounts[0].name=ca'], /\/extraVolumeMounts\/0': missing property 'mountPath'/],
     [['--set', 'kubernetes.watchNamespaces={Not_A_Namespace}'], /\/kubernetes\/watchNamespaces\/0'/],
     [['--set', 'policySource=files'], /\/files\/configMap': minLength: got 0, want 1/],
     [['--set', 'serviceMonitor.interval=often'], /\/serviceMonitor\/interval'/],

@@ -149,8 +149,35 @@ test('the Envoy http_service bootstrap asks Gatehouse on its HTTP port under /en
   assert.deepEqual(at(http, 'health_checks.0.http_health_check'), { path: '/readyz' });
 });
 
-test('every key of both Envoy bootstraps is a field of Envoy\'s canonical protos, none deprecated', TIMEOUT, async () => {
-  for (const path of ['deploy/envoy/envoy.yaml', 'deploy/envoy/http-service.yaml']) {
+test('the Envoy TLS bootstrap is the gRPC one with mutual TLS to Gatehouse, verifying its Service name', TIMEOUT, async () => {
+  const tls = await envoyBootstrap('deploy/envoy/envoy-tls.yaml');
+  const plain = await envoyBootstrap('deploy/envoy/envoy.yaml');
+  assert.deepEqual(tls.hcm, plain.hcm);
+  assert.deepEqual(cluster(tls, 'app'), cluster(plain, 'app'));
+  const { transport_socket: socket, ...rest } = cluster(tls, 'gatehouse');
+  assert.deepEqual(rest, cluster(plain, 'gatehouse'), 'only the transport socket differs');
+  assert.deepEqual(socket, {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: GATEHOUSE_HOST,
+      common_tls_context: {
+        // gRPC needs HTTP/2, which Gatehouse's TLS listener offers by ALPN.
+        alpn_protocols: ['h2'],
+        tls_certificates: [
+          { certificate_chain: { filename: '/etc/envoy/gatehouse-client/tls.crt' }, private_key: { filename: '/etc/envoy/gatehouse-client/tls.key' } },
+        ],
+        validation_context: {
+          trusted_ca: { filename: '/etc/envoy/gatehouse-client/ca.crt' },
+          match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: GATEHOUSE_HOST } }],
+        },
+      },
+    },
+  });
+});
+
+test('every key of the Envoy bootstraps is a field of Envoy\'s canonical protos, none deprecated', TIMEOUT, async () => {
+  for (const path of ['deploy/envoy/envoy.yaml', 'deploy/envoy/envoy-tls.yaml', 'deploy/envoy/http-service.yaml']) {
     const [bootstrap] = await loadRepoYaml(path);
     assert.deepEqual(protoProblems(bootstrap, BOOTSTRAP), [], path);
   }

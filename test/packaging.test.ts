@@ -302,7 +302,7 @@ test('the Grafana dashboard parses, queries only exported metrics, all of them, 
   assert.match(check.stdout, new RegExp(`SUCCESS: ${exprs.length} rules found`));
 });
 
-test('the alert rules are valid, query only exported metrics and cover a stale watch and internal denies', TIMEOUT, async () => {
+test('the alert rules are valid, query only exported metrics and cover gatehouse absent or down, a stale watch and internal denies', TIMEOUT, async () => {
   const [rule] = await loadRepoYaml('deploy/monitoring/alerts.yaml');
   assert.equal(at(rule, 'apiVersion'), 'monitoring.coreos.com/v1');
   assert.equal(at(rule, 'kind'), 'PrometheusRule');
@@ -311,7 +311,8 @@ test('the alert rules are valid, query only exported metrics and cover a stale w
   for (const r of rules) {
     const name = str(at(r, 'alert'), 'alert');
     const expr = str(at(r, 'expr'), `${name} expr`);
-    assert.deepEqual(metricNames(expr).filter((n) => !exported.has(n)), [], `${name} queries unknown metrics`);
+    // `up` is Prometheus's own series for each scrape target.
+    assert.deepEqual(metricNames(expr).filter((n) => !exported.has(n) && n !== 'up'), [], `${name} queries unknown metrics`);
     assert.ok(['info', 'warning', 'critical'].includes(str(at(r, 'labels.severity'), `${name} severity`)));
     assert.notEqual(str(at(r, 'annotations.summary'), `${name} summary`), '');
     assert.notEqual(str(at(r, 'annotations.description'), `${name} description`), '');
@@ -319,6 +320,7 @@ test('the alert rules are valid, query only exported metrics and cover a stale w
   const exprOf = (alert: string): string => str(at(rules.find((r) => at(r, 'alert') === alert), 'expr'), alert);
   assert.match(exprOf('GatehouseKubernetesWatchStale'), /gatehouse_kubernetes_watch_down_seconds/);
   assert.match(exprOf('GatehouseInternalDenyRatioHigh'), /decision="deny", code=~"internal_error\|deadline_exceeded\|\.\*_unavailable"/);
+  assert.match(exprOf('GatehouseAbsent'), /^absent\(gatehouse_/);
 
   const dir = await tempDir('gatehouse-alerts-');
   await writeFile(join(dir, 'rules.yaml'), stringify(at(rule, 'spec')));

@@ -62,9 +62,13 @@ export const LabelSelector = Type.Object(
       Type.Array(
         Type.Object(
           {
-            key: Type.String({ minLength: 1, maxLength: 317 }),
-            operator: StringEnum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const),
-            values: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: 64 })),
+            key: Type.String({ minLength: 1, maxLength: 317, description: 'Label key the requirement tests.' }),
+            operator: StringEnum(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const, {
+              description: '`In` and `NotIn` compare the label with `values`; `Exists` and `DoesNotExist` test the key alone.',
+            }),
+            values: Type.Optional(
+              Type.Array(Type.String({ maxLength: 63 }), { maxItems: 64, description: 'Label values for `In` and `NotIn`; empty for `Exists` and `DoesNotExist`.' }),
+            ),
           },
           { additionalProperties: false },
         ),

@@ -10,7 +10,7 @@ type JsonObject = { [k: string]: Json };
 const KEEP = new Set([
   'type', 'description', 'default', 'enum', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum',
   'minItems', 'maxItems', 'items', 'properties', 'required', 'additionalProperties', 'format',
-  'x-kubernetes-validations', 'x-kubernetes-preserve-unknown-fields', 'nullable',
+  'x-kubernetes-validations', 'x-kubernetes-preserve-unknown-fields', 'nullable', 'x-kubernetes-list-type',
 ]);
 
 /** Converts one TypeBox schema node into the CRD dialect. */
@@ -73,12 +73,12 @@ export function authPolicyCrd(): JsonObject {
     type: 'object',
     required: ['type', 'status'],
     properties: {
-      type: { type: 'string' },
-      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-      reason: { type: 'string' },
-      message: { type: 'string' },
-      lastTransitionTime: { type: 'string', format: 'date-time' },
-      observedGeneration: { type: 'integer' },
+      type: { type: 'string', description: 'What the condition reports (`Ready`); one condition per type.' },
+      status: { type: 'string', enum: ['True', 'False', 'Unknown'], description: 'Whether the condition holds.' },
+      reason: { type: 'string', description: 'Why, as one CamelCase word (`Compiled`, `Invalid`, ...).' },
+      message: { type: 'string', description: 'Why, for people: the problems found, each with its field path.' },
+      lastTransitionTime: { type: 'string', format: 'date-time', description: 'When `status` last changed.' },
+      observedGeneration: { type: 'integer', description: 'The `metadata.generation` this condition was written for.' },
     },
   };
   return {
@@ -107,16 +107,24 @@ export function authPolicyCrd(): JsonObject {
               description: 'AuthPolicy selects requests by host, path and method and says how gatehouse authenticates and authorizes them.',
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
+                apiVersion: { type: 'string', description: `The versioned schema of this object: \`${API_GROUP}/${API_VERSION}\`.` },
+                kind: { type: 'string', description: `The kind of this object: \`${KIND}\`.` },
+                metadata: { type: 'object', description: 'Standard object metadata (name, namespace, labels, ...).' },
                 spec: spec,
                 status: {
                   type: 'object',
                   description: 'Written by gatehouse.',
                   properties: {
-                    observedGeneration: { type: 'integer' },
-                    conditions: { type: 'array', maxItems: 8, items: condition },
+                    observedGeneration: { type: 'integer', description: 'The `metadata.generation` gatehouse last compiled.' },
+                    // Keyed by type: the API server refuses two conditions of one type, server-side apply merges by type.
+                    conditions: {
+                      type: 'array',
+                      maxItems: 8,
+                      'x-kubernetes-list-type': 'map',
+                      'x-kubernetes-list-map-keys': ['type'],
+                      description: 'The latest observations of the policy, one per type.',
+                      items: condition,
+                    },
                   },
                 },
               },

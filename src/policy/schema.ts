@@ -114,6 +114,10 @@ export const AuthPolicySpec = Type.Object(
     hosts: Type.Array(Type.String({ pattern: HOST_PATTERN, maxLength: 259 }), {
       minItems: 1,
       maxItems: 64,
+      // A set: the API server refuses a repeated host (`x-kubernetes-list-type`), `gatehouse validate` too (`uniqueItems`,
+      // which a CRD may not carry).
+      uniqueItems: true,
+      'x-kubernetes-list-type': 'set',
       description: 'Hosts this policy serves. Exact names beat `*.suffix` wildcards; `*` is the catch-all; a `:port` is ignored.',
     }),
     paths: Type.Array(PathPrefix, {
@@ -168,8 +172,10 @@ export const AuthPolicySpec = Type.Object(
         groups: Type.Optional(
           Type.Object(
             {
-              anyOf: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 64 })),
-              allOf: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 64 })),
+              anyOf: Type.Optional(
+                Type.Array(Type.String(), { minItems: 1, maxItems: 64, description: 'The consumer must be in at least one of these groups.' }),
+              ),
+              allOf: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 64, description: 'The consumer must be in every one of these groups.' })),
             },
             { additionalProperties: false, description: 'Group membership required (403 otherwise).' },
           ),

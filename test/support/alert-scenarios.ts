@@ -21,12 +21,58 @@ function expectations(evalTime: string, alertname: string, alerts: readonly Expe
 const staleDescription =
   `Pod ${NS}/${POD} keeps serving the policies and credentials it last saw; changes (new or revoked keys) are not applied until the watch recovers. Check API server reachability and the pod's RBAC.`;
 
+const downDescription =
+  'Its admin port has not answered a scrape for 2 minutes: the process hangs or the pod lost its network. Envoy keeps sending it Checks until its health checks or outlier detection take it out; restart the pod if its liveness probe has not.';
+const absentDescription =
+  'Either no Gatehouse pod is running, or Prometheus cannot scrape any (ServiceMonitor, network policy). With no pod up, Envoy denies every request its ext_authz filter covers (or allows all of them with failure_mode_allow).';
+
 /** The promtool `test rules` document for rules stored in `ruleFile` (relative to the test file). */
 export function alertScenarios(ruleFile: string): Record<string, unknown> {
   return {
     rule_files: [ruleFile],
     evaluation_interval: '1m',
     tests: [
+      {
+        // The pod stops answering scrapes at minute 2 (its own metrics stop with it). A Redis pod in the
+        // same namespace that is down is none of Gatehouse's business.
+        interval: '1m',
+        input_series: [
+          { series: series('up', { job: 'gatehouse-metrics' }), values: '1 1 0x10' },
+          { series: series('gatehouse_source_synced', { source: 'kubernetes' }), values: '1 1 _x10' },
+          { series: `up{job="redis",namespace="${NS}",pod="redis-0"}`, values: '0x12' },
+        ],
+        alert_rule_test: [
+          expectations('3m', 'GatehouseDown', []),
+          expectations('5m', 'GatehouseDown', [
+            {
+              exp_labels: { severity: 'warning', job: 'gatehouse-metrics', namespace: NS, pod: POD },
+              exp_annotations: {
+                summary: `Gatehouse pod ${NS}/${POD} does not answer`,
+                description: downDescription,
+              },
+            },
+          ]),
+          expectations('5m', 'GatehouseAbsent', []),
+        ],
+      },
+      {
+        // Every pod is gone after minute 3: its series go stale five minutes later, the alert waits five more.
+        interval: '1m',
+        input_series: [{ series: series('gatehouse_source_synced', { source: 'kubernetes' }), values: '1x3' }],
+        alert_rule_test: [
+          expectations('3m', 'GatehouseAbsent', []),
+          expectations('11m', 'GatehouseAbsent', []),
+          expectations('15m', 'GatehouseAbsent', [
+            {
+              exp_labels: { severity: 'critical' },
+              exp_annotations: {
+                summary: 'No Gatehouse pod has reported metrics for 5 minutes',
+                description: absentDescription,
+              },
+            },
+          ]),
+        ],
+      },
       {
         // The Secrets watch goes down at minute 1; the AuthPolicy watch stays up.
         interval: '1m',

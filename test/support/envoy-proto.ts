@@ -16,6 +16,7 @@ const FILES = [
   'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
 ];
 
 interface FieldDescriptor {

@@ -53,6 +53,7 @@ export const GATEHOUSE_METRICS: readonly string[] = [
   'gatehouse_check_duration_seconds',
   'gatehouse_policies',
   'gatehouse_api_keys',
+  'gatehouse_session_rejected_total',
   'gatehouse_policy_compile_errors_total',
   'gatehouse_source_synced',
   'gatehouse_kubernetes_watch_down_seconds',

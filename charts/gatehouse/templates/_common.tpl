@@ -83,3 +83,14 @@ app.kubernetes.io/part-of: gatehouse
 {{- define "gatehouse.httpAddress" -}}
 {{- if .Values.http.enabled -}}0.0.0.0:{{ .Values.http.port }}{{- end -}}
 {{- end -}}
+
+{{/* A securityContext as YAML, without the keys set to null (how values drop a default, e.g. runAsUser on OpenShift). */}}
+{{- define "gatehouse.withoutNulls" -}}
+{{- $out := dict -}}
+{{- range $key, $value := . -}}
+{{- if not (kindIs "invalid" $value) -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
