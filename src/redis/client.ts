@@ -223,12 +223,15 @@ export function createRedisClient(options: RedisClientOptions): { connection: Re
       return { connection: track(client, onError), target };
     }
     case 'cluster': {
-      const { enableOfflineQueue, enableAutoPipelining, retryStrategy, ...redisOptions } = common;
+      const { enableOfflineQueue, enableAutoPipelining: _, retryStrategy, ...redisOptions } = common;
       const client = new Cluster(
         target.nodes.map((n) => ({ host: n.host, port: n.port })),
         {
           enableOfflineQueue,
-          enableAutoPipelining,
+          // ioredis resends a pipeline that met MOVED, and learns the slot's new master, only when
+          // every error in it is the same: after a failover an automatic pipeline holding two slots
+          // (a revocation lookup's two GETs) failed every time. Single commands follow each MOVED.
+          enableAutoPipelining: false,
           clusterRetryStrategy: retryStrategy,
           redisOptions: { ...redisOptions, tls },
         },
