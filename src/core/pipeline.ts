@@ -68,7 +68,7 @@ export class Pipeline {
     trace?.policy(policy, path);
     if (policy.broken !== undefined) {
       const broken = denyFor(new GatehouseError('policy_invalid', `policy ${policy.id} is invalid: ${policy.broken}`), policy, undefined);
-      return alone ? this.#asShadow(policy, index, input, broken, probe) : broken;
+      return alone ? this.#asShadow(policy, index, input, broken, probe, false) : broken;
     }
     if (input.encodedSlash && !policy.allowEncodedSlashes) return denyFor(ENCODED_SLASH, policy, undefined);
     const ctx: RequestContext = probe?.dryRun === true ? { now, policy: policy.id, path, dryRun: true } : { now, policy: policy.id, path };
@@ -78,13 +78,14 @@ export class Pipeline {
         const handled = endpoint.handle(input, ctx);
         if (handled === undefined) continue;
         trace?.endpoint(endpoint.name);
-        return isPromise(handled) ? handled.catch((e: unknown) => this.#failed(e, policy, index, input)) : handled;
+        const answer = isPromise(handled) ? handled.catch((e: unknown) => this.#failed(e, policy, index, input)) : handled;
+        return alone ? this.#asShadow(policy, index, input, answer, probe, true) : answer;
       }
     } catch (e) {
       return this.#failed(e, policy, index, input);
     }
     const decision = this.#phases(policy, index, input, ctx, trace);
-    return alone ? this.#asShadow(policy, index, input, decision, probe) : decision;
+    return alone ? this.#asShadow(policy, index, input, decision, probe, false) : decision;
   }
 
   /** Skip rules, authentication, authorization, hooks: everything after the endpoints. */
@@ -120,16 +121,16 @@ export class Pipeline {
   /**
    * A shadow policy alone lets every request through: its allow as it is (identity headers only when
    * authentication truly succeeded), anything else an allow with no identity (every identity header
-   * stripped, so a client's own copy never passes).
+   * stripped, so a client's own copy never passes). An endpoint's answer (`endpoint`) goes as it is.
    */
-  #asShadow(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, d: Maybe<Decision>, probe: Probe | undefined): Maybe<Decision> {
-    if (isPromise(d)) return d.then((x) => this.#shadowAnswer(policy, index, input, x, probe));
-    return this.#shadowAnswer(policy, index, input, d, probe);
+  #asShadow(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, d: Maybe<Decision>, probe: Probe | undefined, endpoint: boolean): Maybe<Decision> {
+    if (isPromise(d)) return d.then((x) => this.#shadowAnswer(policy, index, input, x, probe, endpoint));
+    return this.#shadowAnswer(policy, index, input, d, probe, endpoint);
   }
 
-  #shadowAnswer(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, wouldBe: Decision, probe: Probe | undefined): Decision {
-    const answer = wouldBe.kind === 'allow' ? wouldBe : must(allowFor('shadow', policy, undefined, index, input, undefined, EMPTY_PAIRS));
-    probe?.trace?.wouldBe(wouldBe);
+  #shadowAnswer(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, wouldBe: Decision, probe: Probe | undefined, endpoint: boolean): Decision {
+    const answer = endpoint || wouldBe.kind === 'allow' ? wouldBe : must(allowFor('shadow', policy, undefined, index, input, undefined, EMPTY_PAIRS));
+    if (answer !== wouldBe) probe?.trace?.wouldBe(wouldBe);
     if (probe?.dryRun !== true) this.#options.onShadow?.(policy, wouldBe, answer, input);
     return answer;
   }
