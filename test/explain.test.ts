@@ -275,3 +275,45 @@ describe('explain, table-driven over methods and failure kinds', () => {
     assert.deepEqual(e.answer, deny(503, 'not_ready', 'policies not loaded yet'));
   });
 });
+
+describe('explain with shadow policies', () => {
+  const world = new ExplainWorld({ now: T0 });
+  before(() =>
+    world.load({
+      'policies.yaml': yamlOf(
+        authPolicy('shop', 'live', { hosts: ['api.example.com'], authentication: { methods: [keyMethod('partners')] } }),
+        authPolicy('shop', 'next', { hosts: ['api.example.com'], authentication: { methods: [keyMethod('partners')] }, authorization: { groups: { anyOf: ['staff'] } }, enforcement: 'shadow' }),
+        authPolicy('shop', 'beta', { hosts: ['beta.example.com'], authentication: { methods: [keyMethod('partners')] }, enforcement: 'shadow' }),
+        keySecret('shop', 'acme', 'acme-key-1', 'acme'),
+      ),
+    }),
+  );
+  after(() => world.close());
+
+  it('beside the enforced policy: listed among the candidates, and evaluated on its own, in a dry run', async () => {
+    const e = asJson(await world.explain({ host: 'api.example.com', path: '/', headers: { apikey: 'acme-key-1' } }));
+    assert.deepEqual(e.route.candidates, [candidate('shop/live', 'api.example.com', '/', 'chosen'), { ...candidate('shop/next', 'api.example.com', '/', 'evaluated'), enforcement: 'shadow' }]);
+    assert.deepEqual([e.answer.decision, e.answer.policy, e.answer.consumer], ['allow', 'shop/live', 'acme']);
+    assert.equal(e.shadows.length, 1);
+    const [next] = e.shadows;
+    assert.deepEqual(next?.policy, { id: 'shop/next', generation: 1, enforcement: 'shadow', mode: 'any', comparedPath: '/' });
+    assert.deepEqual(next?.authorization, [{ rule: 'groups.anyOf', passed: false, code: 'group_forbidden', detail: 'no required group' }]);
+    assert.deepEqual([next?.answer.decision, next?.answer.status, next?.answer.code], ['deny', 403, 'group_forbidden']);
+  });
+
+  it('alone on a host: the would-be denial, and the request let through with no identity', async () => {
+    const e = asJson(await world.explain({ host: 'beta.example.com', path: '/', headers: { apikey: 'wrong' } }));
+    assert.deepEqual(e.route, { outcome: 'policy', policy: 'shop/beta', candidates: [{ ...candidate('shop/beta', 'beta.example.com', '/', 'chosen'), enforcement: 'shadow' }] });
+    assert.deepEqual([e.wouldBe?.decision, e.wouldBe?.status, e.wouldBe?.code], ['deny', 401, 'key_unknown']);
+    assert.deepEqual(e.answer, {
+      decision: 'allow',
+      code: 'shadow',
+      policy: 'shop/beta',
+      setHeaders: [],
+      removeHeaders: ['x-consumer-id', 'x-consumer-username', 'x-consumer-custom-id', 'x-credential-identifier', 'x-authenticated-groups', 'x-anonymous-consumer'],
+      responseHeaders: [],
+      removeQuery: [],
+    });
+    assert.deepEqual(e.shadows, [], 'the lone shadow policy is the main explanation');
+  });
+});

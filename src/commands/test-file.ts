@@ -24,10 +24,16 @@ export interface TestCase {
   readonly expect: Expectation;
 }
 
+export interface TestFileProblem {
+  /** `file#doc`, or the path given when it cannot be read. */
+  readonly origin: string;
+  /** `field: message`. */
+  readonly message: string;
+}
+
 export interface TestFiles {
   readonly cases: TestCase[];
-  /** `file#doc: field: message`. */
-  readonly problems: string[];
+  readonly problems: TestFileProblem[];
 }
 
 const TEST_FIELDS = ['name', 'request', 'expect'];
@@ -42,13 +48,13 @@ export function readTestFiles(paths: readonly string[]): TestFiles {
     try {
       files = listManifestFiles([path]);
     } catch (e) {
-      out.problems.push(`${path}: ${(e as Error).message}`);
+      out.problems.push({ origin: path, message: (e as Error).message });
       continue;
     }
-    const before = out.cases.length;
+    const before = { cases: out.cases.length, problems: out.problems.length };
     for (const file of files) readFile(file, out);
-    if (out.cases.length === before && !out.problems.some((p) => p.startsWith(path))) {
-      out.problems.push(`${path}: no ${TEST_KIND} document${statSync(path).isDirectory() ? ' in any file' : ''}`);
+    if (out.cases.length === before.cases && out.problems.length === before.problems) {
+      out.problems.push({ origin: path, message: `no ${TEST_KIND} document${statSync(path).isDirectory() ? ' in any file' : ''}` });
     }
   }
   return out;
@@ -66,18 +72,18 @@ function readFile(absolute: string, out: TestFiles): void {
   try {
     text = readFileSync(absolute, 'utf8');
   } catch (e) {
-    out.problems.push(`${file}: cannot read: ${(e as Error).message}`);
+    out.problems.push({ origin: file, message: `cannot read: ${(e as Error).message}` });
     return;
   }
   parseAllDocuments(text, { uniqueKeys: true }).forEach((doc, i) => {
     const origin = `${file}#${i + 1}`;
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) out.problems.push(`${origin}: YAML: ${e.message.split('\n')[0] ?? e.message}`);
+      for (const e of doc.errors) out.problems.push({ origin, message: `YAML: ${e.message.split('\n')[0] ?? e.message}` });
       return;
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (!isObject(value) || value.kind !== TEST_KIND) return;
-    const problem = (field: string, message: string): void => void out.problems.push(`${origin}: ${field}: ${message}`);
+    const problem = (field: string, message: string): void => void out.problems.push({ origin, message: `${field}: ${message}` });
     if (value.apiVersion !== `${API_GROUP}/${API_VERSION}`) problem('apiVersion', `must be ${API_GROUP}/${API_VERSION}`);
     const meta = value.metadata;
     const suite = isObject(meta) && typeof meta.name === 'string' && meta.name !== '' ? meta.name : '';

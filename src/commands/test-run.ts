@@ -20,7 +20,7 @@ const COMMAND = 'gatehouse test';
 export async function testCommand(paths: readonly string[], flags: FlagValues<typeof TEST_FLAGS>, io: CommandIo): Promise<number> {
   return withPolicies(flags.policies, { online: false, env: io.env }, io, COMMAND, async (loaded) => {
     const files = readTestFiles(paths);
-    const results: TestResult[] = files.problems.map((p) => ({ origin: p.split(': ')[0] ?? p, suite: '', name: 'test file', status: 'error', expected: '', got: '', mismatches: [p], seconds: 0 }));
+    const results: TestResult[] = files.problems.map((p) => ({ origin: p.origin, suite: '', name: 'test file', status: 'error', expected: '', got: '', mismatches: [p.message], seconds: 0 }));
     const run = new Runner(loaded, flags.defaultDecision, flags.policies.join(', '));
     for (const c of files.cases) results.push(await run.one(c));
     if (flags.json) io.stdout(`${JSON.stringify({ tests: results, ...counts(results) }, null, 2)}\n`);
