@@ -40,6 +40,7 @@ export class GatehouseEngine implements CheckEngine {
   readonly #pipeline: Pipeline;
   /** prom-client label lookups hash every call; the label sets are few, so keep the children. */
   readonly #counters = new Map<string, Child>();
+  readonly #shadowCounters = new Map<string, Child>();
   readonly #allowTimer;
   readonly #denyTimer;
   /** At debug level every Check is traced for the decision log (not a dry run: the real decision). */
@@ -89,9 +90,13 @@ export class GatehouseEngine implements CheckEngine {
   }
 
   observe(decision: Decision, seconds: number, input: CheckInput | undefined): void {
-    this.#count(`${decision.policy ?? ''}\0${decision.method ?? ''}\0${decision.kind}\0${decision.code}`, () =>
-      this.#o.metrics.checks.labels(decision.policy ?? '', decision.method ?? '', decision.kind, decision.code),
-    );
+    const key = `${decision.policy ?? ''}\0${decision.method ?? ''}\0${decision.kind}\0${decision.code}`;
+    let child = this.#counters.get(key);
+    if (child === undefined) {
+      child = this.#o.metrics.checks.labels(decision.policy ?? '', decision.method ?? '', decision.kind, decision.code);
+      this.#counters.set(key, child);
+    }
+    child.inc();
     (decision.kind === 'allow' ? this.#allowTimer : this.#denyTimer).observe(seconds);
     const log = this.#o.logger;
     if (decision.kind === 'deny' && (decision.status >= 500 || decision.code === 'internal_error')) {
@@ -114,12 +119,6 @@ export class GatehouseEngine implements CheckEngine {
     // The phase codes in one line: a refused request in the log is understood without rerunning it.
     if (trace !== undefined) out.phases = compactPhases(trace.result(d, NO_LOCATIONS));
     return out;
-  }
-
-  #count(key: string, make: () => Child): void {
-    let child = this.#counters.get(key);
-    if (child === undefined) this.#counters.set(key, (child = make()));
-    child.inc();
   }
 
   /** Schedules the shadow policies selecting `input` (other than one that decided alone); answers `live` at once. */
@@ -166,7 +165,13 @@ export class GatehouseEngine implements CheckEngine {
   }
 
   #countShadow(policy: string, outcome: string, code: string): void {
-    this.#count(`shadow\0${policy}\0${outcome}\0${code}`, () => this.#o.metrics.shadowDecisions.labels(policy, outcome, code));
+    const key = `${policy}\0${outcome}\0${code}`;
+    let child = this.#shadowCounters.get(key);
+    if (child === undefined) {
+      child = this.#o.metrics.shadowDecisions.labels(policy, outcome, code);
+      this.#shadowCounters.set(key, child);
+    }
+    child.inc();
   }
 }
 
