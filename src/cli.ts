@@ -27,6 +27,16 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     load: async () => (await import('./commands/token.js')).runTokenCommand,
   },
   crd: { args: '', summary: 'print the AuthPolicy CustomResourceDefinition', load: async () => (await import('./commands/crd.js')).runCrd },
+  explain: {
+    args: '[flags]',
+    summary: 'why serve would allow or refuse a request, phase by phase',
+    load: async () => (await import('./commands/explain.js')).runExplain,
+  },
+  test: {
+    args: '<file|dir>... [flags]',
+    summary: 'check requests against the answers expected (policy tests)',
+    load: async () => (await import('./commands/test.js')).runTest,
+  },
 };
 
 const USAGE = `usage: gatehouse <command> [flags]

@@ -44,6 +44,8 @@ commands:
   validate <file|dir>...      check AuthPolicy and Secret manifests as serve would compile them
   token mint|revoke [flags]   issue a token with a policy's jwt method, or revoke tokens
   crd                         print the AuthPolicy CustomResourceDefinition
+  explain [flags]             why serve would allow or refuse a request, phase by phase
+  test <file|dir>... [flags]  check requests against the answers expected (policy tests)
   help [command]              this text, or a command's flags (also: gatehouse <command> --help)
 
 gatehouse --version prints the version.

@@ -45,6 +45,7 @@ const SAMPLES: { readonly [K in keyof Settings]: Sample<Settings[K]> } = {
   shutdownGraceMs: { text: '1m30s', value: 90_000, other: ['0s', 0], defaultValue: 20_000, bad: NOT_A_DURATION('20') },
   redisUrl: { text: 'redis://cache:6379/1', value: 'redis://cache:6379/1', other: ['rediss://cache:6380', 'rediss://cache:6380'], defaultValue: undefined },
   watchStaleAfterMs: { text: '2m', value: 120_000, other: ['30s', 30_000], defaultValue: 60_000, bad: NOT_A_DURATION('1 minute') },
+  enableExplain: { text: 'true', value: true, other: ['false', false], defaultValue: false, bad: ['maybe', '"maybe" is not true or false'] },
 };
 
 /** The problems a command line is refused with (fails when it is accepted). */

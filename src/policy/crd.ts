@@ -98,6 +98,7 @@ export function authPolicyCrd(): JsonObject {
           additionalPrinterColumns: [
             { name: 'Ready', type: 'string', jsonPath: `.status.conditions[?(@.type=="Ready")].status` },
             { name: 'Reason', type: 'string', jsonPath: `.status.conditions[?(@.type=="Ready")].reason` },
+            { name: 'Mode', type: 'string', jsonPath: `.status.conditions[?(@.type=="Enforced")].reason` },
             { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

@@ -26,6 +26,8 @@ export interface Settings {
   readonly shutdownDelayMs: number;
   readonly redisUrl: string | undefined;
   readonly watchStaleAfterMs: number;
+  /** POST /debug/explain on the admin port. */
+  readonly enableExplain: boolean;
 }
 
 /** A row whose value type yields exactly its setting's type. */
@@ -48,6 +50,16 @@ export const REDIS_URL_FLAG = {
   metavar: '<url>',
   env: true,
   help: 'Redis for sessions and revocation: redis://, rediss://, redis+sentinel://, redis+cluster://',
+} as const satisfies SettingRow;
+
+// Shared with `gatehouse explain` and `gatehouse test`, which decide as serve does.
+export const DEFAULT_DECISION_FLAG = {
+  key: 'defaultDecision',
+  flag: 'default-decision',
+  type: oneOf(['deny', 'allow'] as const),
+  env: true,
+  fallback: 'deny',
+  help: 'answer when no policy matches, or a Check has no HTTP request',
 } as const satisfies SettingRow;
 
 const KUBERNETES_FLAG = {
@@ -76,10 +88,7 @@ export const SETTINGS = [
   },
   { key: 'adminAddress', flag: 'admin-address', type: address, env: true, fallback: '0.0.0.0:9090', help: '/metrics, /healthz, /readyz listen address' },
   { key: 'logLevel', flag: 'log-level', type: oneOf(LEVELS), env: true, fallback: 'info', help: 'least severe level logged' },
-  {
-    key: 'defaultDecision', flag: 'default-decision', type: oneOf(['deny', 'allow'] as const), env: true, fallback: 'deny',
-    help: 'answer when no policy matches, or a Check has no HTTP request',
-  },
+  DEFAULT_DECISION_FLAG,
   {
     key: 'maxRequestBytes', flag: 'max-request-bytes', type: bytes(1024, 1024 * MEBIBYTE), env: true, fallback: String(8 * MEBIBYTE),
     help: 'largest CheckRequest accepted (request bodies forwarded by Envoy)',
@@ -96,6 +105,10 @@ export const SETTINGS = [
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', type: duration(), env: true, fallback: '20s', help: 'then, time for in-flight Checks before connections are closed' },
   REDIS_URL_FLAG,
   { key: 'watchStaleAfterMs', flag: 'watch-stale-after', type: duration(), env: true, fallback: '60s', help: 'log and alarm when a Kubernetes watch has been down this long' },
+  {
+    key: 'enableExplain', flag: 'enable-explain', type: bool, env: true,
+    help: 'answer POST /debug/explain on the admin address: a described request decided against the live policies, without side effects',
+  },
 ] as const satisfies readonly SettingRow[];
 
 export const SERVE_HELP = renderHelp({
