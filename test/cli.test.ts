@@ -236,6 +236,58 @@ describe('gatehouse serve settings', () => {
     });
   });
 
+  it('a --redis-url with a scheme Redis does not speak exits 2 naming the flag, before any connection is tried', () => {
+    const examples = join(ROOT, 'deploy', 'examples');
+    assert.deepEqual(run(['serve', '--policies', examples, '--redis-url', 'http://user:hunter2@cache:6379']), {
+      status: 2,
+      stdout: '',
+      stderr: 'gatehouse: invalid --redis-url (GATEHOUSE_REDIS_URL): unknown scheme; use one of redis, rediss, redis+sentinel, rediss+sentinel, redis+cluster, rediss+cluster\n',
+    });
+    assert.deepEqual(run(['serve', '--policies', examples], { GATEHOUSE_REDIS_URL: 'redis://cache:6379/zero' }), {
+      status: 2,
+      stdout: '',
+      stderr: 'gatehouse: invalid GATEHOUSE_REDIS_URL (--redis-url): db must be a number\n',
+    });
+  });
+
+  it('--policies naming a path that does not exist exits 2 saying so, for each such path', () => {
+    const r = run(['serve', '--policies', 'deploy/exampels', '--policies', `${join(ROOT, 'README.md')}/policies`]);
+    assert.deepEqual(r, {
+      status: 2,
+      stdout: '',
+      stderr: [
+        'gatehouse: --policies (GATEHOUSE_POLICIES) deploy/exampels: no such file or directory',
+        `gatehouse: --policies (GATEHOUSE_POLICIES) ${join(ROOT, 'README.md')}/policies: no such file or directory (a part of it is a file)`,
+        '',
+      ].join('\n'),
+    });
+  });
+
+  it('--kubernetes with no cluster configured exits 1 at once with one line saying what was looked for', () => {
+    const home = mkdtempSync(join(tmpdir(), 'gatehouse-home-'));
+    const listeners = ['--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0'];
+    const started = Date.now();
+    assert.deepEqual(run(['serve', '--kubernetes', ...listeners], { HOME: home }), {
+      status: 1,
+      stdout: '',
+      stderr:
+        `gatehouse: --kubernetes: no cluster configured: KUBECONFIG is not set, ${home}/.kube/config does not exist and this is not a pod ` +
+        '(no /var/run/secrets/kubernetes.io/serviceaccount/token); point KUBECONFIG at a kubeconfig, or read policy files with --policies\n',
+    });
+    assert.ok(Date.now() - started < 10_000, 'no retrying');
+    assert.deepEqual(run(['serve', '--kubernetes', ...listeners], { HOME: home, KUBECONFIG: join(home, 'kubeconfig') }), {
+      status: 1,
+      stdout: '',
+      stderr: `gatehouse: --kubernetes: KUBECONFIG names ${join(home, 'kubeconfig')}, which does not exist\n`,
+    });
+    writeFileSync(join(home, 'kubeconfig'), 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
+    assert.deepEqual(run(['serve', '--kubernetes', ...listeners], { HOME: home, KUBECONFIG: join(home, 'kubeconfig') }), {
+      status: 1,
+      stdout: '',
+      stderr: `gatehouse: --kubernetes: the kubeconfig (${join(home, 'kubeconfig')}) has no current context with a cluster; choose one with kubectl config use-context\n`,
+    });
+  });
+
   it('--policies with --kubernetes exits 2 before anything is dialled', async () => {
     const r = run(['serve', '--policies', join(ROOT, 'deploy', 'examples'), '--redis-url', `redis://127.0.0.1:${await closedPort()}`], { GATEHOUSE_KUBERNETES: 'true' });
     // No log line at all: no Redis connection was tried, no kubeconfig read.

@@ -1,29 +1,15 @@
 // Policies and Secrets from YAML files and directories, watched. A file whose YAML cannot be read keeps
 // its previous content serving; schema problems are handled per policy by the store (last good wins).
-import { type FSWatcher, readFileSync, readdirSync, statSync, watch } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { PolicyResource, SecretResource } from '../config/resources.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { listManifestFiles } from './manifest-paths.js';
 import { type ManifestProblem, parseManifests, type ParsedManifests } from './manifests.js';
 
-const MANIFEST = /\.(ya?ml|json)$/i;
-
-/** Manifest files under the given files or directories, sorted; hidden entries (`..data`) skipped. */
-export function listManifestFiles(paths: readonly string[]): string[] {
-  const out = new Set<string>();
-  const walk = (p: string, explicit: boolean): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) if (!name.startsWith('.')) walk(join(p, name), false);
-    } else if (explicit || MANIFEST.test(p)) {
-      out.add(p);
-    }
-  };
-  for (const p of paths) walk(resolve(p), true);
-  return [...out];
-}
+export { listManifestFiles } from './manifest-paths.js';
 
 export interface LoadedFiles {
   readonly policies: PolicyResource[];
