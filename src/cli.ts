@@ -3,7 +3,7 @@
 // Only light modules are imported statically: `serve` installs its signal handlers before the rest
 // loads (see commands/serve.ts); the other commands load when they are asked for.
 import { readFileSync } from 'node:fs';
-import { closest } from './args/did-you-mean.js';
+import { closest } from './args/flags.js';
 import { PROCESS_IO, type RunCommand } from './commands/io.js';
 import { runServe } from './commands/serve.js';
 

@@ -2,8 +2,11 @@
 // the syntax, each row says how its text becomes a value, whether a GATEHOUSE_* variable can give it,
 // its default and its help line. Problems are collected in one pass and reported together.
 import { parseArgs } from 'node:util';
-import { closest } from './did-you-mean.js';
+import { closest } from '../core/did-you-mean.js';
 import type { ValueType } from './flag-types.js';
+
+// The command modules and the entry point reach the one "did you mean" through here.
+export { closest } from '../core/did-you-mean.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

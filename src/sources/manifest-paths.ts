@@ -1,11 +1,14 @@
 // Which files hold manifests, and whether the paths a user named exist at all. Light (node:fs only):
 // `serve` checks --policies with its other settings, before anything heavy loads.
 import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, normalize } from 'node:path';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 
-/** Manifest files under the given files or directories, sorted; hidden entries (`..data`) skipped. */
+/**
+ * Manifest files under the given files or directories, sorted; hidden entries (`..data`) skipped. Paths
+ * stay relative when given so (messages then show them as the user wrote them).
+ */
 export function listManifestFiles(paths: readonly string[]): string[] {
   const out = new Set<string>();
   const walk = (p: string, explicit: boolean): void => {
@@ -16,7 +19,7 @@ export function listManifestFiles(paths: readonly string[]): string[] {
       out.add(p);
     }
   };
-  for (const p of paths) walk(resolve(p), true);
+  for (const p of paths) walk(normalize(p), true);
   return [...out];
 }
 
