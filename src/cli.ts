@@ -21,6 +21,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'check AuthPolicy and Secret manifests as serve would compile them',
     load: async () => (await import('./commands/validate.js')).runValidate,
   },
+  check: {
+    args: '--host <host> ...',
+    summary: 'ask a running server about one request and print its decision',
+    load: async () => (await import('./commands/check.js')).runCheck,
+  },
   token: {
     args: 'mint|revoke [flags]',
     summary: "issue a token with a policy's jwt method, or revoke tokens",

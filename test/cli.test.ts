@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
+import { CHECK_FLAGS } from '../src/commands/check.js';
 import { TOKEN_FLAGS } from '../src/commands/token.js';
 import { VALIDATE_FLAGS } from '../src/commands/validate.js';
 import { envName, type Flag } from '../src/args/flags.js';
 import { SETTINGS } from '../src/service/settings.js';
-import { CLI, dirWith, ROOT, run } from './support/cli.js';
+import { CLI, closedPort, ROOT, run } from './support/cli.js';
 import { createEnvoyClient } from './support/envoy-client.js';
 import { eventually } from './support/gatehouse.js';
 import { startRedis, type RedisServer } from './support/redis.js';
@@ -22,6 +23,7 @@ const USAGE = `usage: gatehouse <command> [flags]
 commands:
   serve [flags]               run the ext_authz gRPC server and the admin endpoint
   validate <file|dir>...      check AuthPolicy and Secret manifests as serve would compile them
+  check --host <host> ...     ask a running server about one request and print its decision
   token mint|revoke [flags]   issue a token with a policy's jwt method, or revoke tokens
   crd                         print the AuthPolicy CustomResourceDefinition
   help [command]              this text, or a command's flags (also: gatehouse <command> --help)
@@ -51,6 +53,7 @@ describe('gatehouse help and version', () => {
     ['serve', SETTINGS],
     ['token', [...TOKEN_FLAGS.mint, ...TOKEN_FLAGS.revoke]],
     ['validate', VALIDATE_FLAGS],
+    ['check', CHECK_FLAGS],
     ['crd', []],
   ];
   for (const [command, rows] of tables) {
@@ -64,11 +67,12 @@ describe('gatehouse help and version', () => {
       for (const row of rows) {
         const metavar = row.metavar ?? row.type.metavar;
         const more = [row.required === true ? 'required' : '', row.env === true ? envName(row.flag) : '', row.fallback ? `default ${row.fallback}` : ''].filter((m) => m !== '');
-        const block = [`  --${row.flag}${metavar === '' ? '' : ` ${metavar}`}`, `      ${row.help}`, ...(more.length === 0 ? [] : [`      ${more.join(', ')}`])];
+        const names = `${row.short === undefined ? '' : `-${row.short}, `}--${row.flag}`;
+        const block = [`  ${names}${metavar === '' ? '' : ` ${metavar}`}`, `      ${row.help}`, ...(more.length === 0 ? [] : [`      ${more.join(', ')}`])];
         assert.ok(help.stdout.includes(`\n${block.join('\n')}\n`), `--${row.flag} is listed as\n${block.join('\n')}\n--- got:\n${help.stdout}`);
       }
       // Nothing listed that the table does not hold (token lists its shared rows once per subcommand).
-      assert.equal(help.stdout.split('\n').filter((l) => l.startsWith('  --')).length, rows.length);
+      assert.equal(help.stdout.split('\n').filter((l) => /^  (-\w, )?--/.test(l) && l !== '  -h, --help').length, rows.length);
     });
   }
 
@@ -357,12 +361,3 @@ describe('gatehouse serve cannot bind a listener', { timeout: 60_000 }, () => {
     });
   }
 });
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}

@@ -1,6 +1,7 @@
 // The built `gatehouse` command run as a user runs it: a child process with a clean environment.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,9 +22,30 @@ export function run(args: readonly string[], env: Record<string, string> = {}, c
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The same without blocking the event loop (bounded: 30 s), for commands that talk to a server
+ * running in the test process.
+ */
+export function runAsync(args: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000, cwd }, (_e, stdout, stderr) =>
+      resolve({ status: child.exitCode, stdout, stderr }),
+    );
+  });
+}
+
 /** A new temporary directory holding `files` (name -> content). */
 export function dirWith(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
   for (const [n, c] of Object.entries(files)) writeFileSync(join(dir, n), c);
   return dir;
+}
+
+/** A loopback port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
