@@ -3,7 +3,7 @@
 // Only light modules are imported statically: `serve` installs its signal handlers before the rest
 // loads (see commands/serve.ts); the other commands load when they are asked for.
 import { readFileSync } from 'node:fs';
-import { closest } from './args/did-you-mean.js';
+import { closest } from './args/flags.js';
 import { PROCESS_IO, type RunCommand } from './commands/io.js';
 import { runServe } from './commands/serve.js';
 
@@ -20,6 +20,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     args: '<file|dir>...',
     summary: 'check AuthPolicy and Secret manifests as serve would compile them',
     load: async () => (await import('./commands/validate.js')).runValidate,
+  },
+  check: {
+    args: '--host <host> ...',
+    summary: 'ask a running server about one request and print its decision',
+    load: async () => (await import('./commands/check.js')).runCheck,
   },
   token: {
     args: 'mint|revoke [flags]',

@@ -2,8 +2,11 @@
 // the syntax, each row says how its text becomes a value, whether a GATEHOUSE_* variable can give it,
 // its default and its help line. Problems are collected in one pass and reported together.
 import { parseArgs } from 'node:util';
-import { closest } from './did-you-mean.js';
+import { closest } from '../core/did-you-mean.js';
 import type { ValueType } from './flag-types.js';
+
+// The command modules and the entry point reach the one "did you mean" through here.
+export { closest } from '../core/did-you-mean.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -12,6 +15,8 @@ export interface Flag<K extends string = string, T = unknown> {
   readonly key: K;
   /** `--flag`; its variable (when `env`) is GATEHOUSE_FLAG. */
   readonly flag: string;
+  /** A one-letter form, `-H`, for flags typed often (as curl's). */
+  readonly short?: string;
   readonly type: ValueType<T>;
   readonly help: string;
   /** The text used when neither the flag nor its variable is given; without one, the type sees no text. */
@@ -22,8 +27,6 @@ export interface Flag<K extends string = string, T = unknown> {
   readonly required?: boolean;
   /** Help's placeholder for the value, when the type's is too vague (`<file|dir>`). */
   readonly metavar?: string;
-  /** A one-letter alias: `-H` for `--header`. */
-  readonly short?: string;
 }
 
 type ValueOf<F> = F extends { readonly type: ValueType<infer T> } ? (F extends { readonly required: true } ? Exclude<T, undefined> : T) : never;
@@ -106,8 +109,9 @@ export function readCommandLine<const R extends readonly Flag[]>(rows: R, argv: 
       continue;
     }
     if (t.name === 'help') return { help: true };
-    const known = byFlag.get(t.name);
-    const row = t.rawName === `--${t.name}` || (known?.short !== undefined && t.rawName === `-${known.short}`) ? known : undefined;
+    const named = byFlag.get(t.name);
+    const written = named !== undefined && (t.rawName === `--${named.flag}` || (named.short !== undefined && t.rawName === `-${named.short}`));
+    const row = written ? named : undefined;
     if (row === undefined) {
       // `-abc` is three tokens of one argument: one report for it.
       if (!reported.has(t.index)) problems.push(unknownFlag(t.rawName.startsWith('--') ? t.rawName : (argv[t.index] ?? t.rawName).split('=')[0] ?? '', rows, options.command));

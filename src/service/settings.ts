@@ -1,8 +1,10 @@
 // `gatehouse serve` flags and GATEHOUSE_* environment variables -> frozen, validated settings. The
 // SETTINGS table drives parsing, the variables, defaults, validation and `serve --help`; every message
 // names the flag and the variable. Flags win over the environment, the environment over defaults.
-import { address, bool, bytes, duration, list, oneOf, optional, text } from '../args/flag-types.js';
+import { address, bool, bytes, duration, last, list, no, ok, oneOf, optional, text, type ValueType } from '../args/flag-types.js';
 import { envName, type Env, type Flag, type FlagValues, givenAs, readCommandLine, renderHelp, strayVariables, UsageError } from '../args/flags.js';
+import { readRedisUrl } from '../redis/url.js';
+import { unreadablePaths } from '../sources/manifest-paths.js';
 import { LEVELS, type Level } from '../telemetry/log.js';
 
 export { envName } from '../args/flags.js';
@@ -43,10 +45,20 @@ export const POLICIES_FLAG = {
   help: 'AuthPolicy/Secret YAML files or directories (repeatable, or comma separated)',
 } as const satisfies SettingRow;
 
+/** A Redis URL checked as the client will read it: a bad one is a usage error, not a failed connection. */
+const redisUrl: ValueType<string> = {
+  metavar: '<url>',
+  parse: (t) => {
+    const url = last(t).trim();
+    const read = readRedisUrl(url);
+    return read.ok ? ok(url) : no(read.why);
+  },
+};
+
 export const REDIS_URL_FLAG = {
   key: 'redisUrl',
   flag: 'redis-url',
-  type: optional(text),
+  type: optional(redisUrl),
   metavar: '<url>',
   env: true,
   help: 'Redis for sessions and revocation: redis://, rediss://, redis+sentinel://, redis+cluster://',
@@ -119,8 +131,13 @@ export const SERVE_HELP = renderHelp({
 
 export type ServeCommandLine = { readonly help: true } | { readonly help: false; readonly settings: Settings };
 
+export interface ReadSettingsOptions {
+  /** Each --policies path must exist (default); off where the paths are the caller's own (tests). */
+  readonly checkPaths?: boolean;
+}
+
 /** `serve`'s command line: --help, or settings checked in full before anything is opened or dialled. */
-export function readSettings(argv: readonly string[], env: Env): ServeCommandLine {
+export function readSettings(argv: readonly string[], env: Env, options: ReadSettingsOptions = {}): ServeCommandLine {
   const line = readCommandLine(SETTINGS, argv, env, { command: 'gatehouse serve' });
   if (line.help) return line;
   const values: FlagValues<typeof SETTINGS> = line.values;
@@ -134,13 +151,15 @@ export function readSettings(argv: readonly string[], env: Env): ServeCommandLin
     throw new UsageError([`${policiesName} and ${kubernetesName} are both given: read policies from files or from Kubernetes, not both`]);
   }
   if (!kubernetes && values.policies.length === 0) throw new UsageError([`no policy source: give ${policiesName} or ${kubernetesName}`]);
+  const unreadable = options.checkPaths === false ? [] : unreadablePaths(values.policies);
+  if (unreadable.length > 0) throw new UsageError(unreadable.map((p) => `${policiesName} ${p}`));
   const settings: Settings = { ...values, kubernetes };
   return { help: false, settings: Object.freeze(settings) };
 }
 
-/** Settings from a command line that must not ask for help (tests, the benchmark). */
+/** Settings from a command line that must not ask for help (tests, the benchmark); paths are not checked. */
 export function loadSettings(argv: readonly string[], env: Env): { settings: Settings } {
-  const line = readSettings(argv, env);
+  const line = readSettings(argv, env, { checkPaths: false });
   if (line.help) throw new UsageError(['--help asks for the help text, not for settings']);
   return line;
 }
