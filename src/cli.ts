@@ -3,7 +3,7 @@
 // Only light modules are imported statically: `serve` installs its signal handlers before the rest
 // loads (see commands/serve.ts); the other commands load when they are asked for.
 import { readFileSync } from 'node:fs';
-import { closest } from './args/did-you-mean.js';
+import { closest } from './args/flags.js';
 import { PROCESS_IO, type RunCommand } from './commands/io.js';
 import { runServe } from './commands/serve.js';
 
@@ -21,12 +21,27 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'check AuthPolicy and Secret manifests as serve would compile them',
     load: async () => (await import('./commands/validate.js')).runValidate,
   },
+  check: {
+    args: '--host <host> ...',
+    summary: 'ask a running server about one request and print its decision',
+    load: async () => (await import('./commands/check.js')).runCheck,
+  },
   token: {
     args: 'mint|revoke [flags]',
     summary: "issue a token with a policy's jwt method, or revoke tokens",
     load: async () => (await import('./commands/token.js')).runTokenCommand,
   },
   crd: { args: '', summary: 'print the AuthPolicy CustomResourceDefinition', load: async () => (await import('./commands/crd.js')).runCrd },
+  explain: {
+    args: '[flags]',
+    summary: 'why serve would allow or refuse a request, phase by phase',
+    load: async () => (await import('./commands/explain.js')).runExplain,
+  },
+  test: {
+    args: '<file|dir>... [flags]',
+    summary: 'check requests against the answers expected (policy tests)',
+    load: async () => (await import('./commands/test.js')).runTest,
+  },
 };
 
 const USAGE = `usage: gatehouse <command> [flags]

@@ -252,7 +252,7 @@ describe('claim rules that do not compile name the field', () => {
     ['an empty contains list', [{ claim: 'roles', contains: [] }], ['spec.authorization.claims[0].contains: give one value or a list of 1 to 64 values']],
     ['a nested list in contains', [{ claim: 'roles', contains: ['a', ['b']] }], ['spec.authorization.claims[0].contains[1]: must be a string, number or boolean']],
     ['an unknown consumer field', [{ consumer: 'email', equals: 'x' }], ['spec.authorization.claims[0].consumer: must be one of "id", "username", "customId", "credential", "groups", "method"']],
-    ['a misspelt operator', [{ claim: 'tenant', equal: 'acme' }], ['spec.authorization.claims[0].equal: Unexpected property']],
+    ['a misspelt operator', [{ claim: 'tenant', equal: 'acme' }], ['spec.authorization.claims[0].equal: unknown property; did you mean equals?']],
     ['a pattern over 256 characters', [{ claim: 'tenant', pattern: 'a'.repeat(257) }], ['spec.authorization.claims[0].pattern: Expected string length less or equal to 256']],
   ];
   for (const [what, claims, expected] of cases) {

@@ -1,49 +1,33 @@
 // The `gatehouse` command as a user runs it: help and version, validate, settings errors, serve on the
 // examples, and how serve ends: SIGTERM with Redis dead or stalled, or a listener that cannot bind.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
+import { CHECK_FLAGS } from '../src/commands/check.js';
 import { TOKEN_FLAGS } from '../src/commands/token.js';
+import { VALIDATE_FLAGS } from '../src/commands/validate.js';
 import { envName, type Flag } from '../src/args/flags.js';
 import { SETTINGS } from '../src/service/settings.js';
+import { CLI, closedPort, ROOT, run } from './support/cli.js';
 import { createEnvoyClient } from './support/envoy-client.js';
 import { eventually } from './support/gatehouse.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { API_KEY, redisPolicyDir, SESSION_HOST } from './support/redis-policies.js';
-
-const CLI = join(import.meta.dirname, '..', 'src', 'cli.js');
-const ROOT = join(import.meta.dirname, '..', '..');
-
-function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function dirWith(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
-  for (const [n, c] of Object.entries(files)) writeFileSync(join(dir, n), c);
-  return dir;
-}
-
-const GOOD = `apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: good, namespace: ns}
-spec:
-  hosts: [good.example.com]
-  authentication: {methods: [{name: k, apiKey: {selector: {matchLabels: {a: b}}}}]}
-`;
 
 const USAGE = `usage: gatehouse <command> [flags]
 
 commands:
   serve [flags]               run the ext_authz gRPC server and the admin endpoint
   validate <file|dir>...      check AuthPolicy and Secret manifests as serve would compile them
+  check --host <host> ...     ask a running server about one request and print its decision
   token mint|revoke [flags]   issue a token with a policy's jwt method, or revoke tokens
   crd                         print the AuthPolicy CustomResourceDefinition
+  explain [flags]             why serve would allow or refuse a request, phase by phase
+  test <file|dir>... [flags]  check requests against the answers expected (policy tests)
   help [command]              this text, or a command's flags (also: gatehouse <command> --help)
 
 gatehouse --version prints the version.
@@ -70,7 +54,8 @@ describe('gatehouse help and version', () => {
   const tables: [string, readonly Flag[]][] = [
     ['serve', SETTINGS],
     ['token', [...TOKEN_FLAGS.mint, ...TOKEN_FLAGS.revoke]],
-    ['validate', []],
+    ['validate', VALIDATE_FLAGS],
+    ['check', CHECK_FLAGS],
     ['crd', []],
   ];
   for (const [command, rows] of tables) {
@@ -84,11 +69,12 @@ describe('gatehouse help and version', () => {
       for (const row of rows) {
         const metavar = row.metavar ?? row.type.metavar;
         const more = [row.required === true ? 'required' : '', row.env === true ? envName(row.flag) : '', row.fallback ? `default ${row.fallback}` : ''].filter((m) => m !== '');
-        const block = [`  --${row.flag}${metavar === '' ? '' : ` ${metavar}`}`, `      ${row.help}`, ...(more.length === 0 ? [] : [`      ${more.join(', ')}`])];
+        const names = `${row.short === undefined ? '' : `-${row.short}, `}--${row.flag}`;
+        const block = [`  ${names}${metavar === '' ? '' : ` ${metavar}`}`, `      ${row.help}`, ...(more.length === 0 ? [] : [`      ${more.join(', ')}`])];
         assert.ok(help.stdout.includes(`\n${block.join('\n')}\n`), `--${row.flag} is listed as\n${block.join('\n')}\n--- got:\n${help.stdout}`);
       }
       // Nothing listed that the table does not hold (token lists its shared rows once per subcommand).
-      assert.equal(help.stdout.split('\n').filter((l) => l.startsWith('  --')).length, rows.length);
+      assert.equal(help.stdout.split('\n').filter((l) => /^  (-\w, )?--/.test(l) && l !== '  -h, --help').length, rows.length);
     });
   }
 
@@ -127,65 +113,6 @@ flags:
 `,
     });
     assert.deepEqual(run(['crd', 'extra']), { status: 2, stdout: '', stderr: 'gatehouse crd: unexpected argument "extra"\n' });
-  });
-});
-
-describe('gatehouse validate', () => {
-  it('accepts the shipped examples', () => {
-    const r = run(['validate', join(ROOT, 'deploy', 'examples')]);
-    assert.equal(r.stderr, '');
-    assert.match(r.stdout, /^\d+ policies, \d+ secrets, 0 problems\n$/);
-    assert.equal(r.status, 0);
-  });
-
-  it('rejects each kind of bad file with file, document and field path', () => {
-    const dir = dirWith({
-      'a-yaml.yaml': 'kind: [oops\n',
-      'b-field.yaml': GOOD.replace('name: good', 'name: bad-field').replace('good.example.com', 'bad.example.com').replace('methods: [{', 'mode: maybe, methods: [{'),
-      'c-secrets.yaml': `apiVersion: v1
-kind: Secret
-metadata: {name: empty, namespace: ns, labels: {a: b}}
-stringData: {other: x}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: notbase64, namespace: ns}
-data: {api_key: "***"}
----
-apiVersion: v1
-kind: Secret
-metadata: {namespace: ns}
-stringData: {api_key: k}
-`,
-      'd-dup.yaml': `${GOOD}---\n${GOOD.replace('name: good', 'name: twin')}`,
-      'e-unknown-field.yaml': GOOD.replace('name: good', 'name: typo').replace('good.example.com', 'typo.example.com').replace('  hosts:', '  hostz: [x]\n  hosts:'),
-    });
-    const r = run(['validate', dir]);
-    assert.equal(r.status, 1);
-    const lines = r.stdout.trim().split('\n');
-    const expect = [
-      `${dir}/a-yaml.yaml#1: YAML: `,
-      `${dir}/c-secrets.yaml#2: data.api_key: must be base64 (use stringData for plain text)`,
-      `${dir}/c-secrets.yaml#3: metadata.name: is required`,
-      `${dir}/b-field.yaml#1: spec.authentication.mode: must be one of "any", "all"`,
-      `${dir}/d-dup.yaml#1: spec.authentication.methods[0].apiKey.selector: warning: Secret ns/empty (${dir}/c-secrets.yaml#1) has no \`api_key\` entry: it holds no key`,
-      `${dir}/d-dup.yaml#2: spec.hosts: host good.example.com path / is already served by ns/good (${dir}/d-dup.yaml#1)`,
-      `${dir}/e-unknown-field.yaml#1: spec.hostz: Unexpected property`,
-    ];
-    for (const e of expect) assert.ok(lines.some((l) => l.startsWith(e)), `missing line starting with: ${e}\n--- got:\n${r.stdout}`);
-    assert.match(lines.at(-1) ?? '', /^4 policies, 1 secrets, 8 problems$/);
-  });
-});
-
-describe('gatehouse validate, offline', () => {
-  it('checks a Redis-stored session policy without contacting any Redis', () => {
-    const example = readFileSync(join(ROOT, 'deploy', 'examples', 'session.yaml'), 'utf8');
-    const redis = example.replace('storage: cookie ', 'storage: redis  ');
-    assert.notEqual(redis, example);
-    const r = run(['validate', dirWith({ 'session-redis.yaml': redis })]);
-    assert.equal(r.stderr, '');
-    assert.equal(r.stdout, '1 policies, 2 secrets, 0 problems\n');
-    assert.equal(r.status, 0);
   });
 });
 
@@ -233,6 +160,57 @@ describe('gatehouse serve settings', () => {
         'gatehouse: no policy source: give --policies (GATEHOUSE_POLICIES) or --kubernetes (GATEHOUSE_KUBERNETES)',
         '',
       ].join('\n'),
+    });
+  });
+
+  it('a --redis-url with a scheme Redis does not speak exits 2 naming the flag, before any connection is tried', () => {
+    const examples = join(ROOT, 'deploy', 'examples');
+    assert.deepEqual(run(['serve', '--policies', examples, '--redis-url', 'http://user:hunter2@cache:6379']), {
+      status: 2,
+      stdout: '',
+      stderr: 'gatehouse: invalid --redis-url (GATEHOUSE_REDIS_URL): unknown scheme; use one of redis, rediss, redis+sentinel, rediss+sentinel, redis+cluster, rediss+cluster\n',
+    });
+    assert.deepEqual(run(['serve', '--policies', examples], { GATEHOUSE_REDIS_URL: 'redis://cache:6379/zero' }), {
+      status: 2,
+      stdout: '',
+      stderr: 'gatehouse: invalid GATEHOUSE_REDIS_URL (--redis-url): db must be a number\n',
+    });
+  });
+
+  it('--policies naming a path that does not exist exits 2 saying so, for each such path', () => {
+    const r = run(['serve', '--policies', 'deploy/exampels', '--policies', `${join(ROOT, 'README.md')}/policies`]);
+    assert.deepEqual(r, {
+      status: 2,
+      stdout: '',
+      stderr: [
+        'gatehouse: --policies (GATEHOUSE_POLICIES) deploy/exampels: no such file or directory',
+        `gatehouse: --policies (GATEHOUSE_POLICIES) ${join(ROOT, 'README.md')}/policies: no such file or directory (a part of it is a file)`,
+        '',
+      ].join('\n'),
+    });
+  });
+
+  it('--kubernetes with no cluster configured exits 1 at once with one line saying what was looked for', () => {
+    const home = mkdtempSync(join(tmpdir(), 'gatehouse-home-'));
+    const listeners = ['--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0'];
+    // An exit at all (within run's bound) is the point: client-node alone would retry localhost:8080 for ever.
+    assert.deepEqual(run(['serve', '--kubernetes', ...listeners], { HOME: home }), {
+      status: 1,
+      stdout: '',
+      stderr:
+        `gatehouse: --kubernetes: no cluster configured: KUBECONFIG is not set, ${home}/.kube/config does not exist and this is not a pod ` +
+        '(no /var/run/secrets/kubernetes.io/serviceaccount/token); point KUBECONFIG at a kubeconfig, or read policy files with --policies\n',
+    });
+    assert.deepEqual(run(['serve', '--kubernetes', ...listeners], { HOME: home, KUBECONFIG: join(home, 'kubeconfig') }), {
+      status: 1,
+      stdout: '',
+      stderr: `gatehouse: --kubernetes: KUBECONFIG names ${join(home, 'kubeconfig')}, which does not exist\n`,
+    });
+    writeFileSync(join(home, 'kubeconfig'), 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
+    assert.deepEqual(run(['serve', '--kubernetes', ...listeners], { HOME: home, KUBECONFIG: join(home, 'kubeconfig') }), {
+      status: 1,
+      stdout: '',
+      stderr: `gatehouse: --kubernetes: the kubeconfig (${join(home, 'kubeconfig')}) has no current context with a cluster; choose one with kubectl config use-context\n`,
     });
   });
 
@@ -385,12 +363,3 @@ describe('gatehouse serve cannot bind a listener', { timeout: 60_000 }, () => {
     });
   }
 });
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}

@@ -39,7 +39,7 @@ describe('AuthPolicy CRD', () => {
     assert.equal(readFileSync(join(ROOT, 'charts', 'gatehouse', 'crds', 'authpolicies.gatehouse.dev.yaml'), 'utf8'), generated, 'run npm run gen:crd');
     const crd = parse(generated) as { spec: { names: { shortNames: string[] }; versions: { additionalPrinterColumns: { name: string }[]; subresources: unknown }[] } };
     assert.deepEqual(crd.spec.names.shortNames, ['ghp']);
-    assert.deepEqual(crd.spec.versions[0]?.additionalPrinterColumns.map((c) => c.name), ['Ready', 'Reason', 'Hosts', 'Age']);
+    assert.deepEqual(crd.spec.versions[0]?.additionalPrinterColumns.map((c) => c.name), ['Ready', 'Reason', 'Mode', 'Hosts', 'Age']);
     assert.deepEqual(crd.spec.versions[0]?.subresources, { status: {} });
   });
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runTokenCommand, TOKEN_HELP } from '../src/commands/token.js';
-import { closest, editDistance } from '../src/args/did-you-mean.js';
+import { closest, editDistance } from '../src/core/did-you-mean.js';
 import { bool, duration, list, optional, text } from '../src/args/flag-types.js';
 import { type Flag, readCommandLine, renderHelp } from '../src/args/flags.js';
 import { usageProblems } from './support/usage.js';

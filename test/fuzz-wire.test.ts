@@ -112,7 +112,7 @@ function wellFormed(res: DecodedCheckResponse): string | undefined {
   return 'response with neither ok_response nor denied_response';
 }
 
-describe('fuzz: random and mutated CheckRequests against a plain reference', { timeout: 300_000 }, () => {
+describe('fuzz: random and mutated CheckRequests against a plain reference', { timeout: 900_000 }, () => {
   let gh: TestGatehouse;
 
   before(async () => {

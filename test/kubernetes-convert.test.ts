@@ -8,7 +8,7 @@ import { desiredStatus, sameStatus } from '../src/sources/kubernetes-status.js';
 const T = Date.UTC(2026, 4, 4, 10, 21, 7, 450);
 
 const status = (over: Partial<PolicyStatus> = {}): PolicyStatus => ({
-  id: 'shop/api', namespace: 'shop', name: 'api', observedGeneration: 2, ready: true, reason: 'Compiled', message: '', problems: [], serving: 'current', ...over,
+  id: 'shop/api', namespace: 'shop', name: 'api', observedGeneration: 2, ready: true, reason: 'Compiled', message: '', problems: [], serving: 'current', enforcement: 'enforce', ...over,
 });
 
 describe('API objects to resources', () => {
@@ -60,8 +60,29 @@ describe('the status written for a policy', () => {
   it('a first status: Ready with the time of the computation in whole seconds', () => {
     assert.deepEqual(desiredStatus(status(), statusOf(undefined), T, 'gatehouse.dev/credential'), {
       observedGeneration: 2,
-      conditions: [{ type: 'Ready', status: 'True', reason: 'Compiled', message: '', lastTransitionTime: '2026-05-04T10:21:07Z', observedGeneration: 2 }],
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'Compiled', message: '', lastTransitionTime: '2026-05-04T10:21:07Z', observedGeneration: 2 },
+        { type: 'Enforced', status: 'True', reason: 'Enforcing', message: 'requests are refused as the policy says', lastTransitionTime: '2026-05-04T10:21:07Z', observedGeneration: 2 },
+      ],
     });
+  });
+
+  it('a shadow policy says so in its Enforced condition (the Mode column); turning it on flips the condition', () => {
+    const shadow = desiredStatus(status({ enforcement: 'shadow' }), statusOf(undefined), T, 'x');
+    assert.deepEqual(shadow.conditions[1], {
+      type: 'Enforced',
+      status: 'False',
+      reason: 'Shadow',
+      message: 'shadow mode: evaluated and reported (gatehouse_shadow_decisions_total), never refusing a request',
+      lastTransitionTime: '2026-05-04T10:21:07Z',
+      observedGeneration: 2,
+    });
+    const later = T + 60_000;
+    const enforced = desiredStatus(status({ enforcement: 'enforce' }), statusOf(shadow), later, 'x');
+    assert.deepEqual(enforced.conditions.map((c) => [c.type, c.status, c.reason, c.lastTransitionTime]), [
+      ['Ready', 'True', 'Compiled', '2026-05-04T10:21:07Z'],
+      ['Enforced', 'True', 'Enforcing', '2026-05-04T10:22:07Z'],
+    ]);
   });
 
   it('the transition time is kept while Ready does not flip, and other conditions keep their place', () => {
@@ -76,6 +97,7 @@ describe('the status written for a policy', () => {
     assert.deepEqual(same.conditions, [
       { type: 'Accepted', status: 'True', reason: 'Gateway' },
       { type: 'Ready', status: 'True', reason: 'Compiled', message: '', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 2 },
+      { type: 'Enforced', status: 'True', reason: 'Enforcing', message: 'requests are refused as the policy says', lastTransitionTime: '2026-05-04T10:21:07Z', observedGeneration: 2 },
     ]);
     assert.equal(sameStatus(same, observed), false, 'a new generation is a change');
     assert.equal(sameStatus(same, statusOf(same)), true);

@@ -41,7 +41,10 @@ test('every policy gets observedGeneration and a Ready condition, by merge patch
   assert.match(String(time), RFC3339);
   assert.deepEqual(status, {
     observedGeneration: 1,
-    conditions: [{ type: 'Ready', status: 'True', reason: 'Compiled', message: '', lastTransitionTime: time, observedGeneration: 1 }],
+    conditions: [
+      { type: 'Ready', status: 'True', reason: 'Compiled', message: '', lastTransitionTime: time, observedGeneration: 1 },
+      { type: 'Enforced', status: 'True', reason: 'Enforcing', message: 'requests are refused as the policy says', lastTransitionTime: time, observedGeneration: 1 },
+    ],
   });
   const write = server.statusWrites[0];
   assert.deepEqual([write?.method, write?.contentType, write?.httpStatus, write?.changed], ['PATCH', 'application/merge-patch+json', 200, true]);
@@ -114,7 +117,7 @@ test('lastTransitionTime changes only when Ready flips; other conditions are kep
   const writes = shopWrites(server);
   await settle(server, started, 'after-foreign-condition');
   assert.equal(shopWrites(server), writes, 'a foreign condition needs no write');
-  assert.deepEqual((at(server.get('AuthPolicy', 'shop', 'api'), 'status', 'conditions') as JsonValue[]).map((c) => at(c, 'type')), ['Ready', 'Accepted']);
+  assert.deepEqual((at(server.get('AuthPolicy', 'shop', 'api'), 'status', 'conditions') as JsonValue[]).map((c) => at(c, 'type')), ['Ready', 'Enforced', 'Accepted']);
   await api.mergePatchStatus('authpolicies', 'shop', 'api', { status: null });
   await eventually(() => readyOf(server, 'shop', 'api')?.status === 'False', 5000, 'the status written again');
   assert.equal(shopWrites(server), writes + 2);
@@ -141,7 +144,7 @@ test('a write from a stale copy gets 409 Conflict and is retried from the fresh 
   relabel(server, 'AuthPolicy', 'shop', 'api', { moved: 'yes' });
   let seen: ObservedPolicy = stale.value;
   const desired: PolicyStatus = {
-    id: 'shop/api', namespace: 'shop', name: 'api', observedGeneration: 1, ready: true, reason: 'Compiled', message: '', problems: [], serving: 'current',
+    id: 'shop/api', namespace: 'shop', name: 'api', observedGeneration: 1, ready: true, reason: 'Compiled', message: '', problems: [], serving: 'current', enforcement: 'enforce',
   };
   const writer = new StatusWriter({
     api: new KubernetesApi(server.kubeConfig()),

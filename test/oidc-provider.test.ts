@@ -128,7 +128,13 @@ describe('gatehouse validate and oidc blocks', () => {
   const write = (spec: Record<string, unknown>): string => {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-oidc-validate-'));
     const manifest = (kind: string, name: string, body: Record<string, unknown>): string =>
-      JSON.stringify({ apiVersion: kind === 'Secret' ? 'v1' : 'gatehouse.dev/v1alpha1', kind, metadata: { name, namespace: 'shop' }, ...body });
+      JSON.stringify({
+        apiVersion: kind === 'Secret' ? 'v1' : 'gatehouse.dev/v1alpha1',
+        kind,
+        // Labelled as a cluster needs them: validate warns about a Secret gatehouse would not see there.
+        metadata: { name, namespace: 'shop', ...(kind === 'Secret' ? { labels: { 'gatehouse.dev/credential': 'oidc' } } : {}) },
+        ...body,
+      });
     writeFileSync(
       join(dir, 'p.yaml'),
       [

@@ -277,8 +277,17 @@ test('the Grafana dashboard parses, queries only exported metrics, all of them, 
   assert.equal(dashboard['uid'], 'gatehouse-overview');
   const exported = await exportedSeries();
   assert.deepEqual(GATEHOUSE_METRICS.filter((m) => !exported.has(m)), [], 'the service exports every metric of its contract');
+  const panels = list(dashboard['panels'], 'panels');
+  // Panels added side by side (shadow decisions, session rejections) must not share an id or a place.
+  const ids = panels.map((p) => at(p, 'id'));
+  assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [], 'panel ids repeat');
+  const boxes = panels.map((p) => ({ title: String(at(p, 'title')), x: Number(at(p, 'gridPos.x')), y: Number(at(p, 'gridPos.y')), w: Number(at(p, 'gridPos.w')), h: Number(at(p, 'gridPos.h')) }));
+  const overlaps = boxes.flatMap((a, i) =>
+    boxes.slice(i + 1).filter((b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h).map((b) => `${a.title} / ${b.title}`),
+  );
+  assert.deepEqual(overlaps, [], 'panels drawn over each other');
   const exprs: string[] = [];
-  for (const panel of list(dashboard['panels'], 'panels')) {
+  for (const panel of panels) {
     if (at(panel, 'type') === 'row') continue;
     const targets = list(at(panel, 'targets'), `targets of ${String(at(panel, 'title'))}`);
     assert.ok(targets.length > 0, `${String(at(panel, 'title'))} queries something`);

@@ -62,6 +62,7 @@ const SAMPLES: { readonly [K in keyof Settings]: Sample<Settings[K]> } = {
   },
   tlsClientCaFile: { text: '/tls/ca.crt', value: '/tls/ca.crt', other: ['/run/clients.pem', '/run/clients.pem'], defaultValue: undefined, context: WITH_TLS_CERT },
   tlsReloadIntervalMs: { text: '1s', value: 1000, other: ['1m', 60_000], defaultValue: 10_000, bad: ['50ms', '"50ms" is shorter than 100ms'] },
+  enableExplain: { text: 'true', value: true, other: ['false', false], defaultValue: false, bad: ['maybe', '"maybe" is not true or false'] },
 };
 
 /** The problems a command line is refused with (fails when it is accepted). */

@@ -2,8 +2,11 @@
 // the syntax, each row says how its text becomes a value, whether a GATEHOUSE_* variable can give it,
 // its default and its help line. Problems are collected in one pass and reported together.
 import { parseArgs } from 'node:util';
-import { closest } from './did-you-mean.js';
+import { closest } from '../core/did-you-mean.js';
 import type { ValueType } from './flag-types.js';
+
+// The command modules and the entry point reach the one "did you mean" through here.
+export { closest } from '../core/did-you-mean.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -12,6 +15,8 @@ export interface Flag<K extends string = string, T = unknown> {
   readonly key: K;
   /** `--flag`; its variable (when `env`) is GATEHOUSE_FLAG. */
   readonly flag: string;
+  /** A one-letter form, `-H`, for flags typed often (as curl's). */
+  readonly short?: string;
   readonly type: ValueType<T>;
   readonly help: string;
   /** The text used when neither the flag nor its variable is given; without one, the type sees no text. */
@@ -83,7 +88,7 @@ export function readCommandLine<const R extends readonly Flag[]>(rows: R, argv: 
   const config: Record<string, { type: 'string' | 'boolean'; multiple: boolean; short?: string }> = {
     help: { type: 'boolean', multiple: true, short: 'h' },
   };
-  for (const r of rows) config[r.flag] = { type: r.type.metavar === '' ? 'boolean' : 'string', multiple: true };
+  for (const r of rows) config[r.flag] = { type: r.type.metavar === '' ? 'boolean' : 'string', multiple: true, ...(r.short === undefined ? {} : { short: r.short }) };
   // Not strict: parseArgs only splits the syntax; unknown flags and missing values are reported here,
   // in this CLI's words and all at once.
   const { tokens } = parseArgs({ args: [...argv], options: config, strict: false, allowPositionals: true, tokens: true });
@@ -104,7 +109,9 @@ export function readCommandLine<const R extends readonly Flag[]>(rows: R, argv: 
       continue;
     }
     if (t.name === 'help') return { help: true };
-    const row = t.rawName.startsWith('--') ? byFlag.get(t.name) : undefined;
+    const named = byFlag.get(t.name);
+    const written = named !== undefined && (t.rawName === `--${named.flag}` || (named.short !== undefined && t.rawName === `-${named.short}`));
+    const row = written ? named : undefined;
     if (row === undefined) {
       // `-abc` is three tokens of one argument: one report for it.
       if (!reported.has(t.index)) problems.push(unknownFlag(t.rawName.startsWith('--') ? t.rawName : (argv[t.index] ?? t.rawName).split('=')[0] ?? '', rows, options.command));
@@ -198,7 +205,7 @@ export function renderHelp(help: HelpText): string {
     lines.push('', `${section.title}:`);
     for (const r of section.rows) {
       const metavar = r.metavar ?? r.type.metavar;
-      lines.push(`  --${r.flag}${metavar === '' ? '' : ` ${metavar}`}`, `      ${r.help}`);
+      lines.push(`  ${r.short === undefined ? '' : `-${r.short}, `}--${r.flag}${metavar === '' ? '' : ` ${metavar}`}`, `      ${r.help}`);
       const more = [r.required === true ? 'required' : '', r.env === true ? envName(r.flag) : '', r.fallback === undefined || r.fallback === '' ? '' : `default ${r.fallback}`];
       if (more.some((m) => m !== '')) lines.push(`      ${more.filter((m) => m !== '').join(', ')}`);
     }

@@ -25,7 +25,7 @@ const ANNOTATION = {
 const SHA256_PREFIX = 'sha256:';
 const MAX_KEY_BYTES = 4096;
 
-function toSelector(spec: ApiKeySpec['selector']): Selector {
+export function toSelector(spec: ApiKeySpec['selector']): Selector {
   return {
     matchLabels: spec.matchLabels ?? {},
     requirements: (spec.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),

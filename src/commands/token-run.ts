@@ -6,7 +6,7 @@ import { MintError, mintToken } from '../authn/jwt/mint.js';
 import { compilePolicy } from '../policy/compile.js';
 import { formatProblem } from '../config/problems.js';
 import { SecretIndex } from '../config/secrets.js';
-import { listManifestFiles, loadFiles } from '../sources/files.js';
+import { listManifestFiles, loadFiles, type LoadedFiles } from '../sources/files.js';
 import { type FlagValues, UsageError } from '../args/flags.js';
 import type { CommandIo } from './io.js';
 import type { COMMON, MINT_FLAGS, REVOKE_FLAGS } from './token.js';
@@ -33,7 +33,8 @@ async function withServices(io: CommandIo, run: (services: JwtServices) => Promi
   }
 }
 
-class CommandError extends Error {}
+/** A failure of the command itself (not of its command line): one line, exit 1. */
+export class CommandError extends Error {}
 
 /** Compiles the named policy from files and returns its jwt method. */
 function loadMethod(flags: FlagValues<typeof COMMON>, services: JwtServices): JwtAuthenticator {
@@ -44,11 +45,18 @@ function loadMethod(flags: FlagValues<typeof COMMON>, services: JwtServices): Jw
   } catch (e) {
     throw new CommandError(`--policies: ${(e as Error).message}`);
   }
-  const loaded = loadFiles(files);
+  return jwtMethodIn(loadFiles(files), id, methodName, services, paths.join(', '));
+}
+
+/**
+ * The jwt method `methodName` of policy `id` (namespace/name, or a name alone) among loaded policy
+ * files, compiled as serve compiles it; a CommandError says why there is none. `where` names the files.
+ */
+export function jwtMethodIn(loaded: Pick<LoadedFiles, 'policies' | 'secrets'>, id: string, methodName: string, services: JwtServices, where: string): JwtAuthenticator {
   const secrets = new SecretIndex();
   for (const s of loaded.secrets) secrets.put(s);
   const res = loaded.policies.find((p) => `${p.namespace}/${p.name}` === id || (!id.includes('/') && p.name === id));
-  if (res === undefined) throw new CommandError(`no AuthPolicy ${id} in ${paths.join(', ')} (give NAMESPACE/NAME)`);
+  if (res === undefined) throw new CommandError(`no AuthPolicy ${id} in ${where} (give NAMESPACE/NAME)`);
   const result = compilePolicy(res, secrets, { clock: Date.now, jwt: services });
   if (!result.ok) {
     throw new CommandError(`AuthPolicy ${id} does not compile:\n${result.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);

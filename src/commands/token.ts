@@ -3,7 +3,7 @@
 // `serve --policies` would compile them.
 // This module is light (tables, help, parsing): token-run.ts, which compiles policies and dials Redis,
 // loads once the command line is known to be good.
-import { closest } from '../args/did-you-mean.js';
+import { closest } from '../core/did-you-mean.js';
 import { bool, duration, last, list, no, ok, optional, text, type ValueType } from '../args/flag-types.js';
 import { type Flag, renderHelp, UsageError } from '../args/flags.js';
 import { POLICIES_FLAG, REDIS_URL_FLAG } from '../service/settings.js';

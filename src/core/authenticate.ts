@@ -14,6 +14,7 @@ import type { GatehouseError } from './errors.js';
 import type { HeaderPair, Identity } from './identity.js';
 import type { CheckInput } from './input.js';
 import type { Mutations } from './respond.js';
+import type { TraceSink } from './trace.js';
 
 export type Maybe<T> = T | Promise<T>;
 
@@ -111,18 +112,22 @@ class AuthState {
   }
 }
 
-export function authenticate(policy: CompiledPolicy, input: CheckInput, ctx: RequestContext): Maybe<Outcome> {
+export function authenticate(policy: CompiledPolicy, input: CheckInput, ctx: RequestContext, trace?: TraceSink): Maybe<Outcome> {
   const state = new AuthState(policy, input);
   const list = policy.authenticators;
   for (let i = 0; i < list.length; i++) {
     const a = list[i] as Authenticator;
-    if (state.skip(a)) continue;
+    if (state.skip(a)) {
+      trace?.method(a, a.presented(input), 'skipped');
+      continue;
+    }
     const r = a.authenticate(input, ctx);
-    if (isPromise(r)) return continueAsync(state, list, i, r, input, ctx);
+    if (isPromise(r)) return continueAsync(state, list, i, r, input, ctx, trace);
+    trace?.method(a, a.presented(input), r);
     const done = state.feed(a, r);
-    if (done !== undefined) return done;
+    if (done !== undefined) return notRun(done, list, i + 1, input, trace);
     // `mode: all` is refused once a method finds nothing; the rest only tell whether anything was sent.
-    if (state.settledMissing) return state.end(list.slice(i + 1));
+    if (state.settledMissing) return notRun(state.end(list.slice(i + 1)), list, i + 1, input, trace);
   }
   return state.end([]);
 }
@@ -134,18 +139,33 @@ async function continueAsync(
   pending: Promise<AuthnResult>,
   input: CheckInput,
   ctx: RequestContext,
+  trace: TraceSink | undefined,
 ): Promise<Outcome> {
-  const done = state.feed(list[start] as Authenticator, await pending);
-  if (done !== undefined) return done;
-  if (state.settledMissing) return state.end(list.slice(start + 1));
+  const first = list[start] as Authenticator;
+  const r = await pending;
+  trace?.method(first, first.presented(input), r);
+  const done = state.feed(first, r);
+  if (done !== undefined) return notRun(done, list, start + 1, input, trace);
+  if (state.settledMissing) return notRun(state.end(list.slice(start + 1)), list, start + 1, input, trace);
   for (let i = start + 1; i < list.length; i++) {
     const a = list[i] as Authenticator;
-    if (state.skip(a)) continue;
-    const next = state.feed(a, await a.authenticate(input, ctx));
-    if (next !== undefined) return next;
-    if (state.settledMissing) return state.end(list.slice(i + 1));
+    if (state.skip(a)) {
+      trace?.method(a, a.presented(input), 'skipped');
+      continue;
+    }
+    const next = await a.authenticate(input, ctx);
+    trace?.method(a, a.presented(input), next);
+    const settled = state.feed(a, next);
+    if (settled !== undefined) return notRun(settled, list, i + 1, input, trace);
+    if (state.settledMissing) return notRun(state.end(list.slice(i + 1)), list, i + 1, input, trace);
   }
   return state.end([]);
+}
+
+/** The methods after `from` were not asked: the outcome was settled before them. */
+function notRun(outcome: Outcome, list: readonly Authenticator[], from: number, input: CheckInput, trace: TraceSink | undefined): Outcome {
+  if (trace !== undefined) for (let i = from; i < list.length; i++) trace.method(list[i] as Authenticator, (list[i] as Authenticator).presented(input), 'not_run');
+  return outcome;
 }
 
 /** `mode: all`: the first identity is the consumer; groups and headers of all are combined. */

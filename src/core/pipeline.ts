@@ -1,8 +1,7 @@
 // The decision for one request: route -> endpoints -> skip -> authentication -> authorization ->
 // response. Pure: everything it touches arrives as arguments. Synchronous methods stay synchronous,
-// so an API-key Check allocates no promise.
-import type { AllowHook, RequestContext } from './ports.js';
-import type { CompiledPolicy } from './ports.js';
+// so an API-key Check allocates no promise. An explain passes a probe: the same code, traced, in a dry run.
+import type { AllowHook, CompiledPolicy, RequestContext, SkipRule } from './ports.js';
 import { MethodNotAllowed, type PolicyLookup } from './route.js';
 import { authenticate, isPromise, type Maybe, type Outcome } from './authenticate.js';
 import type { Decision } from './decision.js';
@@ -13,10 +12,16 @@ import { NO_CLAIMS, NO_HEADERS } from './identity.js';
 import type { CheckInput } from './input.js';
 import { matchesPrefix } from './path.js';
 import { allowFor, denyFor, type Mutations } from './respond.js';
+import type { Probe, TraceSink } from './trace.js';
 
 export interface PipelineOptions {
   /** Answer for requests no policy selects. */
   readonly onNoPolicy: 'deny' | 'allow';
+  /**
+   * Hears what a shadow policy that decided alone would have answered, and what was answered (the
+   * request let through). Not called in a dry run.
+   */
+  readonly onShadow?: ((policy: CompiledPolicy, wouldBe: Decision, answer: Decision, input: CheckInput) => void) | undefined;
 }
 
 const NOT_READY = new GatehouseError('not_ready', 'policies not loaded yet');
@@ -29,52 +34,105 @@ export class Pipeline {
     this.#options = options;
   }
 
-  /** `index` undefined means the sources have not synced yet: fail closed. */
-  decide(index: PolicyLookup | undefined, input: CheckInput, now: number): Maybe<Decision> {
+  /**
+   * `index` undefined means the sources have not synced yet: fail closed. `probe` (explain, a shadow
+   * evaluation) asks for a trace and for a dry run; real traffic passes none.
+   */
+  decide(index: PolicyLookup | undefined, input: CheckInput, now: number, probe?: Probe): Maybe<Decision> {
     if (index === undefined) return denyFor(NOT_READY, undefined, undefined);
-    const route = index.lookup(input);
+    const route = index.lookup(input, probe?.trace);
     if (route === undefined) {
       if (input.encodedSlash) return denyFor(ENCODED_SLASH, undefined, undefined);
+      // A shadow policy alone on this route answers, but never refuses (see #asShadow).
+      const shadow = index.shadows(input)?.[0];
+      if (shadow !== undefined) return this.#evaluate(shadow, index, input, now, probe, true);
       if (this.#options.onNoPolicy === 'allow') return must(allowFor('default_allow', undefined, undefined, index, input, undefined, EMPTY_PAIRS));
       return denyFor(new GatehouseError('no_policy', `no policy for ${input.host}${input.path}`), undefined, undefined);
     }
     if (route instanceof MethodNotAllowed) return route.deny;
-    const policy = route;
+    return this.#evaluate(route, index, input, now, probe, false);
+  }
+
+  /**
+   * What `policy` answers `input`, routing aside: a shadow policy evaluated beside the enforced one
+   * (with a dry-run probe), or a policy an explain names.
+   */
+  evaluate(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, now: number, probe?: Probe): Maybe<Decision> {
+    return this.#evaluate(policy, index, input, now, probe, false);
+  }
+
+  /** `alone`: a shadow policy deciding a route no enforced policy serves; its answer goes through #asShadow. */
+  #evaluate(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, now: number, probe: Probe | undefined, alone: boolean): Maybe<Decision> {
+    const trace = probe?.trace;
+    const path = input.pathVariant(policy.pathOptions);
+    trace?.policy(policy, path);
     if (policy.broken !== undefined) {
-      return denyFor(new GatehouseError('policy_invalid', `policy ${policy.id} is invalid: ${policy.broken}`), policy, undefined);
+      const broken = denyFor(new GatehouseError('policy_invalid', `policy ${policy.id} is invalid: ${policy.broken}`), policy, undefined);
+      return alone ? this.#asShadow(policy, index, input, broken, probe, false) : broken;
     }
     if (input.encodedSlash && !policy.allowEncodedSlashes) return denyFor(ENCODED_SLASH, policy, undefined);
-    const ctx: RequestContext = { now, policy: policy.id, path: input.pathVariant(policy.pathOptions) };
+    const ctx: RequestContext = probe?.dryRun === true ? { now, policy: policy.id, path, dryRun: true } : { now, policy: policy.id, path };
+    // Endpoints (logout, callback) answer as they are, a shadow policy's too: it must be testable end to end.
     try {
       for (const endpoint of policy.endpoints) {
         const handled = endpoint.handle(input, ctx);
-        if (handled !== undefined) return isPromise(handled) ? handled.catch((e: unknown) => this.#failed(e, policy, index, input)) : handled;
+        if (handled === undefined) continue;
+        trace?.endpoint(endpoint.name);
+        const answer = isPromise(handled) ? handled.catch((e: unknown) => this.#failed(e, policy, index, input)) : handled;
+        return alone ? this.#asShadow(policy, index, input, answer, probe, true) : answer;
       }
-      if (skipped(policy, input, ctx.path)) return must(allowFor('skipped', policy, undefined, index, input, undefined, EMPTY_PAIRS));
-      const outcome = authenticate(policy, input, ctx);
+    } catch (e) {
+      return this.#failed(e, policy, index, input);
+    }
+    const decision = this.#phases(policy, index, input, ctx, trace);
+    return alone ? this.#asShadow(policy, index, input, decision, probe, false) : decision;
+  }
+
+  /** Skip rules, authentication, authorization, hooks: everything after the endpoints. */
+  #phases(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, ctx: RequestContext, trace: TraceSink | undefined): Maybe<Decision> {
+    try {
+      if (skipped(policy, input, ctx.path, trace)) return must(allowFor('skipped', policy, undefined, index, input, undefined, EMPTY_PAIRS));
+      const outcome = authenticate(policy, input, ctx, trace);
       if (isPromise(outcome)) {
-        return outcome.then((o) => this.#afterAuthn(o, policy, index, input, ctx)).catch((e: unknown) => this.#failed(e, policy, index, input));
+        return outcome.then((o) => this.#afterAuthn(o, policy, index, input, ctx, trace)).catch((e: unknown) => this.#failed(e, policy, index, input));
       }
-      const decision = this.#afterAuthn(outcome, policy, index, input, ctx);
+      const decision = this.#afterAuthn(outcome, policy, index, input, ctx, trace);
       return isPromise(decision) ? decision.catch((e: unknown) => this.#failed(e, policy, index, input)) : decision;
     } catch (e) {
       return this.#failed(e, policy, index, input);
     }
   }
 
-  #afterAuthn(outcome: Outcome, policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, ctx: RequestContext): Maybe<Decision> {
+  #afterAuthn(outcome: Outcome, policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, ctx: RequestContext, trace: TraceSink | undefined): Maybe<Decision> {
     switch (outcome.kind) {
       case 'decided':
         return outcome.decision;
       case 'unauthenticated':
-        return unauthenticated(outcome, policy, index, input, ctx);
+        return unauthenticated(outcome, policy, index, input, ctx, trace);
       case 'identity':
-        return authorize(outcome.identity, outcome.mutations, outcome.responseHeaders, policy, index, input, ctx);
+        return authorize(outcome.identity, outcome.mutations, outcome.responseHeaders, policy, index, input, ctx, trace);
       default: {
         const never: never = outcome;
         throw new Error(`unknown outcome ${JSON.stringify(never)}`);
       }
     }
+  }
+
+  /**
+   * A shadow policy alone lets every request through: its allow as it is (identity headers only when
+   * authentication truly succeeded), anything else an allow with no identity (every identity header
+   * stripped, so a client's own copy never passes). An endpoint's answer (`endpoint`) goes as it is.
+   */
+  #asShadow(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, d: Maybe<Decision>, probe: Probe | undefined, endpoint: boolean): Maybe<Decision> {
+    if (isPromise(d)) return d.then((x) => this.#shadowAnswer(policy, index, input, x, probe, endpoint));
+    return this.#shadowAnswer(policy, index, input, d, probe, endpoint);
+  }
+
+  #shadowAnswer(policy: CompiledPolicy, index: PolicyLookup, input: CheckInput, wouldBe: Decision, probe: Probe | undefined, endpoint: boolean): Decision {
+    const answer = endpoint || wouldBe.kind === 'allow' ? wouldBe : must(allowFor('shadow', policy, undefined, index, input, undefined, EMPTY_PAIRS));
+    if (answer !== wouldBe) probe?.trace?.wouldBe(wouldBe);
+    if (probe?.dryRun !== true) this.#options.onShadow?.(policy, wouldBe, answer, input);
+    return answer;
   }
 
   #failed(e: unknown, policy: CompiledPolicy, index: PolicyLookup, input: CheckInput): Decision {
@@ -94,11 +152,13 @@ function must<T>(v: T | undefined): T {
   return v;
 }
 
-function skipped(policy: CompiledPolicy, input: CheckInput, path: string): boolean {
-  for (const rule of policy.skip) {
-    if (rule.methods !== undefined && !rule.methods.has(input.method)) continue;
-    if (rule.paths !== undefined && !rule.paths.some((p) => matchesPrefix(path, p))) continue;
-    return true;
+function skipped(policy: CompiledPolicy, input: CheckInput, path: string, trace: TraceSink | undefined): boolean {
+  const rules = policy.skip;
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i] as SkipRule;
+    const matched = (rule.methods === undefined || rule.methods.has(input.method)) && (rule.paths === undefined || rule.paths.some((p) => matchesPrefix(path, p)));
+    trace?.skip(i, rule, matched);
+    if (matched) return true;
   }
   return false;
 }
@@ -109,12 +169,14 @@ function unauthenticated(
   index: PolicyLookup,
   input: CheckInput,
   ctx: RequestContext,
+  trace: TraceSink | undefined,
 ): Maybe<Decision> {
   const challenges: Challenge[] = [];
   for (const a of policy.authenticators) if (a.challenge !== undefined) challenges.push({ scheme: a.challenge });
+  const anon = policy.anonymous;
+  if (anon !== undefined) trace?.anonymous(anon, outcome.failure === undefined && !outcome.presented);
   if (outcome.failure !== undefined) return denyFor(outcome.failure, policy, outcome.method, challenges);
   if (outcome.presented) return denyFor(CREDENTIAL_INCOMPLETE, policy, outcome.method, challenges);
-  const anon = policy.anonymous;
   if (anon !== undefined) {
     const identity: Identity = {
       method: 'anonymous',
@@ -127,11 +189,13 @@ function unauthenticated(
       claims: NO_CLAIMS,
       headers: NO_HEADERS,
     };
-    return authorize(identity, undefined, EMPTY_PAIRS, policy, index, input, ctx);
+    return authorize(identity, undefined, EMPTY_PAIRS, policy, index, input, ctx, trace);
   }
   for (const a of policy.authenticators) {
     const answer = a.unauthenticated?.(input, ctx);
-    if (answer !== undefined) return answer;
+    if (answer === undefined) continue;
+    trace?.responded(a.name);
+    return answer;
   }
   return denyFor(CREDENTIAL_MISSING, policy, undefined, challenges);
 }
@@ -144,13 +208,16 @@ function authorize(
   index: PolicyLookup,
   input: CheckInput,
   ctx: RequestContext,
+  trace: TraceSink | undefined,
 ): Maybe<Decision> {
   for (const rule of policy.rules) {
     const error = rule.check(identity);
+    trace?.rule(rule, error);
     if (error !== undefined) return denyFor(error, policy, identity.method);
   }
   const code = identity.anonymous ? 'anonymous' : 'authenticated';
   if (policy.hooks.length === 0 || identity.anonymous) return finish(code, policy, identity, index, input, mutations, responseHeaders);
+  if (trace !== undefined) for (const h of policy.hooks) trace.hook(h.name, ctx.dryRun !== true);
   return runHooks(code, policy, identity, index, input, ctx, mutations, responseHeaders);
 }
 

@@ -12,6 +12,11 @@ export interface RequestContext {
   readonly policy: string;
   /** The normalized request path as this policy compares paths (its `pathMatching` applied). */
   readonly path: string;
+  /**
+   * An explain or a shadow evaluation: answer as for real but change nothing. Hooks, endpoints and
+   * methods create no session, renew or end none, refresh no token, record no logout, count nothing.
+   */
+  readonly dryRun?: boolean;
 }
 
 export interface Success {
@@ -132,6 +137,8 @@ export interface CompiledPolicy {
   readonly broken: string | undefined;
   /** Number of API keys held (for the gauge). */
   readonly keyCount: number;
+  /** `shadow`: evaluated and reported, never refusing a request (see policy/index.ts for routing). */
+  readonly enforcement: 'enforce' | 'shadow';
 }
 
 export interface AnonymousConsumer {

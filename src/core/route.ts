@@ -4,6 +4,7 @@ import type { Deny } from './decision.js';
 import { GatehouseError } from './errors.js';
 import type { CompiledPolicy } from './ports.js';
 import { denyFor } from './respond.js';
+import type { RouteTrace } from './trace.js';
 
 /** What routing needs of a request; CheckInput provides it. */
 export interface RouteQuery {
@@ -32,7 +33,10 @@ export type Route = CompiledPolicy | MethodNotAllowed | undefined;
 
 /** What the pipeline routes with; policy/index.ts implements it. */
 export interface PolicyLookup {
-  lookup(q: RouteQuery): Route;
+  /** The enforced policy that decides; `trace` hears every slot looked at (and, then, less specific ones too). */
+  lookup(q: RouteQuery, trace?: RouteTrace): Route;
+  /** The shadow policies that select the request, routed among themselves; undefined when none does. */
+  shadows(q: RouteQuery, trace?: RouteTrace): readonly CompiledPolicy[] | undefined;
   /** Every identity header any policy may set: stripped from every allowed request. */
   readonly identityHeaders: readonly string[];
   /** The same names folded as `lookAlike` folds them. */

@@ -182,6 +182,7 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     failOpen: spec.failureMode === 'open',
     broken: undefined,
     keyCount,
+    enforcement: spec.enforcement,
   });
 }
 
@@ -229,6 +230,8 @@ function standIn(res: PolicyResource, problems: readonly Problem[]): CompiledPol
   if (typeof raw !== 'object' || raw === null) return undefined;
   const hostsRaw = (raw as { hosts?: unknown }).hosts;
   const pathsRaw = (raw as { paths?: unknown }).paths;
+  // A policy meant to be a shadow stays one while invalid: denying its hosts would break live traffic.
+  const enforcement = (raw as { enforcement?: unknown }).enforcement === 'shadow' ? 'shadow' : 'enforce';
   const hosts = Array.isArray(hostsRaw) ? hostsRaw.filter((h): h is string => typeof h === 'string' && h !== '').map(normalizeHost) : [];
   if (hosts.length === 0) return undefined;
   // Denying more than the policy claimed is the safe side: a path that cannot be read becomes `/`.
@@ -265,6 +268,7 @@ function standIn(res: PolicyResource, problems: readonly Problem[]): CompiledPol
     failOpen: false,
     broken: first === undefined ? 'invalid policy' : `${first.path}: ${first.message}`,
     keyCount: 0,
+    enforcement,
   });
 }
 

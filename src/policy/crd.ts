@@ -73,9 +73,9 @@ export function authPolicyCrd(): JsonObject {
     type: 'object',
     required: ['type', 'status'],
     properties: {
-      type: { type: 'string', description: 'What the condition reports (`Ready`); one condition per type.' },
+      type: { type: 'string', description: 'What the condition reports: `Ready` (compiled and served), `Enforced` (not in shadow mode); one condition per type.' },
       status: { type: 'string', enum: ['True', 'False', 'Unknown'], description: 'Whether the condition holds.' },
-      reason: { type: 'string', description: 'Why, as one CamelCase word (`Compiled`, `Invalid`, ...).' },
+      reason: { type: 'string', description: 'Why, as one CamelCase word (`Compiled`, `Invalid`, `Shadow`, ...).' },
       message: { type: 'string', description: 'Why, for people: the problems found, each with its field path.' },
       lastTransitionTime: { type: 'string', format: 'date-time', description: 'When `status` last changed.' },
       observedGeneration: { type: 'integer', description: 'The `metadata.generation` this condition was written for.' },
@@ -98,6 +98,7 @@ export function authPolicyCrd(): JsonObject {
           additionalPrinterColumns: [
             { name: 'Ready', type: 'string', jsonPath: `.status.conditions[?(@.type=="Ready")].status` },
             { name: 'Reason', type: 'string', jsonPath: `.status.conditions[?(@.type=="Ready")].reason` },
+            { name: 'Mode', type: 'string', jsonPath: `.status.conditions[?(@.type=="Enforced")].reason` },
             { name: 'Hosts', type: 'string', jsonPath: '.spec.hosts' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],

@@ -211,6 +211,11 @@ export const AuthPolicySpec = Type.Object(
       default: 'closed',
       description: 'On an infrastructure failure (store or IdP unreachable): `closed` denies (503), `open` passes without identity.',
     }),
+    enforcement: StringEnum(['enforce', 'shadow'] as const, {
+      default: 'enforce',
+      description:
+        '`enforce`: the policy decides its requests. `shadow`: it is evaluated and its would-be decision counted (`gatehouse_shadow_decisions_total`) and logged, but it never refuses a request: beside an enforced policy on the same route it is evaluated after the answer, without side effects; alone on a route it lets every request through, with identity headers only when authentication succeeded (its logout and login endpoints still answer).',
+    }),
   },
   { additionalProperties: false, description: 'Which requests the policy selects and how they are authenticated and authorized.' },
 );

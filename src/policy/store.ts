@@ -28,6 +28,8 @@ export interface PolicyStatus {
   readonly problems: readonly Problem[];
   /** What serves its routes: this generation, an earlier good one, or a deny-only stand-in. */
   readonly serving: 'current' | 'last-good' | 'deny' | 'nothing';
+  /** How what serves decides: `shadow` never refuses a request (its spec's mode while nothing serves). */
+  readonly enforcement: 'enforce' | 'shadow';
 }
 
 export interface StoreListener {
@@ -286,7 +288,9 @@ export class PolicyStore {
 
 function statusOf(id: string, e: Entry, conflict: Conflict | undefined, notes: readonly Problem[]): PolicyStatus {
   const r = e.result;
-  const base = { id, namespace: e.current.namespace, name: e.current.name, observedGeneration: e.current.generation };
+  const spec = e.current.spec;
+  const asked = typeof spec === 'object' && spec !== null && (spec as { enforcement?: unknown }).enforcement === 'shadow' ? 'shadow' : 'enforce';
+  const base = { id, namespace: e.current.namespace, name: e.current.name, observedGeneration: e.current.generation, enforcement: e.serving?.enforcement ?? asked };
   if (r === undefined) {
     return { ...base, ready: false, reason: 'Invalid', message: 'not compiled yet', problems: [], serving: 'nothing' };
   }
@@ -335,6 +339,7 @@ function sameStatus(a: PolicyStatus, b: PolicyStatus): boolean {
     a.reason === b.reason &&
     a.message === b.message &&
     a.serving === b.serving &&
+    a.enforcement === b.enforcement &&
     a.problems.length === b.problems.length &&
     a.problems.every((p, i) => {
       const q = b.problems[i];

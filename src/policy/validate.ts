@@ -1,7 +1,8 @@
 // Schema validation of a raw spec: defaults applied, unknown fields refused, every problem with its
 // field path. Semantic checks the schema cannot express live in compile.ts.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import { closest } from '../core/did-you-mean.js';
 import { ProblemList, pointerToPath } from '../config/problems.js';
 import { AuthPolicySpec } from './schema.js';
 
@@ -22,7 +23,7 @@ export function validateSpec(raw: unknown): SpecResult {
   const seen = new Set<string>();
   for (const e of checker.Errors(withDefaults)) {
     const path = pointerToPath(`/spec${e.path}`);
-    const message = describe(e.message, e.schema);
+    const message = e.type === ValueErrorType.ObjectAdditionalProperties ? unknownProperty(e.path, e.schema) : describe(e.message, e.schema);
     const key = `${path}\0${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -30,6 +31,16 @@ export function validateSpec(raw: unknown): SpecResult {
     if (problems.items.length >= 20) break;
   }
   return { ok: false, problems };
+}
+
+/** `unknown property; did you mean apiKey?`, or the properties allowed there when none is near. */
+function unknownProperty(pointer: string, schema: unknown): string {
+  const properties = typeof schema === 'object' && schema !== null && 'properties' in schema ? schema.properties : undefined;
+  const allowed = typeof properties === 'object' && properties !== null ? Object.keys(properties) : [];
+  const written = (pointer.split('/').pop() ?? '').replace(/~1/g, '/').replace(/~0/g, '~');
+  const near = closest(written, allowed);
+  if (near !== undefined) return `unknown property; did you mean ${near}?`;
+  return allowed.length === 0 ? 'unknown property' : `unknown property; expected one of ${allowed.join(', ')}`;
 }
 
 function describe(message: string, schema: unknown): string {

@@ -1,6 +1,9 @@
 // Composition root: settings -> sources -> store/index -> engine -> servers; and orderly shutdown.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createJwtServices, type JwtServices } from '../authn/jwt/services.js';
+import { explain } from '../core/explain.js';
+import type { CheckInputInit } from '../core/input.js';
+import { Pipeline } from '../core/pipeline.js';
 import { GatehouseEngine } from './metered-engine.js';
 import { closeParts, listen, type Part, sleep, startupAborted, within } from './lifecycle.js';
 import type { CompileEnv } from '../policy/compile-context.js';
@@ -169,7 +172,10 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
     if (store.index === undefined) return 'policies not loaded';
     return undefined;
   };
-  const admin = await listen(settings, 'adminAddress', (address) => startAdminServer(address, metrics.registry, readiness));
+  // Explains decide on the live policies and Secrets with a pipeline of their own: dry runs, nothing counted.
+  const explainer = new Pipeline({ onNoPolicy: settings.defaultDecision });
+  const explainHandler = settings.enableExplain ? (init: CheckInputInit) => explain(explainer, store.index, init, clock()) : undefined;
+  const admin = await listen(settings, 'adminAddress', (address) => startAdminServer(address, metrics.registry, readiness, explainHandler));
   parts.push({ name: 'admin server', close: () => admin.close() });
   checkpoint();
   grpc.setServing(readiness() === undefined);
@@ -182,6 +188,7 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
     admin: settings.adminAddress,
     adminPort: admin.port,
     tls: tls === undefined ? 'off' : tls.requireClientCertificate ? 'mutual' : 'on',
+    explain: settings.enableExplain,
   });
 
   const shutdown = async (): Promise<void> => {

@@ -1,8 +1,10 @@
 // `gatehouse serve` flags and GATEHOUSE_* environment variables -> frozen, validated settings. The
 // SETTINGS table drives parsing, the variables, defaults, validation and `serve --help`; every message
 // names the flag and the variable. Flags win over the environment, the environment over defaults.
-import { address, bool, bytes, duration, list, oneOf, optional, text } from '../args/flag-types.js';
+import { address, bool, bytes, duration, last, list, no, ok, oneOf, optional, text, type ValueType } from '../args/flag-types.js';
 import { envName, type Env, type Flag, flagNames, type FlagValues, givenAs, readCommandLine, renderHelp, type Source, strayVariables, UsageError } from '../args/flags.js';
+import { readRedisUrl } from '../redis/url.js';
+import { unreadablePaths } from '../sources/manifest-paths.js';
 import { LEVELS, type Level } from '../telemetry/log.js';
 
 export { envName } from '../args/flags.js';
@@ -32,6 +34,8 @@ export interface Settings {
   /** Mutual TLS: clients must present a certificate these CAs signed. Needs the two above. */
   readonly tlsClientCaFile: string | undefined;
   readonly tlsReloadIntervalMs: number;
+  /** POST /debug/explain on the admin port. */
+  readonly enableExplain: boolean;
 }
 
 /** A row whose value type yields exactly its setting's type. */
@@ -47,13 +51,33 @@ export const POLICIES_FLAG = {
   help: 'AuthPolicy/Secret YAML files or directories (repeatable, or comma separated)',
 } as const satisfies SettingRow;
 
+/** A Redis URL checked as the client will read it: a bad one is a usage error, not a failed connection. */
+const redisUrl: ValueType<string> = {
+  metavar: '<url>',
+  parse: (t) => {
+    const url = last(t).trim();
+    const read = readRedisUrl(url);
+    return read.ok ? ok(url) : no(read.why);
+  },
+};
+
 export const REDIS_URL_FLAG = {
   key: 'redisUrl',
   flag: 'redis-url',
-  type: optional(text),
+  type: optional(redisUrl),
   metavar: '<url>',
   env: true,
   help: 'Redis for sessions and revocation: redis://, rediss://, redis+sentinel://, redis+cluster://',
+} as const satisfies SettingRow;
+
+// Shared with `gatehouse explain` and `gatehouse test`, which decide as serve does.
+export const DEFAULT_DECISION_FLAG = {
+  key: 'defaultDecision',
+  flag: 'default-decision',
+  type: oneOf(['deny', 'allow'] as const),
+  env: true,
+  fallback: 'deny',
+  help: 'answer when no policy matches, or a Check has no HTTP request',
 } as const satisfies SettingRow;
 
 const KUBERNETES_FLAG = {
@@ -102,10 +126,7 @@ export const SETTINGS = [
   },
   { key: 'adminAddress', flag: 'admin-address', type: address, env: true, fallback: '0.0.0.0:9090', help: '/metrics, /healthz, /readyz listen address' },
   { key: 'logLevel', flag: 'log-level', type: oneOf(LEVELS), env: true, fallback: 'info', help: 'least severe level logged' },
-  {
-    key: 'defaultDecision', flag: 'default-decision', type: oneOf(['deny', 'allow'] as const), env: true, fallback: 'deny',
-    help: 'answer when no policy matches, or a Check has no HTTP request',
-  },
+  DEFAULT_DECISION_FLAG,
   {
     key: 'maxRequestBytes', flag: 'max-request-bytes', type: bytes(1024, 1024 * MEBIBYTE), env: true, fallback: String(8 * MEBIBYTE),
     help: 'largest CheckRequest accepted (request bodies forwarded by Envoy)',
@@ -129,6 +150,10 @@ export const SETTINGS = [
     key: 'tlsReloadIntervalMs', flag: 'tls-reload-interval', type: duration(100), env: true, fallback: '10s',
     help: 'how often the TLS files are read again; a changed certificate is served to new connections',
   },
+  {
+    key: 'enableExplain', flag: 'enable-explain', type: bool, env: true,
+    help: 'answer POST /debug/explain on the admin address: a described request decided against the live policies, without side effects',
+  },
 ] as const satisfies readonly SettingRow[];
 
 export const SERVE_HELP = renderHelp({
@@ -139,8 +164,13 @@ export const SERVE_HELP = renderHelp({
 
 export type ServeCommandLine = { readonly help: true } | { readonly help: false; readonly settings: Settings };
 
+export interface ReadSettingsOptions {
+  /** Each --policies path must exist (default); off where the paths are the caller's own (tests). */
+  readonly checkPaths?: boolean;
+}
+
 /** `serve`'s command line: --help, or settings checked in full before anything is opened or dialled. */
-export function readSettings(argv: readonly string[], env: Env): ServeCommandLine {
+export function readSettings(argv: readonly string[], env: Env, options: ReadSettingsOptions = {}): ServeCommandLine {
   const line = readCommandLine(SETTINGS, argv, env, { command: 'gatehouse serve' });
   if (line.help) return line;
   const values: FlagValues<typeof SETTINGS> = line.values;
@@ -155,6 +185,8 @@ export function readSettings(argv: readonly string[], env: Env): ServeCommandLin
   }
   if (!kubernetes && values.policies.length === 0) throw new UsageError([`no policy source: give ${policiesName} or ${kubernetesName}`]);
   checkTls(values, line.sources);
+  const unreadable = options.checkPaths === false ? [] : unreadablePaths(values.policies);
+  if (unreadable.length > 0) throw new UsageError(unreadable.map((p) => `${policiesName} ${p}`));
   const settings: Settings = { ...values, kubernetes };
   return { help: false, settings: Object.freeze(settings) };
 }
@@ -171,9 +203,9 @@ function checkTls(values: FlagValues<typeof SETTINGS>, sources: ReadonlyMap<stri
   }
 }
 
-/** Settings from a command line that must not ask for help (tests, the benchmark). */
+/** Settings from a command line that must not ask for help (tests, the benchmark); paths are not checked. */
 export function loadSettings(argv: readonly string[], env: Env): { settings: Settings } {
-  const line = readSettings(argv, env);
+  const line = readSettings(argv, env, { checkPaths: false });
   if (line.help) throw new UsageError(['--help asks for the help text, not for settings']);
   return line;
 }

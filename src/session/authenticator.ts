@@ -72,11 +72,12 @@ export class SessionAuthenticator implements Authenticator {
     const c = this.#c;
     const cookies = input.cookies;
     const read = readCookie(c.cookie, cookies);
+    const dry = ctx.dryRun === true;
     switch (read.kind) {
       case 'absent':
         return NONE;
       case 'malformed':
-        return this.#reject('malformed');
+        return this.#reject('malformed', dry);
       case 'value':
         break;
       default: {
@@ -88,19 +89,19 @@ export class SessionAuthenticator implements Authenticator {
     switch (backend.kind) {
       case 'cookie': {
         const record = this.#open(backend.codec, read.value);
-        if (typeof record === 'string') return this.#reject(record);
+        if (typeof record === 'string') return this.#reject(record, dry);
         const state = sessionState(record, ctx.now, c.timeouts);
-        if (state.state === 'expired') return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');
-        if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
+        if (state.state === 'expired') return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute', dry);
+        if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid', dry);
         // Asked only for a live session: an expired cookie costs no lookup.
         const loggedOut = isLoggedOut(backend.logouts, record);
-        if (typeof loggedOut === 'boolean') return this.#fromCookie(input, backend, record, state.renew, loggedOut, ctx.now);
-        return loggedOut.then((out) => this.#fromCookie(input, backend, record, state.renew, out, ctx.now));
+        if (typeof loggedOut === 'boolean') return this.#fromCookie(input, backend, record, state.renew, loggedOut, ctx);
+        return loggedOut.then((out) => this.#fromCookie(input, backend, record, state.renew, out, ctx));
       }
       case 'store': {
         const verified = backend.signer.verify(read.value);
-        if (!verified.ok) return this.#reject(verified.reason);
-        return this.#fromStore(input, backend.store, backend.signer, verified.id, ctx.now);
+        if (!verified.ok) return this.#reject(verified.reason, dry);
+        return this.#fromStore(input, backend.store, backend.signer, verified.id, ctx.now, dry);
       }
       default: {
         const never: never = backend;
@@ -119,12 +120,15 @@ export class SessionAuthenticator implements Authenticator {
     return opened.record;
   }
 
-  #fromCookie(input: CheckInput, backend: CookieBackend, record: SessionRecord, renew: boolean, loggedOut: boolean, now: number): AuthnResult | Promise<AuthnResult> {
-    if (loggedOut) return this.#reject('logged_out');
+  #fromCookie(input: CheckInput, backend: CookieBackend, record: SessionRecord, renew: boolean, loggedOut: boolean, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
+    const dry = ctx.dryRun === true;
+    if (loggedOut) return this.#reject('logged_out', dry);
     const c = this.#c;
+    const now = ctx.now;
     const companion = this.#companionOf(record);
-    if (companion !== undefined && companion.freshness(record, now) !== 'fresh') return this.#refreshSealed(input, backend, record, companion, now);
-    if (!renew) return this.#success(input, record, [], companion);
+    // A dry run asks no provider for tokens: the session is shown as it is.
+    if (!dry && companion !== undefined && companion.freshness(record, now) !== 'fresh') return this.#refreshSealed(input, backend, record, companion, now);
+    if (!renew || dry) return this.#success(input, record, [], companion);
     const renewed = renewSessionRecord(record, now, c.timeouts);
     return this.#success(input, renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, now, heldParts(c.cookie, input.cookies)), companion);
   }
@@ -136,33 +140,34 @@ export class SessionAuthenticator implements Authenticator {
     if (next === undefined) {
       // Best effort: unrecorded, the next request with this cookie only fails to refresh again.
       await logOut(backend.logouts, record, c.timeouts, now).catch(() => undefined);
-      return this.#reject('refresh_failed');
+      return this.#reject('refresh_failed', false);
     }
     const renewed = renewSessionRecord(next, now, c.timeouts);
     return this.#success(input, renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, now, heldParts(c.cookie, input.cookies)), companion);
   }
 
-  async #fromStore(input: CheckInput, store: SessionStore, signer: SessionIdSigner, id: string, now: number): Promise<AuthnResult> {
+  /** `dry`: a dry run reads the store and writes nothing (no renewal, no refresh, no expired record deleted). */
+  async #fromStore(input: CheckInput, store: SessionStore, signer: SessionIdSigner, id: string, now: number, dry: boolean): Promise<AuthnResult> {
     const c = this.#c;
     let record = await store.get(id);
-    if (record === undefined) return this.#reject('not_found');
+    if (record === undefined) return this.#reject('not_found', dry);
     // The id is signed for this policy already; a record of another one means a corrupted store.
-    if (record.aud !== c.policyId) return this.#reject('wrong_audience');
+    if (record.aud !== c.policyId) return this.#reject('wrong_audience', dry);
     let state = sessionState(record, now, c.timeouts);
     if (state.state === 'expired') {
-      await store.delete(id);
-      return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute');
+      if (!dry) await store.delete(id);
+      return this.#reject(state.reason === 'idle' ? 'expired_idle' : 'expired_absolute', dry);
     }
-    if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid');
+    if (state.state === 'not_yet_valid') return this.#reject('not_yet_valid', dry);
     const companion = this.#companionOf(record);
-    if (companion !== undefined && companion.freshness(record, now) !== 'fresh') {
+    if (!dry && companion !== undefined && companion.freshness(record, now) !== 'fresh') {
       const next = await c.services.refresher.stored(`${c.policyId}\0${id}`, store, id, record, companion, now);
-      if (next === undefined) return this.#reject('refresh_failed');
+      if (next === undefined) return this.#reject('refresh_failed', false);
       record = next;
       state = sessionState(record, now, c.timeouts);
-      if (state.state !== 'valid') return this.#reject('refresh_failed');
+      if (state.state !== 'valid') return this.#reject('refresh_failed', false);
     }
-    if (!state.renew) return this.#success(input, record, [], companion);
+    if (!state.renew || dry) return this.#success(input, record, [], companion);
     // Compare-and-set: a renewal never overwrites tokens another replica refreshed, nor revives a logged-out session.
     const rev = revisionOf(record);
     const renewed: SessionRecord = { ...renewSessionRecord(record, now, c.timeouts), rev: rev + 1 };
@@ -192,8 +197,9 @@ export class SessionAuthenticator implements Authenticator {
     return { kind: 'success', identity, responseHeaders, ...hideSessionCookie(input, this.#c.cookie) };
   }
 
-  #reject(reason: SessionRejectReason): AuthnResult {
-    this.#c.services.onReject(reason, this.#c.policyId);
+  /** Counted, except in a dry run (an explain counts nothing as real traffic). */
+  #reject(reason: SessionRejectReason, dryRun: boolean): AuthnResult {
+    if (!dryRun) this.#c.services.onReject(reason, this.#c.policyId);
     return NONE;
   }
 }

@@ -26,8 +26,8 @@ export interface SessionCompanion {
    */
   refresh(record: SessionRecord, now: number): Promise<SessionRecord | undefined>;
   /**
-   * After a logout ended a session of this method: revokes what the method says and answers where
-   * the browser goes next (the provider's end-session page), if anywhere. Never rejects.
+   * After a logout ended a session of this method: revokes what the method says (not in a dry run)
+   * and answers where the browser goes next (the provider's end-session page), if anywhere. Never rejects.
    */
-  afterLogout(record: SessionRecord): Promise<string | undefined>;
+  afterLogout(record: SessionRecord, dryRun?: boolean): Promise<string | undefined>;
 }

@@ -50,8 +50,8 @@ export class PolicySession {
     return createSession(this.#c, input, identity, now, tokens);
   }
 
-  /** Ends the presented session (logout): its record, if any, and the Set-Cookie values expiring the cookie. */
-  end(input: CheckInput, now: number): Promise<Ended> {
-    return endPresented(this.#c, input, now);
+  /** Ends the presented session (logout): its record, if any, and the Set-Cookie values expiring the cookie. A dry run ends nothing. */
+  end(input: CheckInput, now: number, dryRun = false): Promise<Ended> {
+    return endPresented(this.#c, input, now, dryRun);
   }
 }

@@ -21,7 +21,8 @@ export class SessionCreateHook implements AllowHook {
 
   onAllow(input: CheckInput, identity: Identity, ctx: RequestContext): readonly HeaderPair[] | Promise<readonly HeaderPair[]> {
     const c = this.#c;
-    if (identity.anonymous || c.fromSession.has(identity) || !this.#createdBy.has(identity.method)) return [];
+    // A dry run (explain, shadow evaluation) creates no session.
+    if (ctx.dryRun === true || identity.anonymous || c.fromSession.has(identity) || !this.#createdBy.has(identity.method)) return [];
     return createSession(c, input, identity, ctx.now, undefined);
   }
 }

@@ -48,7 +48,8 @@ export class SessionLogout implements Endpoint {
     // Everywhere first: it is the stronger request when both happen to match.
     const scope: Scope | undefined = matches(input, ctx.path, this.#o.everywhere) ? 'consumer' : matches(input, ctx.path, this.#o.session) ? 'session' : undefined;
     if (scope === undefined) return undefined;
-    if (scope === 'session') return endPresented(this.#c, input, ctx.now).then((e) => this.#answer(scope, e.expired, e.ended ? 1 : 0));
+    const dry = ctx.dryRun === true;
+    if (scope === 'session') return endPresented(this.#c, input, ctx.now, dry).then((e) => this.#answer(scope, e.expired, e.ended ? 1 : 0));
     const c = this.#c;
     const read = readCookie(c.cookie, input.cookies);
     const expired = expiredCookies(c, input);
@@ -56,19 +57,20 @@ export class SessionLogout implements Endpoint {
     const backend = c.backend;
     // compileSession refuses `everywhere` with cookie storage: sealed cookies leave no list of a consumer's sessions.
     if (backend.kind === 'cookie') throw new GatehouseError('session_config_invalid', 'log out everywhere needs store-backed sessions');
-    return this.#everywhere(backend.store, backend.signer, read.value, expired, ctx.now);
+    return this.#everywhere(backend.store, backend.signer, read.value, expired, ctx.now, dry);
   }
 
-  async #everywhere(store: SessionStore, signer: SessionIdSigner, value: string, expired: readonly string[], now: number): Promise<Deny> {
+  /** `dry`: the answer as it would be, nothing deleted (and so no session counted as ended). */
+  async #everywhere(store: SessionStore, signer: SessionIdSigner, value: string, expired: readonly string[], now: number, dry: boolean): Promise<Deny> {
     const verified = signer.verify(value);
     if (!verified.ok) return this.#answer('consumer', expired, 0);
     const record = await store.get(verified.id);
     // Only a live session speaks for its consumer: an old, expired cookie cannot end the others.
     if (record === undefined || record.aud !== this.#c.policyId || sessionState(record, now, this.#c.timeouts).state !== 'valid') {
-      await store.delete(verified.id);
+      if (!dry) await store.delete(verified.id);
       return this.#answer('consumer', expired, 0);
     }
-    return this.#answer('consumer', expired, await store.deleteAllFor(record.aud, record.sub));
+    return this.#answer('consumer', expired, dry ? 0 : await store.deleteAllFor(record.aud, record.sub));
   }
 
   #answer(scope: Scope, expired: readonly string[], ended: number): Deny {
@@ -106,9 +108,10 @@ export interface Ended {
 
 /**
  * Ends the session the request's cookie names: deleted from the store (read first, for its tokens),
- * or entered in the logout list (cookie storage). Resolves once the end is recorded.
+ * or entered in the logout list (cookie storage). Resolves once the end is recorded. A dry run reads
+ * the session and records nothing.
  */
-export async function endPresented(c: SessionConfig, input: CheckInput, now: number): Promise<Ended> {
+export async function endPresented(c: SessionConfig, input: CheckInput, now: number, dryRun = false): Promise<Ended> {
   const read = readCookie(c.cookie, input.cookies);
   const expired = expiredCookies(c, input);
   if (read.kind !== 'value') return { ended: false, record: undefined, expired };
@@ -117,7 +120,7 @@ export async function endPresented(c: SessionConfig, input: CheckInput, now: num
     case 'cookie': {
       const opened = backend.codec.open(read.value);
       if (!opened.ok) return { ended: false, record: undefined, expired };
-      await logOut(backend.logouts, opened.record, c.timeouts, now);
+      if (!dryRun) await logOut(backend.logouts, opened.record, c.timeouts, now);
       return { ended: true, record: opened.record, expired };
     }
     case 'store': {
@@ -125,7 +128,7 @@ export async function endPresented(c: SessionConfig, input: CheckInput, now: num
       if (!verified.ok) return { ended: false, record: undefined, expired };
       const record = await backend.store.get(verified.id);
       // Deleted before answering: a replay of the cookie right after logout finds nothing.
-      await backend.store.delete(verified.id);
+      if (!dryRun) await backend.store.delete(verified.id);
       return { ended: true, record: record?.aud === c.policyId ? record : undefined, expired };
     }
     default: {

@@ -1,68 +1,72 @@
 // Policies and Secrets from YAML files and directories, watched. A file whose YAML cannot be read keeps
 // its previous content serving; schema problems are handled per policy by the store (last good wins).
-import { type FSWatcher, readFileSync, readdirSync, statSync, watch } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { type FSWatcher, readFileSync, statSync, watch } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { PolicyResource, SecretResource } from '../config/resources.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { type ManifestProblem, parseManifests, type ParsedManifests } from './manifests.js';
+import { listManifestFiles } from './manifest-paths.js';
+import { type FieldPosition, type Locate, type ManifestProblem, parseManifests, type ParsedManifests } from './manifests.js';
 
-const MANIFEST = /\.(ya?ml|json)$/i;
-
-/** Manifest files under the given files or directories, sorted; hidden entries (`..data`) skipped. */
-export function listManifestFiles(paths: readonly string[]): string[] {
-  const out = new Set<string>();
-  const walk = (p: string, explicit: boolean): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) if (!name.startsWith('.')) walk(join(p, name), false);
-    } else if (explicit || MANIFEST.test(p)) {
-      out.add(p);
-    }
-  };
-  for (const p of paths) walk(resolve(p), true);
-  return [...out];
-}
+export { listManifestFiles } from './manifest-paths.js';
 
 export interface LoadedFiles {
   readonly policies: PolicyResource[];
   readonly secrets: SecretResource[];
   readonly problems: ManifestProblem[];
+  /** With `locate`: the line and column of a field of the resource from `origin` (`file#doc`). */
+  readonly locate?: (origin: string, path: string) => FieldPosition | undefined;
+}
+
+export interface LoadOptions {
+  /** What each file held at the last load: a file whose YAML cannot be read now keeps it. */
+  readonly previous?: ReadonlyMap<string, ParsedManifests>;
+  /** Receives what each file holds after this load. */
+  readonly parsed?: Map<string, ParsedManifests>;
+  /** Keep the parsed documents to tell where each field is (validate; not for a long-running source). */
+  readonly locate?: boolean;
 }
 
 /** Reads and merges files; the first definition of a kind/namespace/name wins, later ones are reported. */
-export function loadFiles(files: readonly string[], previous?: ReadonlyMap<string, ParsedManifests>, parsed?: Map<string, ParsedManifests>): LoadedFiles {
+export function loadFiles(files: readonly string[], options: LoadOptions = {}): LoadedFiles {
   const policies = new Map<string, PolicyResource>();
   const secrets = new Map<string, SecretResource>();
   const problems: ManifestProblem[] = [];
+  const locators = new Map<string, Locate>();
   for (const file of files) {
     let result: ParsedManifests;
     try {
-      result = parseManifests(readFileSync(file, 'utf8'), file);
+      result = parseManifests(readFileSync(file, 'utf8'), file, { locate: options.locate === true });
     } catch (e) {
-      result = { policies: [], secrets: [], unreadable: true, problems: [{ file, doc: 0, path: '', message: `cannot read: ${(e as Error).message}` }] };
+      result = { policies: [], secrets: [], unreadable: true, problems: [{ file, doc: 0, path: '', message: `cannot read: ${(e as Error).message}`, position: undefined }] };
     }
     problems.push(...result.problems);
-    const old = previous?.get(file);
+    const old = options.previous?.get(file);
     const use = result.unreadable && old !== undefined ? old : result;
-    parsed?.set(file, use);
+    options.parsed?.set(file, use);
+    if (use.locate !== undefined) locators.set(file, use.locate);
+    const duplicate = (origin: string, message: string): void => {
+      const doc = docOf(origin);
+      problems.push({ file, doc, path: 'metadata.name', message, position: use.locate?.(doc, 'metadata.name') });
+    };
     for (const p of use.policies) {
       const key = `${p.namespace}/${p.name}`;
       const first = policies.get(key);
-      if (first !== undefined) {
-        problems.push({ file, doc: docOf(p.origin), path: 'metadata.name', message: `AuthPolicy ${key} is already defined in ${first.origin}; this one is ignored` });
-      } else policies.set(key, p);
+      if (first !== undefined) duplicate(p.origin, `AuthPolicy ${key} is already defined in ${first.origin}; this one is ignored`);
+      else policies.set(key, p);
     }
     for (const s of use.secrets) {
       const key = `${s.namespace}/${s.name}`;
       const first = secrets.get(key);
-      if (first !== undefined) {
-        problems.push({ file, doc: docOf(s.origin), path: 'metadata.name', message: `Secret ${key} is already defined in ${first.origin}; this one is ignored` });
-      } else secrets.set(key, s);
+      if (first !== undefined) duplicate(s.origin, `Secret ${key} is already defined in ${first.origin}; this one is ignored`);
+      else secrets.set(key, s);
     }
   }
-  return { policies: [...policies.values()], secrets: [...secrets.values()], problems };
+  const loaded = { policies: [...policies.values()], secrets: [...secrets.values()], problems };
+  if (options.locate !== true) return loaded;
+  const locate = (origin: string, path: string): FieldPosition | undefined => locators.get(origin.slice(0, origin.lastIndexOf('#')))?.(docOf(origin), path);
+  return { ...loaded, locate };
 }
 
 function docOf(origin: string): number {
@@ -103,7 +107,7 @@ export class FileSource {
       const abs = resolve(p);
       dirs.add(statSync(abs).isDirectory() ? abs : dirname(abs));
     }
-    for (const file of this.#parsed.keys()) dirs.add(dirname(file));
+    for (const file of this.#parsed.keys()) dirs.add(dirname(resolve(file)));
     for (const dir of dirs) {
       const w = watch(dir, { persistent: false }, () => this.#changed());
       w.on('error', (e) => this.#o.logger.warn('cannot watch policy directory', { dir, error: e }));
@@ -123,11 +127,11 @@ export class FileSource {
       return;
     }
     const parsed = new Map<string, ParsedManifests>();
-    const loaded = loadFiles(files, this.#parsed, parsed);
+    const loaded = loadFiles(files, { previous: this.#parsed, parsed });
     this.#parsed = parsed;
     for (const p of loaded.problems) {
       metrics.compileErrors.labels('files').inc();
-      logger.error('policy file problem', { file: p.file, doc: p.doc, field: p.path, problem: p.message });
+      logger.error('policy file problem', { file: p.file, doc: p.doc, line: p.position?.line, column: p.position?.column, field: p.path, problem: p.message });
     }
     store.replaceAll(loaded.policies, loaded.secrets);
     store.flush();

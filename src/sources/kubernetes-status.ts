@@ -10,6 +10,8 @@ import type { Condition, ObservedPolicy, ObservedStatus } from './kubernetes-con
 import { KubernetesApiError, type KubernetesApi } from './kubernetes-api.js';
 
 export const READY = 'Ready';
+/** True while the policy refuses requests as it says; False (reason Shadow) in shadow mode. */
+export const ENFORCED = 'Enforced';
 const MAX_MESSAGE = 4096;
 
 export interface StatusBody {
@@ -43,24 +45,41 @@ export interface StatusWriterOptions {
   readonly clock?: () => number;
 }
 
-/** The status a policy should carry; the Ready condition keeps its transition time unless it flips. */
+/** The status a policy should carry; a condition keeps its transition time unless it flips. */
 export function desiredStatus(status: PolicyStatus, observed: ObservedStatus, now: number, secretSelector: string): StatusBody {
-  const previous = observed.conditions.find((c) => c.type === READY);
-  const flag = status.ready ? 'True' : 'False';
   let message = status.message;
   if (status.reason === 'SecretMissing') message += ` (gatehouse reads only Secrets labelled to match "${secretSelector}")`;
   if (message.length > MAX_MESSAGE) message = `${message.slice(0, MAX_MESSAGE - 3)}...`;
-  const ready: Condition = {
-    type: READY,
+  const ready = condition(observed, READY, status.ready, status.reason, message, status.observedGeneration, now);
+  const shadow = status.enforcement === 'shadow';
+  const enforced = condition(
+    observed,
+    ENFORCED,
+    !shadow,
+    shadow ? 'Shadow' : 'Enforcing',
+    shadow ? 'shadow mode: evaluated and reported (gatehouse_shadow_decisions_total), never refusing a request' : 'requests are refused as the policy says',
+    status.observedGeneration,
+    now,
+  );
+  // Conditions of other types belong to someone else: kept as they are, in their place.
+  // A new Ready goes first, a new Enforced right after Ready.
+  const conditions: Condition[] = observed.conditions.map((c) => (c.type === READY ? ready : c.type === ENFORCED ? enforced : c));
+  if (!conditions.includes(ready)) conditions.unshift(ready);
+  if (!conditions.includes(enforced)) conditions.splice(conditions.indexOf(ready) + 1, 0, enforced);
+  return { observedGeneration: status.observedGeneration, conditions };
+}
+
+function condition(observed: ObservedStatus, type: string, value: boolean, reason: string, message: string, generation: number, now: number): Condition {
+  const previous = observed.conditions.find((c) => c.type === type);
+  const flag = value ? 'True' : 'False';
+  return {
+    type,
     status: flag,
-    reason: status.reason,
+    reason,
     message,
     lastTransitionTime: previous?.status === flag && previous.lastTransitionTime !== undefined ? previous.lastTransitionTime : rfc3339(now),
-    observedGeneration: status.observedGeneration,
+    observedGeneration: generation,
   };
-  // Conditions of other types belong to someone else: kept as they are, in their place.
-  const conditions = previous === undefined ? [ready, ...observed.conditions] : observed.conditions.map((c) => (c.type === READY ? ready : c));
-  return { observedGeneration: status.observedGeneration, conditions };
 }
 
 export function sameStatus(a: StatusBody, b: ObservedStatus): boolean {

@@ -3,6 +3,9 @@
 // listed once; afterwards a lost API server leaves the last known policies serving while the informers
 // reconnect, and an outage longer than --watch-stale-after is logged and shows in
 // gatehouse_kubernetes_watch_down_seconds.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { policyKey } from '../config/resources.js';
 import type { PolicyStatus, PolicyStore } from '../policy/store.js';
@@ -41,10 +44,42 @@ export interface KubernetesSourceOptions {
   readonly clock?: () => number;
 }
 
-/** In a pod: the service account; elsewhere: $KUBECONFIG or ~/.kube/config. */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** --kubernetes without a cluster to read: the process stops with this one line instead of retrying. */
+export class KubeConfigError extends Error {
+  override readonly name = 'KubeConfigError';
+  readonly code = 'kubeconfig_missing';
+}
+
+/**
+ * $KUBECONFIG, else ~/.kube/config, else the pod's service account (client-node's order). Where none
+ * exists client-node would fall back to http://localhost:8080 and the informers retry it for ever: that
+ * is refused here with a KubeConfigError saying what was looked for.
+ */
 export function loadKubeConfig(): KubeConfig {
+  const env = process.env;
   const kc = new KubeConfig();
-  kc.loadFromDefault();
+  const files = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
+  const userConfig = join(homedir(), '.kube', 'config');
+  const inCluster = env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_PORT !== undefined && existsSync(SERVICE_ACCOUNT_TOKEN);
+  if (files.length === 0 && !existsSync(userConfig) && !inCluster) {
+    throw new KubeConfigError(
+      `--kubernetes: no cluster configured: KUBECONFIG is not set, ${userConfig} does not exist and this is not a pod (no ${SERVICE_ACCOUNT_TOKEN}); ` +
+        'point KUBECONFIG at a kubeconfig, or read policy files with --policies',
+    );
+  }
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length > 0) throw new KubeConfigError(`--kubernetes: KUBECONFIG names ${missing.join(', ')}, which does not exist`);
+  try {
+    if (files.length > 0 || existsSync(userConfig)) kc.loadFromDefault();
+    else kc.loadFromCluster();
+  } catch (e) {
+    throw new KubeConfigError(`--kubernetes: cannot read the kubeconfig: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (kc.getCurrentCluster() === null) {
+    throw new KubeConfigError(`--kubernetes: the kubeconfig (${files.length > 0 ? files.join(', ') : userConfig}) has no current context with a cluster; choose one with kubectl config use-context`);
+  }
   return kc;
 }
 

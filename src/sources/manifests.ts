@@ -1,9 +1,12 @@
 // Multi-document YAML (what one would `kubectl apply`) -> source-neutral resources. Every problem
-// names the file, the document (1-based) and the field.
-import { parseAllDocuments } from 'yaml';
+// names the file, the document (1-based), the field and its line and column.
+import { LineCounter, parseAllDocuments } from 'yaml';
 import type { PolicyResource, SecretResource } from '../config/resources.js';
 import { API_GROUP, API_VERSION, KIND } from '../policy/schema.js';
 import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
+import { type FieldPosition, fieldPosition, offsetPosition, type Position } from './yaml-positions.js';
+
+export type { FieldPosition, Position } from './yaml-positions.js';
 
 export interface ManifestProblem {
   readonly file: string;
@@ -11,7 +14,12 @@ export interface ManifestProblem {
   readonly doc: number;
   readonly path: string;
   readonly message: string;
+  /** Where in the file; undefined when the file itself cannot be read. */
+  readonly position: Position | undefined;
 }
+
+/** The line and column of a field (`spec.hosts[1]`) in document `doc` (1-based) of one file. */
+export type Locate = (doc: number, path: string) => FieldPosition;
 
 export interface ParsedManifests {
   readonly policies: PolicyResource[];
@@ -19,21 +27,30 @@ export interface ParsedManifests {
   readonly problems: ManifestProblem[];
   /** True when the YAML itself could not be read: the file's previous content should keep serving. */
   readonly unreadable: boolean;
+  /** Only when asked for (it holds the parsed documents): where each field is. */
+  readonly locate?: Locate;
 }
 
 const DEFAULT_NAMESPACE = 'default';
 
-export function parseManifests(text: string, file: string): ParsedManifests {
+export function parseManifests(text: string, file: string, options: { readonly locate?: boolean } = {}): ParsedManifests {
   const out: ParsedManifests = { policies: [], secrets: [], problems: [], unreadable: false };
-  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   const list = Array.isArray(docs) ? docs : [docs];
+  const locate: Locate = (doc, path) => {
+    const d = list[doc - 1];
+    return d === undefined ? { line: 1, column: 1, exact: false } : fieldPosition(d, lines, path);
+  };
   let unreadable = false;
   list.forEach((doc, i) => {
     const n = i + 1;
-    const problem = (path: string, message: string): void => void out.problems.push({ file, doc: n, path, message });
+    const problem = (path: string, message: string): void => void out.problems.push({ file, doc: n, path, message, position: locate(n, path) });
     if (doc.errors.length > 0) {
       unreadable = true;
-      for (const e of doc.errors) problem('', `YAML: ${e.message.split('\n')[0] ?? e.message}`);
+      for (const e of doc.errors) {
+        out.problems.push({ file, doc: n, path: '', message: `YAML: ${e.message.split('\n')[0] ?? e.message}`, position: offsetPosition(lines, e.pos[0]) });
+      }
       return;
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
@@ -72,7 +89,7 @@ export function parseManifests(text: string, file: string): ParsedManifests {
     }
     // Other kinds (Namespaces, Deployments...) may share the file; they are not ours.
   });
-  return { ...out, unreadable };
+  return options.locate === true ? { ...out, unreadable, locate } : { ...out, unreadable };
 }
 
 interface Meta {

@@ -11,6 +11,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly shadowDecisions = new Counter({
+    name: 'gatehouse_shadow_decisions_total',
+    help: 'Would-be decisions of shadow policies, by policy, outcome (allow, deny: as answered; would_deny, would_allow: the answer was the other; skipped: too many evaluations under way) and reason code.',
+    labelNames: ['policy', 'outcome', 'code'] as const,
+    registers: [this.registry],
+  });
+
   readonly checkDuration = new Histogram({
     name: 'gatehouse_check_duration_seconds',
     help: 'Time to decide a Check.',

@@ -162,8 +162,8 @@ function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions,
   );
 }
 
-/** The body as UTF-8 when one was sent; refused beyond `max` bytes. */
-function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+/** The body as UTF-8 when one was sent; refused beyond `max` bytes. Shared with the admin endpoint. */
+export function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
   const length = Number(req.headers['content-length'] ?? '0');
   if (req.headers['transfer-encoding'] === undefined && (!Number.isFinite(length) || length === 0)) {
     req.resume();

@@ -11,16 +11,22 @@ export interface Echoed {
 
 export interface EchoApp {
   readonly port: number;
-  /** Requests that reached the application, in order. */
+  /**
+   * Requests that reached the application, in order, except `/favicon.ico`: a browser asks for that on
+   * its own, at a moment of its choosing, so it would race with whatever a test looks at last.
+   */
   readonly seen: Echoed[];
+  /** The `/favicon.ico` requests that reached the application. */
+  readonly favicons: Echoed[];
   close(): Promise<void>;
 }
 
 export async function startEchoApp(): Promise<EchoApp> {
   const seen: Echoed[] = [];
+  const favicons: Echoed[] = [];
   const server = createServer((req, res) => {
     const echoed: Echoed = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
-    seen.push(echoed);
+    (echoed.url === '/favicon.ico' ? favicons : seen).push(echoed);
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(echoed));
   });
@@ -28,6 +34,7 @@ export async function startEchoApp(): Promise<EchoApp> {
   return {
     port: (server.address() as AddressInfo).port,
     seen,
+    favicons,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

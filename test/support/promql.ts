@@ -58,6 +58,7 @@ export const GATEHOUSE_METRICS: readonly string[] = [
   'gatehouse_source_synced',
   'gatehouse_kubernetes_watch_down_seconds',
   'gatehouse_kubernetes_watch_restarts_total',
+  'gatehouse_shadow_decisions_total',
 ];
 
 /**

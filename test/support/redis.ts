@@ -1,14 +1,29 @@
 // Real Debian redis-server processes for tests, on free loopback ports, with no persistence unless
-// asked: one server, a Sentinel in front of one, or a three-master Redis Cluster.
+// asked: one server, a Sentinel in front of one, a Sentinel group (master, replica, three Sentinels
+// that fail over in seconds), or a Redis Cluster of three masters, with a replica each if asked.
 // Installs the package when missing (once, under a lock shared by concurrent test files) and
 // makes sure no server outlives the test process, even one that is killed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { ensureDebianPackage, onPath } from './debian.js';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from './eventually.js';
+import {
+  ask,
+  command,
+  ensureRedisServer,
+  exited,
+  freeClusterPort,
+  freePort,
+  info,
+  launchGroup,
+  serverArgs,
+  spawnServer,
+  waitUntilAnswering,
+  type RedisOptions,
+} from './redis-process.js';
+
+export type { RedisOptions } from './redis-process.js';
 
 export interface RedisServer {
   readonly url: string;
@@ -23,49 +38,6 @@ export interface RedisServer {
   pause(): void;
   /** SIGCONT after pause(). */
   resume(): void;
-}
-
-const START_TIMEOUT_MS = 10_000;
-
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
-/** Installs redis-server through apt when it is not on PATH; throws loudly when that fails. */
-export function ensureRedisServer(): Promise<void> {
-  return ensureDebianPackage('redis-server', 'redis-server');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
-/** Sends one inline command and resolves with the reply text once `complete` accepts it ('' on failure). */
-function ask(port: number, command: string, complete: (reply: string) => boolean): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let reply = '';
-    const done = (text: string): void => {
-      socket.destroy();
-      resolve(text);
-    };
-    socket.setTimeout(500, () => done(''));
-    socket.once('error', () => done(''));
-    socket.once('connect', () => socket.write(`${command}\r\n`));
-    socket.on('data', (d: Buffer) => {
-      reply += d.toString();
-      if (complete(reply)) done(reply);
-    });
-  });
 }
 
 /** The clock of the redis-server at `port` (TIME), in ms: the one its key expiry follows. */
@@ -87,62 +59,6 @@ export async function elapseOnRedis(port: number, ms: number): Promise<void> {
   // Redis counts a key expired only once its millisecond clock is past the expiry: one more ms.
   const until = (await serverTimeMs(port)) + ms + 1;
   await eventually(async () => (await serverTimeMs(port)) >= until, ms + 5000, `${ms} ms on the clock of redis-server ${port}`);
-}
-
-async function ping(port: number): Promise<boolean> {
-  return (await ask(port, 'PING', (r) => r.includes('\r\n'))).startsWith('+PONG');
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-export interface RedisOptions {
-  /**
-   * Append-only file, fsynced on every write: the data survives kill() and comes back on restart(),
-   * as with a Redis that runs with persistence in production.
-   */
-  readonly persistent?: boolean;
-}
-
-function serverArgs(port: number, dir: string, options: RedisOptions = {}): string[] {
-  const persistence = options.persistent === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-  return [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence,
-    '--daemonize', 'no', '--dir', dir, '--logfile', '', '--loglevel', 'warning',
-  ];
-}
-
-function spawnServer(args: string[]): { child: ChildProcess; log: () => string } {
-  // setpriv --pdeathsig makes the kernel kill the server if this process dies without cleanup.
-  const [cmd, argv] = onPath('setpriv')
-    ? ['setpriv', ['--pdeathsig', 'KILL', '--', 'redis-server', ...args]]
-    : ['redis-server', args];
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  let output = '';
-  const keep = (d: Buffer): void => {
-    output = (output + d.toString()).slice(-4000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  child.once('error', (err) => keep(Buffer.from(`spawn failed: ${err.message}`)));
-  return { child, log: () => output };
-}
-
-async function waitUntilAnswering(child: ChildProcess, port: number, log: () => string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`redis-server on port ${port} exited during start-up:\n${log()}`);
-    }
-    if (await ping(port)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`redis-server on port ${port} did not answer PING within ${START_TIMEOUT_MS} ms:\n${log()}`);
 }
 
 /** Starts a fresh redis-server on 127.0.0.1 and resolves once it answers PING. */
@@ -188,13 +104,15 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     port,
     async stop() {
       const child = current;
-      if (child === undefined) return;
-      if (paused) child.kill('SIGCONT');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited(child);
-      clearTimeout(timer);
-      current = undefined;
+      if (child !== undefined) {
+        if (paused) child.kill('SIGCONT');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited(child);
+        clearTimeout(timer);
+        current = undefined;
+      }
+      // A killed server leaves its directory too.
       rmSync(dir, { recursive: true, force: true });
     },
     kill: killNow,
@@ -215,77 +133,182 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   };
 }
 
-/** Processes started together and stopped together (a Sentinel, a cluster). */
+/** Processes started together and stopped together (Sentinels and their servers, a cluster). */
 export interface RedisGroup {
   readonly url: string;
-  /** Ports of the group's processes: the Sentinel's, or each cluster node's. */
+  /** Ports of the group's processes: the Sentinels', or each cluster node's. */
   readonly ports: readonly number[];
   stop(): Promise<void>;
 }
 
-async function launchGroup(dir: string, argLists: string[][], ports: number[]): Promise<RedisGroup['stop']> {
-  const children = argLists.map((args) => spawnServer(args));
+interface SentinelTuning {
+  readonly count: number;
+  readonly quorum: number;
+  /** A master silent this long is down for a Sentinel. */
+  readonly downAfterMs: number;
+  readonly failoverTimeoutMs: number;
+}
+
+/** `count` Sentinels watching the master at `masterPort` under the name `mymaster`. */
+async function launchSentinels(masterPort: number, tuning: SentinelTuning): Promise<RedisGroup> {
+  await ensureRedisServer();
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sentinel-'));
+  const ports: number[] = [];
+  for (let i = 0; i < tuning.count; i++) ports.push(await freePort());
+  // Sentinel rewrites its config file, so each lives in the scratch directory.
+  const args = ports.map((port) => {
+    const conf = join(dir, `sentinel-${port}.conf`);
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor mymaster 127.0.0.1 ${masterPort} ${tuning.quorum}`,
+        `sentinel down-after-milliseconds mymaster ${tuning.downAfterMs}`,
+        `sentinel failover-timeout mymaster ${tuning.failoverTimeoutMs}`,
+        '',
+      ].join('\n'),
+    );
+    return [conf, '--sentinel', '--loglevel', 'warning'];
+  });
+  const { stop } = await launchGroup(dir, args, ports);
+  const hosts = ports.map((p) => `127.0.0.1:${p}`).join(',');
+  return { url: `redis+sentinel://${hosts}/mymaster`, ports, stop };
+}
+
+/** A Sentinel watching `master` under the name `mymaster`. */
+export function startSentinel(master: RedisServer): Promise<RedisGroup> {
+  return launchSentinels(master.port, { count: 1, quorum: 1, downAfterMs: 5000, failoverTimeoutMs: 180_000 });
+}
+
+/** The `master0` line of a Sentinel's INFO: name=mymaster,status=ok,address=127.0.0.1:6379,slaves=1,sentinels=3. */
+async function sentinelView(port: number): Promise<ReadonlyMap<string, string>> {
+  const line = (await info(port, 'sentinel', 'master0')) ?? '';
+  return new Map(line.split(',').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
+export interface SentinelGroup extends RedisGroup {
+  /** The master and its replica as started; a failover swaps their roles. */
+  readonly servers: readonly [RedisServer, RedisServer];
+  /** The port of the master every Sentinel names; undefined while they disagree or one is silent. */
+  masterPort(): Promise<number | undefined>;
+  /** Resolves once the replica holds everything the master had written when it was called. */
+  replicated(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * A master, its replica and three Sentinels (quorum 2) that declare a silent master down after
+ * 1 s, so a failover completes in a few seconds. Resolves once every Sentinel knows the replica and
+ * the other two Sentinels: a failover can then be agreed.
+ */
+export async function startSentinelGroup(): Promise<SentinelGroup> {
+  const master = await startRedis();
+  const started: RedisServer[] = [master];
+  let sentinels: RedisGroup | undefined;
   const stop = async (): Promise<void> => {
-    for (const { child } of children) child.kill('SIGKILL');
-    await Promise.all(children.map(({ child }) => exited(child)));
-    rmSync(dir, { recursive: true, force: true });
+    await sentinels?.stop();
+    await Promise.all(started.map((s) => s.stop()));
   };
+  let servers: [RedisServer, RedisServer];
   try {
-    await Promise.all(children.map(({ child, log }, i) => waitUntilAnswering(child, ports[i] ?? 0, log)));
+    const replica = await startRedis({ replicaOf: master.port });
+    started.push(replica);
+    servers = [master, replica];
+    sentinels = await launchSentinels(master.port, { count: 3, quorum: 2, downAfterMs: 1000, failoverTimeoutMs: 2000 });
+    const ready = async (port: number): Promise<boolean> => {
+      const view = await sentinelView(port);
+      return view.get('status') === 'ok' && view.get('slaves') === '1' && view.get('sentinels') === '3';
+    };
+    for (const port of sentinels.ports) await eventually(() => ready(port), 15_000, `Sentinel ${port} to know the replica and its peers`);
   } catch (err) {
     await stop();
     throw err;
   }
-  return stop;
+  const sentinelPorts = sentinels.ports;
+  const masterPort = async (): Promise<number | undefined> => {
+    const named = await Promise.all(sentinelPorts.map(async (p) => (await sentinelView(p)).get('address')));
+    const first = named[0];
+    if (first === undefined || named.some((a) => a !== first)) return undefined;
+    return Number(first.slice(first.lastIndexOf(':') + 1));
+  };
+  return {
+    url: sentinels.url,
+    ports: sentinels.ports,
+    servers,
+    stop,
+    masterPort,
+    async replicated(timeoutMs = 5000) {
+      const current = await masterPort();
+      const replica = servers.find((s) => s.port !== current);
+      const written = Number(await info(current ?? 0, 'replication', 'master_repl_offset'));
+      if (replica === undefined || !Number.isInteger(written)) throw new Error('the Sentinels name no master that answers');
+      const received = async (): Promise<boolean> => Number(await info(replica.port, 'replication', 'slave_repl_offset')) >= written;
+      await eventually(received, timeoutMs, `the replica ${replica.port} to reach offset ${written}`);
+    },
+  };
 }
 
-/** A Sentinel watching `master` under the name `mymaster`. */
-export async function startSentinel(master: RedisServer): Promise<RedisGroup> {
-  await ensureRedisServer();
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sentinel-'));
-  const port = await freePort();
-  // Sentinel rewrites its config file, so it lives in the scratch directory.
-  const conf = join(dir, 'sentinel.conf');
-  writeFileSync(
-    conf,
-    [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
-      'sentinel down-after-milliseconds mymaster 5000',
-      '',
-    ].join('\n'),
-  );
-  const stop = await launchGroup(dir, [[conf, '--sentinel', '--loglevel', 'warning']], [port]);
-  return { url: `redis+sentinel://127.0.0.1:${port}/mymaster`, ports: [port], stop };
+export interface ClusterOptions {
+  /** Replicas per master (cluster-replicas of `redis-cli --cluster create`). Default 0. */
+  readonly replicas?: 0 | 1;
 }
 
-/** A port whose cluster bus port (+10000) is free too. */
-async function freeClusterPort(taken: Set<number>): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 25_000);
-    if (taken.has(port) || taken.has(port + 10_000)) continue;
-    if ((await portFree(port)) && (await portFree(port + 10_000))) return port;
-  }
-  throw new Error('no free port pair for a Redis Cluster node');
+export interface RedisCluster extends RedisGroup {
+  /** The ports of the masters as started; a failover swaps a master with its replica. */
+  readonly masters: readonly number[];
+  /** The port of the master serving `key`'s slot, as the node at `askPort` (default the first) sees it. */
+  masterOf(key: string, askPort?: number): Promise<number>;
+  /**
+   * Sends CLUSTER FAILOVER to a replica of the master at `port` (the manual failover: the replica
+   * catches up first, so nothing acknowledged is lost) and resolves with the replica's port once it is
+   * master and the former master has turned into its replica.
+   */
+  failOver(port: number, timeoutMs?: number): Promise<number>;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+interface ClusterNode {
+  readonly id: string;
+  readonly port: number;
+  /** The master a replica follows; undefined for a master. */
+  readonly masterId: string | undefined;
+  readonly slots: readonly (readonly [number, number])[];
+}
+
+/** CLUSTER NODES as the node at `port` sees the cluster. */
+async function clusterNodes(port: number): Promise<ClusterNode[]> {
+  const text = await command(port, 'CLUSTER NODES');
+  if (text === undefined) throw new Error(`cluster node ${port} gave no CLUSTER NODES`);
+  // <id> <ip:port@bus[,hostname]> <flags> <master id|-> <ping> <pong> <epoch> <link> <slot ranges...>
+  return text.trim().split('\n').map((line) => {
+    const [id = '', address = '', flags = '', master = '-', , , , , ...slots] = line.trim().split(' ');
+    const hostPort = address.slice(0, address.indexOf('@'));
+    return {
+      id,
+      port: Number(hostPort.slice(hostPort.lastIndexOf(':') + 1)),
+      masterId: flags.split(',').includes('slave') ? master : undefined,
+      // Slots being migrated are listed as [slot->-id]; none are here.
+      slots: slots.filter((s) => !s.startsWith('[')).map((s) => {
+        const [from = '', to = from] = s.split('-');
+        return [Number(from), Number(to)] as const;
+      }),
+    };
   });
 }
 
-/** Three Redis Cluster masters sharing all 16384 slots. */
-export async function startRedisCluster(): Promise<RedisGroup> {
+async function clusterInfo(port: number, field: string): Promise<string | undefined> {
+  const text = (await command(port, 'CLUSTER INFO')) ?? '';
+  return text.split('\r\n').find((line) => line.startsWith(`${field}:`))?.slice(field.length + 1);
+}
+
+/** Three Redis Cluster masters sharing all 16384 slots, each with `options.replicas` replicas. */
+export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
   await ensureRedisServer();
+  const replicas = options.replicas ?? 0;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-'));
   const taken = new Set<number>();
   const ports: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 3 * (1 + replicas); i++) {
     const port = await freeClusterPort(taken);
     taken.add(port).add(port + 10_000);
     ports.push(port);
@@ -296,25 +319,51 @@ export async function startRedisCluster(): Promise<RedisGroup> {
     '--cluster-config-file', join(dir, `nodes-${port}.conf`),
     '--cluster-node-timeout', '2000',
   ]);
-  const stop = await launchGroup(dir, args, ports);
+  const { stop } = await launchGroup(dir, args, ports);
+  let masters: number[];
   try {
     const create = spawnSync(
       'redis-cli',
-      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
       { encoding: 'utf8', timeout: 30_000 },
     );
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.stdout}${create.stderr}`);
-    const deadline = Date.now() + START_TIMEOUT_MS;
+    // Every node serves every slot and knows every other node; every replica follows its master.
     for (const port of ports) {
-      const ok = (r: string): boolean => r.includes('cluster_state:ok');
-      while (!ok(await ask(port, 'CLUSTER INFO', (r) => r.includes('cluster_state:')))) {
-        if (Date.now() > deadline) throw new Error(`cluster node ${port} never reported cluster_state:ok`);
-        await new Promise((r) => setTimeout(r, 50));
+      const joined = async (): Promise<boolean> =>
+        (await clusterInfo(port, 'cluster_state')) === 'ok' && (await clusterInfo(port, 'cluster_known_nodes')) === String(ports.length);
+      await eventually(joined, 10_000, `cluster node ${port} to report cluster_state:ok with every node known`);
+      if ((await info(port, 'replication', 'role')) === 'slave') {
+        await eventually(async () => (await info(port, 'replication', 'master_link_status')) === 'up', 10_000, `replica ${port} to sync`);
       }
     }
+    masters = (await clusterNodes(ports[0] ?? 0)).filter((n) => n.masterId === undefined).map((n) => n.port);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, stop };
+  const role = (port: number): Promise<string | undefined> => info(port, 'replication', 'role');
+  return {
+    url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    ports,
+    masters,
+    stop,
+    async masterOf(key, askPort = ports[0] ?? 0) {
+      const slot = Number(await command(askPort, `CLUSTER KEYSLOT ${key}`));
+      const owner = (await clusterNodes(askPort)).find((n) => n.masterId === undefined && n.slots.some(([a, b]) => slot >= a && slot <= b));
+      if (owner === undefined) throw new Error(`no master serves slot ${slot} of ${key}`);
+      return owner.port;
+    },
+    async failOver(port, timeoutMs = 10_000) {
+      const nodes = await clusterNodes(port);
+      const master = nodes.find((n) => n.port === port);
+      const replica = nodes.find((n) => master !== undefined && n.masterId === master.id);
+      if (replica === undefined) throw new Error(`cluster node ${port} is no master with a replica`);
+      const answer = await command(replica.port, 'CLUSTER FAILOVER');
+      if (answer !== 'OK') throw new Error(`CLUSTER FAILOVER on ${replica.port} answered ${answer ?? 'an error'}`);
+      const swapped = async (): Promise<boolean> => (await role(replica.port)) === 'master' && (await role(port)) === 'slave';
+      await eventually(swapped, timeoutMs, `replica ${replica.port} to take over from ${port}`);
+      return replica.port;
+    },
+  };
 }

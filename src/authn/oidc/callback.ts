@@ -69,6 +69,8 @@ export class Callback implements Endpoint {
     // Used once: marked before the provider is asked, so a replay racing this request is refused too.
     const used = `${c.policyId}\0${hash('sha256', state, 'base64url')}`;
     if (c.services.usedStates.get(used, ctx.now) !== undefined) return fail('oidc_flow_replayed', 'this login was completed or refused already');
+    // A dry run stops here: the state stays unused, the code is not exchanged, no session is created.
+    if (ctx.dryRun === true) return redirect({ code: 'oidc_callback_dry_run', policy: c.policyId, method: c.name, detail: 'dry run: the code would be exchanged with the provider and a session created' }, flow.rd, expire);
     c.services.usedStates.set(used, true, flow.iat + FLOW_TTL_MS);
     const error = input.query('error');
     if (error !== undefined) {

@@ -73,11 +73,11 @@ export class OidcCompanion implements SessionCompanion {
     }
   }
 
-  async afterLogout(record: SessionRecord): Promise<string | undefined> {
+  async afterLogout(record: SessionRecord, dryRun = false): Promise<string | undefined> {
     const c = this.#c;
     const logout = c.logout;
     const config = c.provider.config;
-    if (record.tokens !== undefined && logout?.revoke === true && config !== undefined && config.serverMetadata().revocation_endpoint !== undefined) {
+    if (!dryRun && record.tokens !== undefined && logout?.revoke === true && config !== undefined && config.serverMetadata().revocation_endpoint !== undefined) {
       await revoke(c, config, record.tokens);
     }
     return endSessionUrl(c, record.tokens?.it);

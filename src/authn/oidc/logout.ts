@@ -28,15 +28,16 @@ export class Logout implements Endpoint {
 
   handle(input: CheckInput, ctx: RequestContext): Promise<Deny> | undefined {
     if (ctx.path !== this.#path || !METHODS.has(input.method)) return undefined;
-    return this.#logout(input, ctx.now);
+    return this.#logout(input, ctx.now, ctx.dryRun === true);
   }
 
-  async #logout(input: CheckInput, now: number): Promise<Deny> {
+  /** `dryRun`: the answer as it would be; no session ended, no token revoked. */
+  async #logout(input: CheckInput, now: number, dryRun: boolean): Promise<Deny> {
     const c = this.#c;
-    const ended = await this.#session.end(input, now);
+    const ended = await this.#session.end(input, now, dryRun);
     const record = ended.record;
     const companion = record === undefined ? undefined : this.#session.companion(record.method);
-    const location = record !== undefined && companion !== undefined ? await companion.afterLogout(record) : endSessionUrl(c, undefined);
+    const location = record !== undefined && companion !== undefined ? await companion.afterLogout(record, dryRun) : endSessionUrl(c, undefined);
     const cookies: HeaderPair[] = ended.expired.map((value) => ({ name: 'set-cookie', value }));
     const answer = { code: 'oidc_logout', policy: c.policyId, method: c.name, detail: ended.ended ? 'session logged out' : 'logout without a session' };
     if (location !== undefined) return redirect(answer, location, cookies);

@@ -1,5 +1,6 @@
-// "Did you mean" for misspelt flags, variables and commands: the closest known name by edit distance
-// (insertions, deletions, substitutions and swaps of neighbours), when it is close enough to be a typo.
+// "Did you mean" for misspelt flags, variables, commands and policy properties: the closest known name
+// by edit distance (insertions, deletions, substitutions and swaps of neighbours), when it is close
+// enough to be a typo. In core because both the command line (args/) and policy validation use it.
 
 /** Edit distance counting a swap of two neighbouring characters as one edit (optimal string alignment). */
 export function editDistance(a: string, b: string): number {
