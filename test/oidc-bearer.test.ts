@@ -71,13 +71,29 @@ describe('bearer tokens at an oidc method (bearerOnly)', () => {
     const before = op.requests('/token/introspection');
     const answers = await Promise.all(Array.from({ length: 20 }, () => check(token)));
     assert.equal(op.requests('/token/introspection') - before, 1);
+    const userinfo = answers.map((a) => okOf(a).headers.find((h) => h.key === 'x-userinfo')?.value ?? '');
     for (const a of answers) {
       assert.deepEqual(okOf(a).headers, [
         { key: 'x-consumer-id', value: 'alice', append: false },
+        { key: 'x-userinfo', value: userinfo[0], append: false },
       ]);
     }
+    // A client's own X-Userinfo never reaches the application: gatehouse's overwrites it (append false).
+    const forged = okOf(await check(token, { 'x-userinfo': Buffer.from('{"sub":"root"}').toString('base64') }));
+    assert.deepEqual(forged.headersToRemove, ['x-consumer-username', 'x-consumer-custom-id', 'x-credential-identifier', 'x-authenticated-groups', 'x-anonymous-consumer', 'x-access-token', 'x-id-token']);
+    assert.deepEqual(forged.headers.filter((h) => h.key === 'x-userinfo'), [{ key: 'x-userinfo', value: userinfo[0], append: false }]);
     for (let i = 0; i < 10; i++) okOf(await check(token));
     assert.equal(op.requests('/token/introspection') - before, 1, 'cached until it expires');
+    // X-Userinfo is kong-oidc's: base64 of the provider's introspection answer, exactly.
+    const direct = await fetch(`${op.issuer}/token/introspection`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${op.clientId}:${op.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    const answer = (await direct.json()) as Record<string, unknown>;
+    assert.equal(answer['active'], true);
+    assert.equal(answer['sub'], 'alice');
+    assert.deepEqual(JSON.parse(Buffer.from(userinfo[0] ?? '', 'base64').toString('utf8')), answer);
   });
 
   it('an inactive (revoked) token is refused with 401 invalid_token, and the answer is cached briefly', BOUNDED, async () => {

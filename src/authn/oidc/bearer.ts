@@ -2,7 +2,8 @@
 // issuer) are verified locally by the `jwt` method's machinery with the provider's keys and cached
 // until they expire; anything else is introspected (RFC 7662, with the client's authentication),
 // active answers cached until `exp` (at most `cacheTtlMax`), inactive ones briefly, one introspection
-// per token at a time. A cached token answers without any call to the provider.
+// per token at a time, the answer sent upstream as `X-Userinfo` (kong-oidc's form). A cached token
+// answers without any call to the provider.
 import { hash } from 'node:crypto';
 import * as client from 'openid-client';
 import { GatehouseError } from '../../core/errors.js';
@@ -10,7 +11,7 @@ import type { CheckInput } from '../../core/input.js';
 import { NONE, type AuthnResult, type RequestContext } from '../../core/ports.js';
 import { compileLocations, findCredential, presentedAt } from '../credentials.js';
 import type { JwtAuthenticator } from '../jwt/authenticator.js';
-import { loginIdentity, type OidcConfig } from './config.js';
+import { base64Json, loginIdentity, type OidcConfig } from './config.js';
 import { providerFailure } from './provider.js';
 import type { Introspected } from './services.js';
 
@@ -82,7 +83,12 @@ export class BearerTokens {
     else if (exp !== undefined && exp <= now) result = { active: false, detail: 'the token has expired' };
     else {
       const identity = loginIdentity(c, res);
-      result = identity instanceof GatehouseError ? { active: false, detail: identity.message } : { active: true, identity };
+      // As kong-oidc does for an introspected token: the provider's answer goes upstream as `X-Userinfo`.
+      const userinfo = c.headers.userinfo;
+      result =
+        identity instanceof GatehouseError
+          ? { active: false, detail: identity.message }
+          : { active: true, identity: userinfo === undefined ? identity : { ...identity, headers: [...identity.headers, { name: userinfo, value: base64Json(res) }] } };
     }
     const until = result.active ? Math.min(exp ?? Number.POSITIVE_INFINITY, now + c.introspection.maxMs) : now + c.introspection.inactiveMs;
     c.services.introspected.set(key, result, until);

@@ -6,7 +6,7 @@ import { GatehouseError } from '../../core/errors.js';
 import type { HeaderPair } from '../../core/identity.js';
 import type { Freshness, SessionCompanion } from '../../session/companion.js';
 import type { SessionRecord, SessionTokens } from '../../session/record.js';
-import type { OidcConfig } from './config.js';
+import { base64Json, type OidcConfig } from './config.js';
 import { describe, providerFailure } from './provider.js';
 import { acceptTokens } from './tokens.js';
 
@@ -107,10 +107,6 @@ async function revoke(c: OidcConfig, config: client.Configuration, tokens: Sessi
       c.logger.warn('oidc token revocation failed', { policy: c.policyId, method: c.name, tokenType: hint, error: describe(e) });
     }
   }
-}
-
-function base64Json(v: unknown): string {
-  return Buffer.from(JSON.stringify(v), 'utf8').toString('base64');
 }
 
 /** The claims of a JWT we verified when it was issued (kong-oidc's `X-ID-Token` form). */

@@ -75,3 +75,8 @@ export function loginIdentity(c: OidcConfig, claims: Readonly<Record<string, unk
   const identity = identityFrom(claims, '', c.mapping);
   return identity instanceof JwtProblem ? new GatehouseError('oidc_id_token_invalid', `consumer: ${identity.detail}`) : identity;
 }
+
+/** kong-oidc's form of `X-Userinfo` (and of `X-ID-Token` as claims): base64 of the JSON. */
+export function base64Json(v: unknown): string {
+  return Buffer.from(JSON.stringify(v), 'utf8').toString('base64');
+}
