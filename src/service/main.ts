@@ -11,7 +11,7 @@ import { PolicyStore, type PolicyStatus } from '../policy/store.js';
 import { createSessionServices } from '../session/services.js';
 import type { Settings } from './settings.js';
 import { FileSource } from '../sources/files.js';
-import { type KubernetesSource, loadKubeConfig, startKubernetesSource } from '../sources/kubernetes.js';
+import type { KubernetesSource } from '../sources/kubernetes.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { startAdminServer } from '../transport/admin.js';
@@ -112,6 +112,9 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
     },
   });
   if (settings.kubernetes) {
+    // Loaded only in Kubernetes mode: @kubernetes/client-node costs tens of MB a file-mode process never needs.
+    const { loadKubeConfig, startKubernetesSource } = await import('../sources/kubernetes.js');
+    checkpoint();
     const source = startKubernetesSource({
       kubeConfig: overrides.kubeConfig ?? loadKubeConfig(),
       store,
