@@ -1,8 +1,9 @@
 // Redis connections for the session store, from one URL (forms in url.ts). Tuned to fail fast: a
 // Check must never wait on a Redis that is down or stalled. options.password overrides the URL's
 // password (so the password can come from its own Secret key).
+import { createRequire } from 'node:module';
 import type { ConnectionOptions } from 'node:tls';
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { GatehouseError } from '../core/errors.js';
 import { parseRedisUrl, type RedisTarget } from './url.js';
 
@@ -57,6 +58,16 @@ interface Queues {
   readonly offlineQueue?: { readonly length: number };
 }
 
+type IoRedis = typeof import('ioredis');
+let ioredis: IoRedis | undefined;
+
+// ioredis (CommonJS, ~30 MB resident) is required on the first connection, not at import: a process
+// whose policies and flags never name Redis never loads it, and creating a client stays synchronous.
+function loadIoRedis(): IoRedis {
+  ioredis ??= createRequire(import.meta.url)('ioredis') as IoRedis;
+  return ioredis;
+}
+
 // Every connection this process opened and has not closed: for the pending-command count.
 const open = new Set<Redis | Cluster>();
 
@@ -90,6 +101,7 @@ export function createRedisClient(options: RedisClientOptions): { connection: Re
   };
   const tls = target.tls ? { ...options.tls } : undefined;
   const onError = options.onError ?? ((): void => {});
+  const { Cluster, Redis } = loadIoRedis();
   switch (target.kind) {
     case 'standalone': {
       const client = new Redis({
@@ -191,6 +203,8 @@ export async function closeRedis(connection: RedisConnection, timeoutMs = REDIS_
  */
 export function pendingRedisCommands(): number {
   let total = 0;
+  if (open.size === 0) return total;
+  const { Cluster } = loadIoRedis();
   for (const client of open) {
     const nodes = client instanceof Cluster ? [client, ...client.nodes('all')] : [client];
     for (const n of nodes) {

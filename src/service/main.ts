@@ -12,7 +12,7 @@ import { createSessionServices } from '../session/services.js';
 import { SETTINGS, type Settings } from './settings.js';
 import { flagNames } from '../args/flags.js';
 import { FileSource } from '../sources/files.js';
-import { type KubernetesSource, loadKubeConfig, startKubernetesSource } from '../sources/kubernetes.js';
+import type { KubernetesSource } from '../sources/kubernetes.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { startAdminServer } from '../transport/admin.js';
@@ -118,6 +118,9 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
     },
   });
   if (settings.kubernetes) {
+    // Loaded only in Kubernetes mode: @kubernetes/client-node costs tens of MB a file-mode process never needs.
+    const { loadKubeConfig, startKubernetesSource } = await import('../sources/kubernetes.js');
+    checkpoint();
     const source = startKubernetesSource({
       kubeConfig: overrides.kubeConfig ?? loadKubeConfig(),
       store,

@@ -5,8 +5,12 @@ import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
 
 const ORIGIN = 'kubernetes';
 
-/** `kubectl apply` copies the whole object, stringData in clear included, into this annotation. */
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+/**
+ * The only Secret annotations gatehouse reads (consumer fields). The rest is dropped on arrival, so
+ * 100,000 Secrets do not hold what tools write there: `kubectl apply` copies the whole object, stringData
+ * in clear included, into kubectl.kubernetes.io/last-applied-configuration.
+ */
+const KEPT_ANNOTATION_PREFIX = 'gatehouse.dev/';
 
 export interface Condition {
   readonly type: string;
@@ -71,9 +75,16 @@ export function toSecret(object: unknown): Converted<SecretResource> {
   const annotations = stringMap(m.raw.annotations, 'metadata.annotations', sink);
   const data = decodeSecretData(object, sink);
   if (labels === undefined || annotations === undefined || data === undefined) return { ok: false, problem };
-  // `delete` turns an object into a slower, larger dictionary: only when the annotation is there.
-  if (Object.hasOwn(annotations, LAST_APPLIED)) delete annotations[LAST_APPLIED];
-  return { ok: true, value: { namespace: m.namespace, name: m.name, labels, annotations, data, origin: ORIGIN } };
+  return { ok: true, value: { namespace: m.namespace, name: m.name, labels, annotations: gatehouseAnnotations(annotations), data, origin: ORIGIN } };
+}
+
+/** The gatehouse.dev/ annotations, in a new object built only when another one has to go. */
+function gatehouseAnnotations(all: Record<string, string>): Record<string, string> {
+  const names = Object.keys(all);
+  if (names.every((n) => n.startsWith(KEPT_ANNOTATION_PREFIX))) return all;
+  const kept: Record<string, string> = {};
+  for (const n of names) if (n.startsWith(KEPT_ANNOTATION_PREFIX)) kept[n] = all[n] ?? '';
+  return kept;
 }
 
 interface Metadata {

@@ -1,0 +1,97 @@
+// What `gatehouse serve` loads decides its idle memory: @kubernetes/client-node alone costs ~80 MB and
+// ioredis ~30 MB. Served from policy files they are never loaded; with --kubernetes the client is.
+// The child process reports every package it resolved (ESM resolutions through a module hook, CommonJS
+// ones from the require cache) when it exits.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CLI, closedPort, dirWith, ROOT } from './support/cli.js';
+import { eventually } from './support/eventually.js';
+
+const LOOPBACK = ['--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '0s'];
+
+// Runs in the hooks thread: names each package an ESM import resolves to, on stderr.
+const HOOKS = `
+import { writeSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(result.url);
+  if (m !== null) writeSync(2, 'PACKAGE ' + m[1] + '\\n');
+  return result;
+}
+`;
+// Preloaded with --import: installs the hooks, and at exit names the CommonJS packages required.
+const PRELOAD = `
+import { createRequire, register } from 'node:module';
+import { writeSync } from 'node:fs';
+register(new URL('./hooks.mjs', import.meta.url));
+const cache = createRequire(import.meta.url).cache;
+process.on('exit', () => {
+  for (const file of Object.keys(cache)) {
+    const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(file);
+    if (m !== null) writeSync(2, 'PACKAGE ' + m[1] + '\\n');
+  }
+});
+`;
+
+/** Starts serve with `args`, stops it with SIGTERM once started, and answers the packages it loaded. */
+async function packagesLoadedBy(args: readonly string[], env: Record<string, string> = {}): Promise<Set<string>> {
+  const dir = dirWith({ 'hooks.mjs': HOOKS, 'preload.mjs': PRELOAD });
+  const child = spawn(process.execPath, ['--import', join(dir, 'preload.mjs'), CLI, 'serve', ...args, ...LOOPBACK], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    await eventually(() => out.includes('"msg":"gatehouse started"'), 30_000, `gatehouse started\n${out}\n${err}`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, err);
+  return new Set([...err.matchAll(/^PACKAGE (\S+)$/gm)].map((m) => m[1] ?? ''));
+}
+
+describe('serve loads the Kubernetes client and the Redis client only when it uses them', () => {
+  it('serving the example policy files loads neither @kubernetes/client-node nor ioredis', { timeout: 60_000 }, async () => {
+    const loaded = await packagesLoadedBy(['--policies', 'deploy/examples']);
+    // The report works: the gRPC server (CommonJS) and the YAML parser (ESM) are listed.
+    assert.ok(loaded.has('@grpc/grpc-js'), [...loaded].join(', '));
+    assert.ok(loaded.has('yaml'), [...loaded].join(', '));
+    assert.equal(loaded.has('@kubernetes/client-node'), false, [...loaded].join(', '));
+    assert.equal(loaded.has('ioredis'), false, [...loaded].join(', '));
+  });
+
+  it('serving with --kubernetes loads @kubernetes/client-node (and still not ioredis)', { timeout: 60_000 }, async () => {
+    const port = await closedPort();
+    const home = dirWith({});
+    const kubeconfig = join(home, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: c, cluster: {server: "http://127.0.0.1:' + String(port) + '"}}]',
+        'users: [{name: u, user: {token: t}}]',
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    const loaded = await packagesLoadedBy(['--kubernetes', '--watch-stale-after', '1h'], { HOME: home, KUBECONFIG: kubeconfig });
+    assert.ok(loaded.has('@kubernetes/client-node'), [...loaded].join(', '));
+    assert.equal(loaded.has('ioredis'), false, [...loaded].join(', '));
+  });
+
+  it('the hook sees CommonJS requires too: a process that requires ioredis reports it', () => {
+    const dir = dirWith({ 'hooks.mjs': HOOKS, 'preload.mjs': PRELOAD });
+    const r = spawnSync(process.execPath, ['--import', join(dir, 'preload.mjs'), '-e', "require('ioredis')"], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^PACKAGE ioredis$/m);
+  });
+});
