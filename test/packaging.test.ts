@@ -239,6 +239,35 @@ test('the plain manifests match the chart rendered with default values', TIMEOUT
   assert.deepEqual([...findAll(plain, 'Role'), ...findAll(plain, 'RoleBinding'), ...findAll(chart, 'Role'), ...findAll(chart, 'RoleBinding')], []);
 });
 
+test('deploy/kubernetes-tls serves the Check ports over mutual TLS exactly as the chart does with tls values', TIMEOUT, async () => {
+  const tls = await kustomize(join(repoRoot, 'deploy', 'kubernetes-tls'));
+  const plain = await kustomize(KUSTOMIZE_DIR);
+  const result = await helm(['template', 'gatehouse', chartDir, '--namespace', NAMESPACE, '--set', 'tls.secretName=gatehouse-tls', '--set', 'tls.clientCA.secretName=gatehouse-tls']);
+  assert.equal(result.code, 0, result.stderr);
+  const chart = parseManifests(result.stdout);
+  assert.deepEqual(inventory(tls), inventory(plain));
+  const [td, cd] = [findOne(tls, 'Deployment'), findOne(chart, 'Deployment')];
+  const [tc, cc] = [container(td), container(cd)];
+  for (const key of ['args', 'volumeMounts']) assert.deepEqual(tc[key], cc[key], `container ${key}`);
+  assert.deepEqual(at(td.raw, 'spec.template.spec.volumes'), at(cd.raw, 'spec.template.spec.volumes'));
+  assert.deepEqual(list(tc['args'], 'args').slice(-4), [
+    '--tls-cert-file=/etc/gatehouse/tls/tls.crt',
+    '--tls-key-file=/etc/gatehouse/tls/tls.key',
+    '--tls-reload-interval=10s',
+    '--tls-client-ca-file=/etc/gatehouse/tls-client-ca/ca.crt',
+  ]);
+  const ports = (objects: Manifest[]): unknown => at(findOne(objects, 'Service', 'gatehouse').raw, 'spec.ports');
+  assert.deepEqual(ports(tls), ports(chart));
+  assert.deepEqual(ports(tls), [
+    { name: 'grpc', port: 9001, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'https' },
+    { name: 'http-auth', port: 9002, targetPort: 'http-auth', protocol: 'TCP', appProtocol: 'https' },
+  ]);
+  // Nothing else differs from the plain install: the probes stay on the plain admin port.
+  const { args: _a, volumeMounts: _m, ...rest } = tc;
+  const { args: _b, ...plainRest } = container(findOne(plain, 'Deployment'));
+  assert.deepEqual(rest, plainRest);
+});
+
 test('a kustomize overlay can move the install to another namespace, bindings included', TIMEOUT, async () => {
   const overlay = await tempDir('gatehouse-overlay-');
   await writeFile(
