@@ -1,9 +1,14 @@
-// On a machine with two or more cores, the server gets core 0 and the load generator (this process and
-// its worker) core 1, so neither steals the other's core and runs compare like with like.
+// On a machine with two or more cores, the servers get core 0 and the load generator (h2load, and this
+// process that waits for it) core 1, so neither steals the other's core and runs compare like with like.
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 
 const usable = availableParallelism() >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
+
+/** Whether processes can be pinned here (taskset from util-linux, two cores or more). */
+export function pinnable(): boolean {
+  return usable;
+}
 
 /** Pins a process (all its threads) to one CPU; returns whether it could. */
 export function pin(pid: number, cpu: number): boolean {
