@@ -35,10 +35,17 @@ export function formatTable(report: BenchReport): string {
     ]),
   );
   const memory = table(
-    ['server', 'RSS idle MB', 'RSS after MB', 'bytes/Check', 'vs floor RSS after'],
+    ['server', 'RSS idle MB', 'RSS after MB', 'RSS after / floor', 'bytes/Check', 'floor bytes/Check'],
     [
-      ['no-op floor (whole run)', mb(report.floorRssIdleBytes), mb(report.floorRssAfterBytes), whole(report.results[0]?.floor.bytesPerCheck ?? Number.NaN), '1.00'],
-      ...report.results.map((r) => [r.name, mb(r.rssIdleBytes), mb(r.rssAfterBytes), whole(r.gatehouse.bytesPerCheck), fixed(r.rssAfterBytes / report.floorRssAfterBytes, 2)]),
+      ['no-op floor (one process, whole run)', mb(report.floorRssIdleBytes), mb(report.floorRssAfterBytes), '1.00', '', ''],
+      ...report.results.map((r) => [
+        r.name,
+        mb(r.rssIdleBytes),
+        mb(r.rssAfterBytes),
+        fixed(r.rssAfterBytes / report.floorRssAfterBytes, 2),
+        whole(r.gatehouse.bytesPerCheck),
+        whole(r.floor.bytesPerCheck),
+      ]),
     ],
   );
   const problems = report.results.filter((r) => r.problem !== undefined).map((r) => `- ${r.name}: WRONG: ${r.problem}`);

@@ -1,6 +1,6 @@
 // The server under load, in its own process so it has a core to itself. Every child started here is
 // remembered until it has exited, and killed when the orchestrator exits for any reason.
-import { pin, SERVER_CPU } from './affinity.js';
+import { descendants, LOAD_CPU, pin, SERVER_CPU } from './affinity.js';
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,8 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
     if (pid === undefined) throw new ServerStartError(`server process could not be started: ${output}`);
     const m = await nextMessage(timeoutMs, 'start-up');
     if (m.type !== 'ready') throw new ServerStartError(m.type === 'failed' ? `server failed to start: ${m.message}` : `unexpected ${m.type} message at start-up`);
+    // What the server started (its redis-server) stands for another machine: off the server's core.
+    for (const d of descendants(pid)) pin(d, LOAD_CPU);
     return {
       pid,
       grpcPort: m.grpcPort,

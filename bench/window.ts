@@ -128,6 +128,8 @@ export async function measureWindow(t: Target, kind: WindowKind, o: WindowOption
   const spanStart = rate === undefined ? undefined : await t.server.tally();
   const cpu0 = await t.server.cpuMicros();
   const started = performance.now();
+  // h2load appends to its log: a file left from an earlier window must not count.
+  if (o.logFile !== undefined) rmSync(o.logFile, { force: true });
   const h = await runH2load(
     {
       url,

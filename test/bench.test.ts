@@ -81,7 +81,7 @@ describe('the Check benchmark', () => {
 
     const table = formatTable(report);
     for (const r of report.results) assert.match(table, new RegExp(`^\\| ${r.name.replace(/[()]/g, '\\$&')} `, 'm'));
-    assert.match(table, /^\| no-op floor \(whole run\) /m);
+    assert.match(table, /^\| no-op floor \(one process, whole run\) /m);
     assert.match(table, /^scaling: mean latency at 10,000 policies \+ 100,000 keys \/ 1 policy = - \(not run\)$/m);
   });
 
