@@ -20,6 +20,11 @@ export interface H2loadRun {
   readonly warmupMs: number;
   /** Fixed rate per connection (h2load --rps); absent: as fast as answers come. */
   readonly ratePerConnection?: number;
+  /**
+   * Fixed-rate runs: this many requests (-n) instead of a duration, the connections opened 1 ms apart
+   * (h2load takes no warm-up then; the caller drops the first rows of the log).
+   */
+  readonly requests?: number;
   /** Per-request log: start time µs, HTTP status, duration µs. */
   readonly logFile?: string;
 }
@@ -50,8 +55,11 @@ export function h2loadAvailable(): boolean {
 
 export function h2loadArgs(run: H2loadRun): string[] {
   const seconds = (ms: number): string => `${Math.round(ms)}ms`;
-  const args = ['-c', String(run.connections), '-m', String(run.inFlight), '-D', seconds(run.durationMs)];
-  if (run.warmupMs > 0) args.push('--warm-up-time', seconds(run.warmupMs));
+  const args = ['-c', String(run.connections), '-m', String(run.inFlight)];
+  // h2load's rate timer ticks every 10 ms at the fastest and sends what fell due as one burst: clients
+  // started 1 ms apart tick at different times, so the bursts are a tenth of the size or less.
+  if (run.requests !== undefined) args.push('-n', String(run.requests), '-r', '1', '--rate-period', '1ms');
+  else args.push('-D', seconds(run.durationMs), ...(run.warmupMs > 0 ? ['--warm-up-time', seconds(run.warmupMs)] : []));
   if (run.h1) args.push('--h1');
   if (run.bodyFile !== undefined) args.push('-d', run.bodyFile);
   if (run.ratePerConnection !== undefined) args.push('--rps', run.ratePerConnection.toFixed(2));

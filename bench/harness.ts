@@ -36,8 +36,9 @@ export interface Figures {
   readonly rps: number;
   /** Lowest mean latency at 1 in flight, µs. */
   readonly meanMicros: number;
-  /** Rate of the fixed-rate window (half the floor's best), and its p50, p99, p99.9 in µs. */
+  /** Rate asked of the fixed-rate window (half the floor's best), the rate h2load achieved, and its p50, p99, p99.9 in µs. */
   readonly rate: number;
+  readonly achievedRate: number;
   readonly p50Micros: number;
   readonly p99Micros: number;
   readonly p999Micros: number;
@@ -75,8 +76,13 @@ export interface BenchReport {
   readonly floorRssIdleBytes: number;
   readonly floorRssAfterBytes: number;
   readonly results: readonly ScenarioResult[];
-  /** Mean latency at 10,000 policies + 100,000 keys / at 1 policy; undefined unless both ran. */
+  /**
+   * Mean latency at 10,000 policies + 100,000 keys / at 1 policy, each first divided by the floor
+   * measured beside it so that load drifting between the two scenarios cancels; undefined unless both ran.
+   */
   readonly scaling: number | undefined;
+  /** The same without the floors: the two means as measured, minutes apart. */
+  readonly scalingRaw: number | undefined;
   /** Every scenario answered without errors and as expected. */
   readonly ok: boolean;
 }
@@ -214,7 +220,8 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
     floorRssIdleBytes,
     floorRssAfterBytes,
     results,
-    scaling: base === undefined || scaled === undefined ? undefined : scaled.gatehouse.meanMicros / base.gatehouse.meanMicros,
+    scaling: base === undefined || scaled === undefined ? undefined : scaled.gatehouse.meanMicros / scaled.floor.meanMicros / (base.gatehouse.meanMicros / base.floor.meanMicros),
+    scalingRaw: base === undefined || scaled === undefined ? undefined : scaled.gatehouse.meanMicros / base.gatehouse.meanMicros,
     ok: results.every((r) => r.problem === undefined),
   };
 }
@@ -260,6 +267,7 @@ function figures(runs: ReadonlyMap<WindowKind, readonly WindowResult[]>, rate: n
     rps: thr?.rps ?? Number.NaN,
     meanMicros: Number.isFinite(lat) ? lat : Number.NaN,
     rate,
+    achievedRate: fixed?.rps ?? Number.NaN,
     p50Micros: fixed?.quantiles[0] ?? Number.NaN,
     p99Micros: fixed?.quantiles[1] ?? Number.NaN,
     p999Micros: fixed?.quantiles[2] ?? Number.NaN,

@@ -18,7 +18,7 @@ const quantiles = (f: ScenarioResult['floor']): string => `${whole(f.p50Micros)}
 
 export function formatTable(report: BenchReport): string {
   const speed = table(
-    ['scenario', 'req/s', 'floor req/s', 'ratio', 'mean µs', 'floor µs', 'added µs', 'p50/p99/p99.9 µs', 'floor p50/p99/p99.9', 'at req/s', 'server CPU', 'h2load CPU'],
+    ['scenario', 'req/s', 'floor req/s', 'ratio', 'mean µs', 'floor µs', 'added µs', 'p50/p99/p99.9 µs', 'floor p50/p99/p99.9', 'at req/s (floor)', 'server CPU', 'h2load CPU'],
     report.results.map((r) => [
       r.name,
       whole(r.gatehouse.rps),
@@ -29,7 +29,7 @@ export function formatTable(report: BenchReport): string {
       fixed(r.addedMicros, 0),
       quantiles(r.gatehouse),
       quantiles(r.floor),
-      whole(r.gatehouse.rate),
+      `${whole(r.gatehouse.achievedRate)} / ${whole(r.floor.achievedRate)}`,
       percent(r.gatehouse.serverCpu),
       percent(r.gatehouse.loadCpu),
     ]),
@@ -52,13 +52,15 @@ export function formatTable(report: BenchReport): string {
   return [
     `node ${report.node}; h2load pinned to its own core; best of ${report.rounds} interleaved no-op/gatehouse windows of ` +
       `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s. req/s: 1 connection × 64 in flight (HTTP/1.1: 16 connections); ` +
-      `mean: 1 in flight; p50/p99/p99.9: fixed rate at half the floor's req/s; ratio = req/s / floor req/s; added = mean - floor mean`,
+      `mean: 1 in flight; p50/p99/p99.9: fixed rate asked at half the floor's req/s, over 10 connections (HTTP/1.1: 16); ratio = req/s / floor req/s; added = mean - floor mean`,
     '',
     ...speed,
     '',
     ...memory,
     '',
-    `scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = ${report.scaling === undefined ? '- (not run)' : fixed(report.scaling, 2)}`,
+    report.scaling === undefined || report.scalingRaw === undefined
+      ? 'scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = - (not run)'
+      : `scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = ${fixed(report.scaling, 2)} (each over its floor; ${fixed(report.scalingRaw, 2)} as measured)`,
     ...(problems.length > 0 ? ['', ...problems] : []),
   ].join('\n');
 }

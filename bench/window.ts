@@ -71,10 +71,15 @@ export interface WindowResult {
   readonly sample: Sample | undefined;
 }
 
-/** h2load's shape per transport: h2c multiplexes on one connection; HTTP/1.1 needs a pool (no pipelining). */
+/**
+ * h2load's shape per transport: h2c multiplexes on one connection; HTTP/1.1 needs a pool (no
+ * pipelining). Fixed-rate runs spread the rate over 10 connections (16 for HTTP/1.1) opened 1 ms
+ * apart, so that h2load's 10 ms rate ticks do not send the whole rate in one burst.
+ */
 function shape(transport: Transport, kind: WindowKind): { connections: number; inFlight: number } {
   if (kind === 'latency') return { connections: 1, inFlight: 1 };
-  return transport === 'grpc' ? { connections: 1, inFlight: 64 } : { connections: 16, inFlight: 1 };
+  if (transport === 'http') return { connections: 16, inFlight: 1 };
+  return kind === 'rate' ? { connections: 10, inFlight: 64 } : { connections: 1, inFlight: 64 };
 }
 
 async function verifyOnce(t: Target, deadlineMs: number): Promise<Verified> {
@@ -140,7 +145,7 @@ export async function measureWindow(t: Target, kind: WindowKind, o: WindowOption
       inFlight,
       durationMs: o.durationMs,
       warmupMs: o.warmupMs,
-      ...(rate === undefined ? {} : { ratePerConnection: rate / connections }),
+      ...(rate === undefined ? {} : { ratePerConnection: rate / connections, requests: connections * Math.ceil((rate * (o.warmupMs + o.durationMs)) / 1000 / connections) }),
       ...(o.logFile === undefined ? {} : { logFile: o.logFile }),
     },
     o.signal,

@@ -61,8 +61,9 @@ describe('the Check benchmark', () => {
         // CPU time comes in 10 ms clock ticks: a short window of h2load may read 0.
         assert.ok(Number.isFinite(f.loadCpu) && f.loadCpu >= 0, `${r.name}: ${JSON.stringify(f)}`);
         assert.ok(f.p50Micros <= f.p99Micros && f.p99Micros <= f.p999Micros, `${r.name}: ${JSON.stringify(f)}`);
-        // The fixed rate is half the floor's best throughput, the same for both servers.
+        // The fixed rate asked is half the floor's best throughput, the same for both servers.
         assert.equal(f.rate, Math.floor(r.floor.rps / 2));
+        assert.ok(Number.isFinite(f.achievedRate) && f.achievedRate > 0, `${r.name}: ${JSON.stringify(f)}`);
       }
       assert.equal(r.ratio, r.gatehouse.rps / r.floor.rps);
       assert.equal(r.addedMicros, r.gatehouse.meanMicros - r.floor.meanMicros);
@@ -78,6 +79,7 @@ describe('the Check benchmark', () => {
     assert.equal(http.headers['x-consumer-id'], tenant.consumerId);
     assert.equal(http.headers['x-authenticated-groups'], 'tenants');
     assert.equal(report.scaling, undefined);
+    assert.equal(report.scalingRaw, undefined);
 
     const table = formatTable(report);
     for (const r of report.results) assert.match(table, new RegExp(`^\\| ${r.name.replace(/[()]/g, '\\$&')} `, 'm'));
@@ -140,8 +142,13 @@ describe('the Check benchmark', () => {
     assert.deepEqual(logQuantiles(log, [0.5, 0.99, 0.999, 1], 10), [500, 990, 999, 1000]);
     assert.deepEqual(logQuantiles('', [0.5], 0), [Number.NaN]);
     assert.deepEqual(
-      h2loadArgs({ url: 'http://127.0.0.1:1/p', h1: false, bodyFile: '/tmp/b', headers: ['te: trailers'], connections: 1, inFlight: 64, durationMs: 2000, warmupMs: 1000, ratePerConnection: 1234.5, logFile: '/tmp/l' }),
-      ['-c', '1', '-m', '64', '-D', '2000ms', '--warm-up-time', '1000ms', '-d', '/tmp/b', '--rps', '1234.50', '--log-file', '/tmp/l', '-H', 'te: trailers', 'http://127.0.0.1:1/p'],
+      h2loadArgs({ url: 'http://127.0.0.1:1/p', h1: false, bodyFile: '/tmp/b', headers: ['te: trailers'], connections: 1, inFlight: 64, durationMs: 2000, warmupMs: 1000 }),
+      ['-c', '1', '-m', '64', '-D', '2000ms', '--warm-up-time', '1000ms', '-d', '/tmp/b', '-H', 'te: trailers', 'http://127.0.0.1:1/p'],
+    );
+    // Fixed rate: a request count instead of a duration, connections opened 1 ms apart.
+    assert.deepEqual(
+      h2loadArgs({ url: 'http://127.0.0.1:1/a', h1: true, headers: [], connections: 10, inFlight: 1, durationMs: 2000, warmupMs: 1000, ratePerConnection: 123.45, requests: 3700, logFile: '/tmp/l' }),
+      ['-c', '10', '-m', '1', '-n', '3700', '-r', '1', '--rate-period', '1ms', '--h1', '--rps', '123.45', '--log-file', '/tmp/l', 'http://127.0.0.1:1/a'],
     );
   });
 
