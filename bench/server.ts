@@ -53,6 +53,13 @@ function modeOf(argv: readonly string[]): ServerMode {
   throw new Error('usage: server.js noop | server.js gatehouse <policies dir>');
 }
 
+/** The floor's answers in gatehouse's tally form: allows (gRPC and HTTP), and `deny <code>` for refusals. */
+function noopTally(engine: NoopEngine, httpAnswered: number): Tally {
+  const out: Record<string, number> = { allow: engine.answered + httpAnswered };
+  for (const [code, n] of engine.refused) out[`deny ${code}`] = n;
+  return out;
+}
+
 async function start(mode: ServerMode): Promise<Running> {
   switch (mode.kind) {
     case 'noop': {
@@ -69,7 +76,7 @@ async function start(mode: ServerMode): Promise<Running> {
       const stop = async (): Promise<void> => {
         await Promise.all([grpc.close(1000), http.close()]);
       };
-      return { grpcPort: grpc.port, httpPort: http.port, policiesReady: 0, policiesInvalid: 0, tally: async () => ({ allow: engine.answered + http.answered() }), stop };
+      return { grpcPort: grpc.port, httpPort: http.port, policiesReady: 0, policiesInvalid: 0, tally: async () => noopTally(engine, http.answered()), stop };
     }
     case 'gatehouse': {
       // Imported here: the no-op floor's memory must not include gatehouse's modules.
