@@ -23,7 +23,7 @@ import type { DecodedHeader } from './support/envoy-client.js';
 
 const h = (key: string, value: string): DecodedHeader => ({ key, value, append: false });
 /** Windows long enough to carry requests, short enough for a test. */
-const TINY = { rounds: 1, durationMs: 100, warmupMs: 100, deadlineMs: 5000, timeLimitMs: 55_000 } as const;
+const TINY = { rounds: 1, durationMs: 250, warmupMs: 100, deadlineMs: 5000, timeLimitMs: 55_000 } as const;
 
 function gone(pid: number): boolean {
   try {
