@@ -1,6 +1,6 @@
 // Checks as bare gRPC-over-HTTP/2 (the wire format of the gRPC spec's PROTOCOL-HTTP2): one POST stream
-// per call, a length-prefixed message, grpc-status in the trailers. Much less client work per call
-// than grpc-js, which matters when client and server each have a single core.
+// per call, a length-prefixed message, grpc-status in the trailers. The verifying client: it hands back
+// the server's own response bytes, decoded with the canonical protos, independent of h2load.
 import * as http2 from 'node:http2';
 import type { Channel, ChannelOptions, Done } from './channel.js';
 

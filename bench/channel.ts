@@ -1,6 +1,5 @@
-// How the load generator sends one Check: a connection that takes pre-encoded request bytes and
-// hands back response bytes. Two implementations: grpc-js with identity serializers, and a bare
-// HTTP/2 gRPC framing for when grpc-js's per-call work on the client side would be the limit.
+// How the verifying client sends one Check: a connection that takes pre-encoded request bytes and
+// hands back response bytes (bare HTTP/2 gRPC framing, channel-http2.ts).
 
 /** Called once per call: an error text (`CODE: details`), or the response message bytes. */
 export type Done = (error: string | undefined, response: Buffer | undefined) => void;
@@ -9,9 +8,6 @@ export interface Channel {
   call(request: Buffer, done: Done): void;
   close(): void;
 }
-
-export type ClientKind = 'grpc-js' | 'http2';
-export const CLIENT_KINDS: readonly ClientKind[] = ['grpc-js', 'http2'];
 
 export interface ChannelOptions {
   readonly address: string;

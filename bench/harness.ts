@@ -1,26 +1,26 @@
-// Runs scenarios one after another: server child process (one per policy set), load generator in a
-// worker thread, samples verified against the scenario's expectation. Every process and thread it
-// starts is gone when it returns or throws, and the whole run is bounded by `timeLimitMs`.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// Runs scenarios one after another against gatehouse (a child process per policy set) and the no-op
+// floor (one child process for the whole run), h2load driving both from the other core. Per scenario:
+// `rounds` throughput windows (1 connection × 64 in flight) and `rounds` latency windows (1 in
+// flight), no-op and gatehouse interleaved, the best of each kept; then one fixed-rate window each at
+// half the floor's best throughput for percentiles and allocation. Every process it starts is gone
+// when it returns or throws, and the whole run is bounded by `timeLimitMs`.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { buildCheckRequest, checkMethod, type DecodedCheckResponse, decodeCheckResponse } from '../test/support/envoy-client.js';
-import type { ClientKind } from './channel.js';
-import { Histogram } from './histogram.js';
-import { type LoadConfig, type LoadResult, parseLoadMessage, type ServerMode } from './protocol.js';
-import { NOOP_SCENARIO, type Scenario, type ServerSpec } from './scenarios.js';
+import { buildCheckRequest, checkMethod } from '../test/support/envoy-client.js';
+import { frame } from './channel-http2.js';
+import type { Scenario, RequestSpec } from './scenarios.js';
+import { BASE_NAME, SCALE_NAME } from './scenarios.js';
 import { killAllServers, type ServerProcess, startServer } from './servers.js';
-import { mismatch } from './verify.js';
+import { measureWindow, type Sample, type Target, type WindowKind, type WindowResult } from './window.js';
 
 export interface BenchOptions {
   readonly scenarios: readonly Scenario[];
-  /** The load generator's gRPC client. */
-  readonly client: ClientKind;
+  /** Interleaved no-op/gatehouse windows per measure; the best is kept. */
+  readonly rounds: number;
   readonly durationMs: number;
   readonly warmupMs: number;
-  readonly concurrency: number;
-  readonly connections: number;
+  /** grpc-timeout on every Check, as Envoy's ext_authz timeout. */
   readonly deadlineMs: number;
   /** The whole run fails past this, processes killed. */
   readonly timeLimitMs: number;
@@ -28,48 +28,61 @@ export interface BenchOptions {
   readonly signal?: AbortSignal;
   /** Progress lines (stderr in the CLI). */
   readonly progress?: (line: string) => void;
-  /** Measure the no-op again at the end and use the faster run as the floor (the CLI does). */
-  readonly closingFloor?: boolean;
+}
+
+/** One server's figures in a scenario: best throughput and mean, and the fixed-rate window. */
+export interface Figures {
+  /** Best req/s at 64 in flight (16 connections × 1 for HTTP/1.1). */
+  readonly rps: number;
+  /** Lowest mean latency at 1 in flight, µs. */
+  readonly meanMicros: number;
+  /** Rate asked of the fixed-rate window (half the floor's best), the rate h2load achieved, and its p50, p99, p99.9 in µs. */
+  readonly rate: number;
+  readonly achievedRate: number;
+  readonly p50Micros: number;
+  readonly p99Micros: number;
+  readonly p999Micros: number;
+  /** Server and h2load CPU in the best throughput window, in cores. */
+  readonly serverCpu: number;
+  readonly loadCpu: number;
+  /** JS heap bytes allocated per Check over the fixed-rate window. */
+  readonly bytesPerCheck: number;
 }
 
 export interface ScenarioResult {
   readonly name: string;
-  readonly requests: number;
-  readonly errors: number;
-  readonly firstError: string | undefined;
-  readonly windowMs: number;
-  readonly rps: number;
-  /** rps / no-op rps of the same run; undefined when no-op did not run. */
-  readonly ratio: number | undefined;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly p999Ms: number;
-  readonly maxMs: number;
-  /** CPU used by the server process over the window, in cores (1 = one core busy). */
-  readonly serverCpu: number;
-  /**
-   * Server CPU time per answered Check, in microseconds: gatehouse's cost even when the client, not
-   * the server, limits throughput (server CPU well under one core).
-   */
-  readonly serverMicrosPerCheck: number;
-  /** CPU used by the load generator's process over the window, in cores. */
-  readonly clientCpu: number;
-  readonly serverPid: number;
+  readonly transport: Scenario['transport'];
   readonly policies: number;
-  /** Responses sampled over the window, decoded. */
-  readonly samples: readonly DecodedCheckResponse[];
-  /** What was wrong with a sample, if anything: the scenario did not measure what it claims. */
+  readonly gatehouse: Figures;
+  readonly floor: Figures;
+  /** gatehouse req/s / floor req/s. */
+  readonly ratio: number;
+  /** gatehouse mean - floor mean at 1 in flight, µs. */
+  readonly addedMicros: number;
+  readonly rssIdleBytes: number;
+  readonly rssAfterBytes: number;
+  readonly serverPid: number;
+  /** What was wrong (errors, unexpected answers); undefined when the scenario measured what it claims. */
   readonly problem: string | undefined;
+  /** gatehouse's answer to the verifying client after the last window. */
+  readonly sample: Sample | undefined;
 }
 
 export interface BenchReport {
   readonly node: string;
-  readonly client: ClientKind;
+  readonly rounds: number;
   readonly durationMs: number;
   readonly warmupMs: number;
-  readonly concurrency: number;
-  readonly connections: number;
+  readonly floorRssIdleBytes: number;
+  readonly floorRssAfterBytes: number;
   readonly results: readonly ScenarioResult[];
+  /**
+   * Mean latency at 10,000 policies + 100,000 keys / at 1 policy, each first divided by the floor
+   * measured beside it so that load drifting between the two scenarios cancels; undefined unless both ran.
+   */
+  readonly scaling: number | undefined;
+  /** The same without the floors: the two means as measured, minutes apart. */
+  readonly scalingRaw: number | undefined;
   /** Every scenario answered without errors and as expected. */
   readonly ok: boolean;
 }
@@ -84,16 +97,18 @@ export class BenchAbortedError extends Error {
   readonly code = 'bench_aborted';
 }
 
-/** Distinct request variants per scenario (request ids, client ports), as Envoy's differ. */
-const VARIANTS = 16;
-const SAMPLES = 8;
-const SERVER_START_MS = 60_000;
-const WORKER_ENTRY = new URL('./load-worker.js', import.meta.url);
+const SERVER_START_MS = 120_000;
+const NOOP_EXPECT = { grpc: { kind: 'allow', headers: {} }, http: { kind: 'allow', headers: { 'x-consumer-id': 'noop' } } } as const;
+
+interface RunState {
+  readonly servers: Set<ServerProcess>;
+  readonly abort: AbortController;
+}
 
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (options.scenarios.length === 0) throw new RangeError('no scenario to run');
   const root = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-  const state: RunState = { server: undefined, serverKey: undefined, worker: undefined, aborted: false };
+  const state: RunState = { servers: new Set(), abort: new AbortController() };
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const limit = new Promise<never>((_, reject) => {
@@ -106,188 +121,158 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     return await Promise.race([run(options, root, state), limit]);
   } finally {
     if (onAbort !== undefined) options.signal?.removeEventListener('abort', onAbort);
-    state.aborted = true;
     clearTimeout(timer);
-    await state.worker?.terminate();
-    await state.server?.stop();
+    state.abort.abort(); // kills an h2load still running and stops the run starting anything more
+    await Promise.all([...state.servers].map((s) => s.stop()));
     await killAllServers();
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-interface RunState {
-  server: ServerProcess | undefined;
-  serverKey: string | undefined;
-  worker: Worker | undefined;
-  /** Set once the run is over, so a run outlived by its time limit starts nothing more. */
-  aborted: boolean;
+async function start(state: RunState, mode: Parameters<typeof startServer>[0]): Promise<ServerProcess> {
+  if (state.abort.signal.aborted) throw new BenchAbortedError('benchmark aborted');
+  const s = await startServer(mode, SERVER_START_MS);
+  state.servers.add(s);
+  return s;
+}
+
+async function stop(state: RunState, s: ServerProcess): Promise<void> {
+  state.servers.delete(s);
+  await s.stop();
+}
+
+/** The nginx auth_request form of a request: what to ask, and the original request in X-Original-*. */
+function forwardAuthHeaders(spec: RequestSpec): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(spec.http.headers ?? {})) h[k] = typeof v === 'string' ? v : v.join(', ');
+  return {
+    ...h,
+    'x-original-method': spec.http.method ?? 'GET',
+    'x-original-uri': spec.http.path,
+    'x-forwarded-host': spec.http.host,
+    'x-forwarded-proto': spec.http.scheme ?? 'https',
+    'x-real-ip': spec.http.peer ?? '127.0.0.1',
+  };
 }
 
 async function run(options: BenchOptions, root: string, state: RunState): Promise<BenchReport> {
   const say = options.progress ?? ((): void => undefined);
   const method = await checkMethod();
-  const dirs = new Map<string, { dir: string; count: number }>();
-  const raw: { scenario: Scenario; load: LoadResult; server: ServerProcess; serverCpu: number; policies: number }[] = [];
+  const written = new Map<string, { dir: string; count: number }>();
+  say('starting the no-op floor');
+  const noop = await start(state, { kind: 'noop' });
+  const floorRssIdleBytes = noop.rssBytes();
+  let current: { id: string; server: ServerProcess; rssIdle: number } | undefined;
+  const results: ScenarioResult[] = [];
 
-  for (const scenario of options.closingFloor === true ? withClosingFloor(options.scenarios) : options.scenarios) {
-    if (state.aborted) throw new BenchAbortedError('benchmark aborted');
+  for (const [i, scenario] of options.scenarios.entries()) {
     const spec = await scenario.request();
-    const requests = Array.from({ length: VARIANTS }, (_, i) => method.requestSerialize(buildCheckRequest(spec.http, spec.options ?? {}, 40001 + i)));
-
-    const key = serverKey(scenario.server);
-    if (state.server === undefined || state.serverKey !== key) {
-      await state.server?.stop();
-      state.server = undefined;
-      const mode = await serverMode(scenario.server, root, dirs, say);
-      say(`starting ${key} server`);
-      const started = await startServer(mode, SERVER_START_MS);
-      if (state.aborted) {
-        await started.stop();
-        throw new BenchAbortedError('benchmark aborted');
+    const request = method.requestSerialize(buildCheckRequest(spec.http, spec.options ?? {}));
+    const bodyFile = join(root, `request-${i}.bin`);
+    writeFileSync(bodyFile, frame(request));
+    const set = scenario.policies;
+    if (current?.id !== set.id) {
+      if (current !== undefined) await stop(state, current.server);
+      current = undefined;
+      let entry = written.get(set.id);
+      if (entry === undefined) {
+        const dir = join(root, set.id);
+        mkdirSync(dir);
+        say(`writing policy set ${set.id}`);
+        entry = { dir, count: await set.write(dir) };
+        written.set(set.id, entry);
       }
-      state.server = started;
-      state.serverKey = key;
-      const expected = scenario.server.kind === 'gatehouse' ? (dirs.get(scenario.server.policies.id)?.count ?? 0) : 0;
-      if (state.server.policiesReady !== expected || state.server.policiesInvalid !== 0) {
-        throw new Error(`${key} server has ${state.server.policiesReady} policies ready and ${state.server.policiesInvalid} invalid; expected ${expected} ready`);
+      say(`starting gatehouse over ${set.id}`);
+      const server = await start(state, { kind: 'gatehouse', policiesDir: entry.dir });
+      if (server.policiesReady !== entry.count || server.policiesInvalid !== 0) {
+        throw new Error(`gatehouse over ${set.id} has ${server.policiesReady} policies ready and ${server.policiesInvalid} invalid; expected ${entry.count} ready`);
       }
+      current = { id: set.id, server, rssIdle: server.rssBytes() };
     }
-    const server = state.server;
+    const path = scenario.transport === 'http' ? '/auth/nginx' : '';
+    const headers = scenario.transport === 'http' ? forwardAuthHeaders(spec) : {};
+    const decode = (b: Buffer): unknown => method.responseDeserialize(b);
+    const common = { transport: scenario.transport, request, bodyFile, path, headers, decode };
+    const gh: Target = { ...common, server: current.server, expect: scenario.expect };
+    const floor: Target = { ...common, server: noop, expect: NOOP_EXPECT[scenario.transport] };
     say(`running ${scenario.name}`);
-    const config: LoadConfig = {
-      client: options.client,
-      address: `127.0.0.1:${server.port}`,
-      method: method.path,
-      requests,
-      concurrency: options.concurrency,
-      connections: options.connections,
-      warmupMs: options.warmupMs,
-      durationMs: options.durationMs,
-      deadlineMs: options.deadlineMs,
-      samples: SAMPLES,
-    };
-    const { load, serverCpuMicros } = await runWorker(config, server, state);
-    raw.push({ scenario, load, server, serverCpu: serverCpuMicros / (load.windowMs * 1000), policies: server.policiesReady });
-  }
-
-  // The floor is the faster of the no-op runs (start and end of the run): ratios err low, never high.
-  const floors = raw.filter((r) => r.scenario.server.kind === 'noop').map((r) => r.load.completed / (r.load.windowMs / 1000));
-  const noopRps = floors.length === 0 ? undefined : Math.max(...floors);
-  const results = raw.map(({ scenario, load, server, serverCpu, policies }): ScenarioResult => {
-    const h = new Histogram(load.histogram);
-    const rps = load.completed / (load.windowMs / 1000);
-    const samples = load.samples.map((b) => decodeCheckResponse(method.responseDeserialize(Buffer.from(b))));
-    let problem = samples.length === 0 ? 'no response was sampled' : undefined;
-    for (const s of samples) problem ??= mismatch(s, scenario.expect);
-    return {
+    const measured = await measureScenario(options, state, root, floor, gh);
+    results.push({
       name: scenario.name,
-      requests: load.completed,
-      errors: load.errors,
-      firstError: load.firstError,
-      windowMs: load.windowMs,
-      rps,
-      ratio: noopRps === undefined || noopRps === 0 ? undefined : rps / noopRps,
-      p50Ms: h.quantile(0.5) / 1000,
-      p99Ms: h.quantile(0.99) / 1000,
-      p999Ms: h.quantile(0.999) / 1000,
-      maxMs: h.max / 1000,
-      serverCpu,
-      serverMicrosPerCheck: load.completed === 0 ? Number.NaN : (serverCpu * load.windowMs * 1000) / load.completed,
-      clientCpu: load.cpuMicros / (load.windowMs * 1000),
-      serverPid: server.pid,
-      policies,
-      samples,
-      problem,
-    };
-  });
+      transport: scenario.transport,
+      policies: current.server.policiesReady,
+      ...measured,
+      ratio: measured.gatehouse.rps / measured.floor.rps,
+      addedMicros: measured.gatehouse.meanMicros - measured.floor.meanMicros,
+      rssIdleBytes: current.rssIdle,
+      rssAfterBytes: current.server.rssBytes(),
+      serverPid: current.server.pid,
+    });
+  }
+  const floorRssAfterBytes = noop.rssBytes();
+  const byName = (n: string): ScenarioResult | undefined => results.find((r) => r.name === n && r.problem === undefined);
+  const [base, scaled] = [byName(BASE_NAME), byName(SCALE_NAME)];
   return {
     node: process.version,
-    client: options.client,
+    rounds: options.rounds,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
-    concurrency: options.concurrency,
-    connections: options.connections,
+    floorRssIdleBytes,
+    floorRssAfterBytes,
     results,
-    ok: results.every((r) => r.requests > 0 && r.errors === 0 && r.problem === undefined),
+    scaling: base === undefined || scaled === undefined ? undefined : scaled.gatehouse.meanMicros / scaled.floor.meanMicros / (base.gatehouse.meanMicros / base.floor.meanMicros),
+    scalingRaw: base === undefined || scaled === undefined ? undefined : scaled.gatehouse.meanMicros / base.gatehouse.meanMicros,
+    ok: results.every((r) => r.problem === undefined),
   };
 }
 
-/**
- * The no-op measured again after everything else: the first minutes of a run on a shared machine
- * often read slower, which would flatter every ratio against a first-only floor.
- */
-function withClosingFloor(scenarios: readonly Scenario[]): readonly Scenario[] {
-  const noop = scenarios.find((s) => s.name === NOOP_SCENARIO);
-  if (noop === undefined || scenarios.length < 3) return scenarios;
-  return [...scenarios, { ...noop, name: `${NOOP_SCENARIO} (end of run)` }];
-}
-
-function serverKey(spec: ServerSpec): string {
-  return spec.kind === 'noop' ? 'no-op' : `gatehouse/${spec.policies.id}`;
-}
-
-async function serverMode(spec: ServerSpec, root: string, dirs: Map<string, { dir: string; count: number }>, say: (line: string) => void): Promise<ServerMode> {
-  switch (spec.kind) {
-    case 'noop':
-      return { kind: 'noop' };
-    case 'gatehouse': {
-      let entry = dirs.get(spec.policies.id);
-      if (entry === undefined) {
-        const dir = join(root, spec.policies.id);
-        mkdirSync(dir);
-        say(`writing policy set ${spec.policies.id}`);
-        entry = { dir, count: await spec.policies.write(dir) };
-        dirs.set(spec.policies.id, entry);
-      }
-      return { kind: 'gatehouse', policiesDir: entry.dir };
-    }
-    default: {
-      const never: never = spec;
-      throw new Error(`unknown server spec ${JSON.stringify(never)}`);
+async function measureScenario(
+  o: BenchOptions,
+  state: RunState,
+  root: string,
+  floor: Target,
+  gh: Target,
+): Promise<{ gatehouse: Figures; floor: Figures; problem: string | undefined; sample: Sample | undefined }> {
+  const w = { durationMs: o.durationMs, warmupMs: o.warmupMs, deadlineMs: o.deadlineMs, signal: state.abort.signal };
+  const runs = { floor: new Map<WindowKind, WindowResult[]>(), gatehouse: new Map<WindowKind, WindowResult[]>() };
+  let problem: string | undefined;
+  let sample: Sample | undefined;
+  const measure = async (who: 'floor' | 'gatehouse', kind: WindowKind, extra: { rate?: number; logFile?: string } = {}): Promise<void> => {
+    if (problem !== undefined) return;
+    const r = await measureWindow(who === 'floor' ? floor : gh, kind, { ...w, ...extra });
+    if (r.problem !== undefined) problem = `${who === 'floor' ? 'no-op floor' : 'gatehouse'}, ${kind}: ${r.problem}`;
+    if (who === 'gatehouse') sample = r.sample ?? sample;
+    const list = runs[who].get(kind) ?? [];
+    list.push(r);
+    runs[who].set(kind, list);
+  };
+  for (const kind of ['throughput', 'latency'] as const) {
+    for (let round = 0; round < o.rounds; round++) {
+      await measure('floor', kind);
+      await measure('gatehouse', kind);
     }
   }
+  const floorBest = Math.max(...(runs.floor.get('throughput') ?? []).map((r) => r.rps));
+  const rate = Number.isFinite(floorBest) ? Math.max(1, Math.floor(floorBest / 2)) : 1;
+  await measure('floor', 'rate', { rate, logFile: join(root, 'floor.log') });
+  await measure('gatehouse', 'rate', { rate, logFile: join(root, 'gatehouse.log') });
+  return { gatehouse: figures(runs.gatehouse, rate), floor: figures(runs.floor, rate), problem, sample };
 }
 
-/** One load run in a fresh worker thread; the server's CPU is probed when the window opens and closes. */
-function runWorker(config: LoadConfig, server: ServerProcess, state: RunState): Promise<{ load: LoadResult; serverCpuMicros: number }> {
-  // No inherited execArgv: under `node --test` it would carry the test runner's flags into the thread.
-  const worker = new Worker(WORKER_ENTRY, { workerData: config, execArgv: [] });
-  state.worker = worker;
-  let cpuStart: Promise<number> | undefined;
-  let cpuEnd: Promise<number> | undefined;
-  // Set when the result arrives: the worker may exit while the server's CPU reading is still on its way.
-  let reported = false;
-  return new Promise<{ load: LoadResult; serverCpuMicros: number }>((resolve, reject) => {
-    worker.on('message', (raw: unknown) => {
-      const m = parseLoadMessage(raw);
-      if (m === undefined) return reject(new Error('malformed message from the load generator'));
-      switch (m.type) {
-        case 'window-start':
-          cpuStart = server.cpuMicros();
-          cpuStart.catch(() => undefined); // awaited with the result; this only keeps it from counting as unhandled
-          return;
-        case 'window-end':
-          cpuEnd = server.cpuMicros();
-          cpuEnd.catch(() => undefined);
-          return;
-        case 'result': {
-          reported = true;
-          if (cpuStart === undefined || cpuEnd === undefined) return reject(new Error('the load generator never opened and closed its window'));
-          Promise.all([cpuStart, cpuEnd]).then(([a, b]) => resolve({ load: m.result, serverCpuMicros: b - a }), reject);
-          return;
-        }
-        default: {
-          const never: never = m;
-          reject(new Error(`unknown load message ${JSON.stringify(never)}`));
-        }
-      }
-    });
-    worker.on('error', reject);
-    worker.on('exit', (code) => {
-      if (!reported) reject(new Error(`load generator exited (${code}) before reporting`));
-    });
-  }).finally(() => {
-    state.worker = undefined;
-    void worker.terminate();
-  });
+function figures(runs: ReadonlyMap<WindowKind, readonly WindowResult[]>, rate: number): Figures {
+  const thr = [...(runs.get('throughput') ?? [])].sort((a, b) => b.rps - a.rps)[0];
+  const lat = Math.min(...(runs.get('latency') ?? []).map((r) => r.meanMicros));
+  const fixed = runs.get('rate')?.[0];
+  return {
+    rps: thr?.rps ?? Number.NaN,
+    meanMicros: Number.isFinite(lat) ? lat : Number.NaN,
+    rate,
+    achievedRate: fixed?.rps ?? Number.NaN,
+    p50Micros: fixed?.quantiles[0] ?? Number.NaN,
+    p99Micros: fixed?.quantiles[1] ?? Number.NaN,
+    p999Micros: fixed?.quantiles[2] ?? Number.NaN,
+    serverCpu: thr?.serverCpu ?? Number.NaN,
+    loadCpu: thr?.loadCpu ?? Number.NaN,
+    bytesPerCheck: fixed?.bytesPerCheck ?? Number.NaN,
+  };
 }

@@ -18,16 +18,23 @@ const ALLOW: Allow = Object.freeze({
 });
 
 export class NoopEngine implements CheckEngine {
+  /** Checks allowed, and refused by the transport by code: the bench's tally of every answer. */
+  answered = 0;
+  readonly refused = new Map<string, number>();
+
   check(): Decision {
+    this.answered++;
     return ALLOW;
   }
 
   checkWithoutHttp(): Decision {
+    this.answered++;
     return ALLOW;
   }
 
   /** Malformed requests still get a deny: the baseline must never allow what the transport refused. */
   reject(error: GatehouseError): Deny {
+    this.refused.set(error.code, (this.refused.get(error.code) ?? 0) + 1);
     return {
       kind: 'deny',
       code: error.code,

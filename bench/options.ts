@@ -1,16 +1,12 @@
 // Command line and BENCH_* environment -> validated run options. Flags win over the environment.
 import { parseDuration } from '../src/core/duration.js';
-import { CLIENT_KINDS, type ClientKind } from './channel.js';
 import type { BenchOptions } from './harness.js';
-import { NOOP_SCENARIO, SCENARIOS, type Scenario } from './scenarios.js';
+import { EXTRA_SCENARIOS, SCENARIOS, type Scenario } from './scenarios.js';
 
 export class BenchUsageError extends Error {
   override readonly name = 'BenchUsageError';
   readonly code = 'bench_usage';
 }
-
-// grpc-js's own per-call work makes it the bottleneck against a no-op server on one core (see README).
-const DEFAULT_CLIENT: ClientKind = 'http2';
 
 export interface CliOptions {
   readonly bench: BenchOptions;
@@ -18,24 +14,28 @@ export interface CliOptions {
   readonly help: boolean;
 }
 
+/** `--quick`: one round of short windows over two scenarios (one per transport), for the tests. */
+export const QUICK = { rounds: 1, durationMs: 300, warmupMs: 200, scenarios: ['api-key allow (1 policy)', 'forward-auth allow'] } as const;
+
 export const USAGE = `usage: npm run bench -- [flags]
 
-  --duration <d>      timed window per scenario (BENCH_DURATION, default 5s; 2.5 means seconds)
+  --rounds <n>        interleaved no-op/gatehouse windows per measure, best kept (BENCH_ROUNDS, default 3)
+  --duration <d>      each measured window (BENCH_DURATION, default 2s; 2.5 means seconds)
   --warmup <d>        warm-up before each window (BENCH_WARMUP, default 1s)
-  --concurrency <n>   Checks in flight (BENCH_CONCURRENCY, default 64)
-  --connections <n>   HTTP/2 connections they share (BENCH_CONNECTIONS, default 4)
-  --client <kind>     grpc-js | http2: the load generator's gRPC client (BENCH_CLIENT, default http2)
   --deadline <d>      grpc-timeout on every Check, like Envoy's ext_authz timeout (BENCH_DEADLINE, default 1s)
-  --scenario <text>   run only scenarios whose name contains the text (repeatable; no-op always runs)
+  --scenario <text>   run only scenarios whose name contains the text (repeatable; also the extra ones)
+  --quick             1 round of ${QUICK.durationMs} ms windows over ${QUICK.scenarios.join(', ')} (unless --scenario says)
   --time-limit <d>    abort the whole run past this (BENCH_TIME_LIMIT, default from the plan)
-  --json              print the report as JSON instead of the table
+  --json              print the report as JSON instead of the tables
   --list              print the scenario names
 
-scenarios:
+scenarios (default):
 ${SCENARIOS.map((s) => `  ${s.name}`).join('\n')}
+extra scenarios (with --scenario):
+${EXTRA_SCENARIOS.map((s) => `  ${s.name}`).join('\n')}
 `;
 
-const FLAGS = ['duration', 'warmup', 'concurrency', 'connections', 'client', 'deadline', 'scenario', 'time-limit'] as const;
+const FLAGS = ['rounds', 'duration', 'warmup', 'deadline', 'scenario', 'time-limit'] as const;
 type Flag = (typeof FLAGS)[number];
 const isFlag = (s: string): s is Flag => (FLAGS as readonly string[]).includes(s);
 
@@ -44,11 +44,13 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   let json = false;
   let help = false;
   let list = false;
+  let quick = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     if (a === '--json') json = true;
     else if (a === '--help' || a === '-h') help = true;
     else if (a === '--list') list = true;
+    else if (a === '--quick') quick = true;
     else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq === -1 ? a.slice(2) : a.slice(2, eq);
@@ -65,17 +67,18 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
     const e = env[name];
     return e === undefined || e === '' ? undefined : [e, name];
   };
-  const durationMs = duration(pick('duration'), 5000, 100);
-  const warmupMs = duration(pick('warmup'), 1000, 0);
-  const concurrency = count(pick('concurrency'), 64, 1, 10_000);
-  const connections = count(pick('connections'), 4, 1, 256);
+  const durationMs = duration(pick('duration'), quick ? QUICK.durationMs : 2000, 100);
+  const warmupMs = duration(pick('warmup'), quick ? QUICK.warmupMs : 1000, 0);
+  const rounds = count(pick('rounds'), quick ? QUICK.rounds : 3, 1, 20);
   const deadlineMs = duration(pick('deadline'), 1000, 10);
-  const client = clientKind(pick('client'));
-  const scenarios = select(given.get('scenario') ?? []);
-  // Budget: each scenario's warm-up and window, plus slack for server start-up (10,000 policies compile).
-  const plan = 30_000 + scenarios.length * (warmupMs + durationMs + 10_000);
+  const texts = given.get('scenario') ?? [];
+  const scenarios = select(texts.length === 0 && quick ? QUICK.scenarios : texts);
+  // Budget: 4 windows a round and 2 fixed-rate ones per scenario, 0.8 s each of verification and
+  // h2load start, plus server start-up (10,000 policies compile).
+  const windows = 4 * rounds + 2;
+  const plan = 60_000 + scenarios.length * (windows * (warmupMs + durationMs + 800) + 10_000);
   const timeLimitMs = duration(pick('time-limit'), plan, 1000);
-  return { bench: { scenarios, client, durationMs, warmupMs, concurrency, connections, deadlineMs, timeLimitMs, closingFloor: true }, json, help, list };
+  return { bench: { scenarios, rounds, durationMs, warmupMs, deadlineMs, timeLimitMs }, json, help, list };
 }
 
 function duration(v: [string, string] | undefined, fallback: number, min: number): number {
@@ -86,14 +89,6 @@ function duration(v: [string, string] | undefined, fallback: number, min: number
   return ms;
 }
 
-function clientKind(v: [string, string] | undefined): ClientKind {
-  if (v === undefined) return DEFAULT_CLIENT;
-  const [text, where] = v;
-  const kind = CLIENT_KINDS.find((k) => k === text);
-  if (kind === undefined) throw new BenchUsageError(`${where}: "${text}" is not one of ${CLIENT_KINDS.join(', ')}`);
-  return kind;
-}
-
 function count(v: [string, string] | undefined, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
   const [text, where] = v;
@@ -102,12 +97,12 @@ function count(v: [string, string] | undefined, fallback: number, min: number, m
   return n;
 }
 
-/** Scenarios whose names contain any of the texts, in table order; the no-op baseline always runs first. */
-export function select(texts: readonly string[], table: readonly Scenario[] = SCENARIOS): Scenario[] {
-  if (texts.length === 0) return [...table];
-  const picked = table.filter((s) => s.name === NOOP_SCENARIO || texts.some((t) => s.name.toLowerCase().includes(t.toLowerCase())));
+/** The default scenarios, or those (default or extra) whose names contain any of the texts, in table order. */
+export function select(texts: readonly string[], table: readonly Scenario[] = [...SCENARIOS, ...EXTRA_SCENARIOS]): Scenario[] {
+  if (texts.length === 0) return [...SCENARIOS];
+  const matches = (s: Scenario, t: string): boolean => s.name.toLowerCase().includes(t.toLowerCase());
   for (const t of texts) {
-    if (!table.some((s) => s.name.toLowerCase().includes(t.toLowerCase()))) throw new BenchUsageError(`--scenario "${t}" matches no scenario`);
+    if (!table.some((s) => matches(s, t))) throw new BenchUsageError(`--scenario "${t}" matches no scenario`);
   }
-  return picked;
+  return table.filter((s) => texts.some((t) => matches(s, t)));
 }

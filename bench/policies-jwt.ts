@@ -5,7 +5,7 @@ import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import type { PolicySet } from './policies.js';
+import { policyHead, type PolicySet } from './policies.js';
 import { writeServerExtras } from './server-extras.js';
 
 export const JWT_ALGORITHMS = ['HS256', 'RS256', 'ES256'] as const;
@@ -76,14 +76,7 @@ function policyYaml(alg: BenchJwtAlgorithm): string {
   const t = jwtTenant(alg);
   const name = `jwt-${alg.toLowerCase()}`;
   const keySource = alg === 'HS256' ? `secretRef: {name: ${name}-key, key: secret}` : `publicKeysRef: {name: ${name}-key}`;
-  return `apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: ${name}, namespace: ${NAMESPACE}}
-spec:
-  hosts: ["${t.host}"]
-  authentication:
-    methods:
-      - name: tokens
+  return `${policyHead(name, t.host)}      - name: tokens
         jwt:
           algorithms: [${alg}]
           ${keySource}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { SID_CLAIM } from '../src/session/authenticator.js';
 import { SessionCodec, SessionIdSigner, SessionKeys } from '../src/session/codec.js';
 import { SESSION_RECORD_VERSION, type SessionRecord } from '../src/session/record.js';
-import type { PolicySet } from './policies.js';
+import { policyHead, type PolicySet } from './policies.js';
 import { writeServerExtras } from './server-extras.js';
 
 export type SessionStorage = 'cookie' | 'redis';
@@ -60,10 +60,7 @@ function loginRecord(storage: SessionStorage, now: number): SessionRecord {
     method: 'keys',
     // Cookie sessions carry a random id that logout revokes, as the create hook seals them.
     claims: storage === 'cookie' ? { [SID_CLAIM]: randomBytes(16).toString('base64url') } : undefined,
-    iat: now,
-    lat: now,
-    exp: now + ABSOLUTE_MS,
-    idleExp: now + IDLE_MS,
+    ...sessionTimes(now),
   };
 }
 
@@ -97,24 +94,15 @@ export function sessionCookie(storage: SessionStorage): string {
   }
 }
 
-function yaml(storage: SessionStorage): string {
-  const t = sessionTenant(storage);
-  const name = `web-${storage}`;
-  return `apiVersion: gatehouse.dev/v1alpha1
-kind: AuthPolicy
-metadata: {name: ${name}, namespace: ${NAMESPACE}}
-spec:
-  hosts: ["${t.host}"]
-  authentication:
-    methods:
-      - name: keys
-        apiKey:
-          from: [{header: apikey}]
-          selector: {matchLabels: {bench.gatehouse.dev/login: ${name}}}
-  session:
+/**
+ * A policy's `session` block, `response` and its session-key Secret, for a policy named `name`: long
+ * timeouts, so no renewal falls due during a run.
+ */
+export function sessionYaml(name: string, storage: SessionStorage, secret: string, sameSite: 'Strict' | 'Lax' = 'Strict'): string {
+  return `  session:
     storage: ${storage}
     secretRef: {name: ${name}-session}
-    cookie: {name: ${SESSION_COOKIE}, path: /, sameSite: Strict, secure: true, httpOnly: true}
+    cookie: {name: ${SESSION_COOKIE}, path: /, sameSite: ${sameSite}, secure: true, httpOnly: true}
     absoluteTimeout: ${ABSOLUTE_MS / HOUR}h
     idleTimeout: ${IDLE_MS / HOUR}h
     renewBefore: 5m
@@ -127,7 +115,22 @@ metadata:
   name: ${name}-session
   namespace: ${NAMESPACE}
   labels: {gatehouse.dev/credential: session-keys}
-stringData: {k1: "${sessionSecret(storage)}"}
+stringData: {k1: "${secret}"}`;
+}
+
+/** Session validity of a record made at `now`: `exp` and `idleExp` as the policy's timeouts set them. */
+export function sessionTimes(now: number): { iat: number; lat: number; exp: number; idleExp: number } {
+  return { iat: now, lat: now, exp: now + ABSOLUTE_MS, idleExp: now + IDLE_MS };
+}
+
+function yaml(storage: SessionStorage): string {
+  const t = sessionTenant(storage);
+  const name = `web-${storage}`;
+  return `${policyHead(name, t.host)}      - name: keys
+        apiKey:
+          from: [{header: apikey}]
+          selector: {matchLabels: {bench.gatehouse.dev/login: ${name}}}
+${sessionYaml(name, storage, sessionSecret(storage))}
 ---
 apiVersion: v1
 kind: Secret

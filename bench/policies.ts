@@ -39,16 +39,28 @@ export function apiKeyTarget(count: number): number {
   return Math.floor((count * 7) / 10);
 }
 
-function tenantYaml(i: number): string {
-  const t = apiKeyTenant(i);
+/** Keys of tenant `i` beyond its first: deterministic, never sent, there to fill the key tables. */
+function extraKeys(i: number, keysPerTenant: number): string[] {
+  return Array.from({ length: keysPerTenant - 1 }, (_, k) => createHash('sha256').update(`bench-key-${i}-${k + 1}`).digest('hex').slice(0, 32));
+}
+
+/** An AuthPolicy manifest up to its list of methods: the manifests here differ only after it. */
+export function policyHead(name: string, host: string): string {
   return `apiVersion: gatehouse.dev/v1alpha1
 kind: AuthPolicy
-metadata: {name: tenant-${i}, namespace: ${NAMESPACE}}
+metadata: {name: ${name}, namespace: ${NAMESPACE}}
 spec:
-  hosts: ["${t.host}"]
+  hosts: ["${host}"]
   authentication:
     methods:
-      - name: keys
+`;
+}
+
+function tenantYaml(i: number, keysPerTenant: number): string {
+  const t = apiKeyTenant(i);
+  // One Secret holds a tenant's keys, one per line (api_key), as the apiKey method reads them.
+  const keys = [t.key, ...extraKeys(i, keysPerTenant)].join('\\n');
+  return `${policyHead(`tenant-${i}`, t.host)}      - name: keys
         apiKey:
           from: [{header: ${API_KEY_HEADER}}]
           selector: {matchLabels: {bench.gatehouse.dev/tenant: "t${i}"}}
@@ -64,19 +76,20 @@ metadata:
   annotations:
     gatehouse.dev/consumer-id: ${t.consumerId}
     gatehouse.dev/groups: tenants
-stringData: {api_key: "${t.key}"}
+stringData: {api_key: "${keys}"}
 `;
 }
 
-/** `count` API-key policies on distinct hosts, each selecting its own Secret by label. */
-export function apiKeyPolicies(count: number): PolicySet {
+/** `count` API-key policies on distinct hosts, each selecting its own Secret (of `keysPerTenant` keys) by label. */
+export function apiKeyPolicies(count: number, keysPerTenant = 1): PolicySet {
   if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`policy count must be a positive integer, got ${count}`);
+  if (!Number.isSafeInteger(keysPerTenant) || keysPerTenant < 1) throw new RangeError(`keys per tenant must be a positive integer, got ${keysPerTenant}`);
   return {
-    id: `api-key-${count}`,
+    id: `api-key-${count}x${keysPerTenant}`,
     write(dir) {
       for (let first = 0; first < count; first += PER_FILE) {
         const docs: string[] = [];
-        for (let i = first; i < Math.min(count, first + PER_FILE); i++) docs.push(tenantYaml(i));
+        for (let i = first; i < Math.min(count, first + PER_FILE); i++) docs.push(tenantYaml(i, keysPerTenant));
         writeFileSync(join(dir, `tenants-${String(first).padStart(6, '0')}.yaml`), docs.join('---\n'));
       }
       return count;

@@ -1,65 +1,70 @@
-// The report as a markdown table (what `npm run bench` prints) or as JSON.
+// The report as markdown tables (what `npm run bench` prints) or as JSON.
 import type { BenchReport, ScenarioResult } from './harness.js';
 
 const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
-const thousands = (n: number): string => Math.round(n).toLocaleString('en-US');
+const whole = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+const mb = (bytes: number): string => fixed(bytes / 1024 / 1024, 0);
+const percent = (cores: number): string => (Number.isFinite(cores) ? `${Math.round(cores * 100)}%` : '-');
 
-function answer(r: ScenarioResult): string {
-  if (r.problem !== undefined) return `WRONG: ${r.problem}`;
-  const first = r.samples[0];
-  if (first === undefined) return '-';
-  switch (first.kind) {
-    case 'ok':
-      return 'allow';
-    case 'denied':
-      return `deny ${String(first.denied.status)} ${first.message}`;
-    case 'none':
-      return 'none';
-    default: {
-      const never: never = first;
-      return String(never);
-    }
-  }
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const right = (i: number): boolean => i > 0;
+  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => (right(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (right(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(head), rule, ...rows.map(line)];
 }
 
+const quantiles = (f: ScenarioResult['floor']): string => `${whole(f.p50Micros)} / ${whole(f.p99Micros)} / ${whole(f.p999Micros)}`;
+
 export function formatTable(report: BenchReport): string {
-  const head = ['scenario', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'p99.9 ms', 'requests', 'errors', 'server CPU', 'server µs/Check', 'client CPU', 'answer'];
-  const rows = report.results.map((r) => [
-    r.name,
-    thousands(r.rps),
-    r.ratio === undefined ? '-' : fixed(r.ratio, 2),
-    fixed(r.p50Ms, 2),
-    fixed(r.p99Ms, 2),
-    fixed(r.p999Ms, 2),
-    thousands(r.requests),
-    String(r.errors),
-    `${Math.round(r.serverCpu * 100)}%`,
-    fixed(r.serverMicrosPerCheck, 0),
-    `${Math.round(r.clientCpu * 100)}%`,
-    answer(r),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const right = (i: number): boolean => i > 0 && i < head.length - 1;
-  const line = (cells: readonly string[]): string =>
-    `| ${cells.map((c, i) => (right(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (right(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
-  const errors = report.results.filter((r) => r.firstError !== undefined).map((r) => `- ${r.name}: ${r.errors} errors, first: ${r.firstError}`);
+  const speed = table(
+    ['scenario', 'req/s', 'floor req/s', 'ratio', 'mean µs', 'floor µs', 'added µs', 'p50/p99/p99.9 µs', 'floor p50/p99/p99.9', 'at req/s (floor)', 'server CPU', 'h2load CPU'],
+    report.results.map((r) => [
+      r.name,
+      whole(r.gatehouse.rps),
+      whole(r.floor.rps),
+      fixed(r.ratio, 2),
+      fixed(r.gatehouse.meanMicros, 0),
+      fixed(r.floor.meanMicros, 0),
+      fixed(r.addedMicros, 0),
+      quantiles(r.gatehouse),
+      quantiles(r.floor),
+      `${whole(r.gatehouse.achievedRate)} / ${whole(r.floor.achievedRate)}`,
+      percent(r.gatehouse.serverCpu),
+      percent(r.gatehouse.loadCpu),
+    ]),
+  );
+  const memory = table(
+    ['server', 'RSS idle MB', 'RSS after MB', 'RSS after / floor', 'bytes/Check', 'floor bytes/Check'],
+    [
+      ['no-op floor (one process, whole run)', mb(report.floorRssIdleBytes), mb(report.floorRssAfterBytes), '1.00', '', ''],
+      ...report.results.map((r) => [
+        r.name,
+        mb(r.rssIdleBytes),
+        mb(r.rssAfterBytes),
+        fixed(r.rssAfterBytes / report.floorRssAfterBytes, 2),
+        whole(r.gatehouse.bytesPerCheck),
+        whole(r.floor.bytesPerCheck),
+      ]),
+    ],
+  );
+  const problems = report.results.filter((r) => r.problem !== undefined).map((r) => `- ${r.name}: WRONG: ${r.problem}`);
   return [
-    `node ${report.node}, ${report.concurrency} Checks in flight over ${report.connections} connections (${report.client} client), ` +
-      `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s per scenario; ratio = req/s / no-op req/s`,
+    `node ${report.node}; h2load pinned to its own core; best of ${report.rounds} interleaved no-op/gatehouse windows of ` +
+      `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s. req/s: 1 connection × 64 in flight (HTTP/1.1: 16 connections); ` +
+      `mean: 1 in flight; p50/p99/p99.9: fixed rate asked at half the floor's req/s, over 10 connections (HTTP/1.1: 16); ratio = req/s / floor req/s; added = mean - floor mean`,
     '',
-    line(head),
-    rule,
-    ...rows.map(line),
-    ...(errors.length > 0 ? ['', ...errors] : []),
+    ...speed,
+    '',
+    ...memory,
+    '',
+    report.scaling === undefined || report.scalingRaw === undefined
+      ? 'scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = - (not run)'
+      : `scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = ${fixed(report.scaling, 2)} (each over its floor; ${fixed(report.scalingRaw, 2)} as measured)`,
+    ...(problems.length > 0 ? ['', ...problems] : []),
   ].join('\n');
 }
 
-/** The report without the decoded samples' bulk: first sample only. */
 export function formatJson(report: BenchReport): string {
-  return JSON.stringify(
-    { ...report, results: report.results.map((r) => ({ ...r, samples: r.samples.slice(0, 1) })) },
-    (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
-    2,
-  );
+  return JSON.stringify(report, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
 }

@@ -1,5 +1,6 @@
-// `npm run bench`: runs every scenario and prints one table. Exit 0 only when every scenario answered
-// without errors and as it claims (allow vs deny); 2 for bad flags.
+// `npm run bench`: runs every scenario and prints the tables. Exit 0 only when every scenario answered
+// without errors and as it claims (allow vs deny); 1 otherwise or when h2load is missing; 2 for bad flags.
+import { h2loadAvailable } from './h2load.js';
 import { runBench } from './harness.js';
 import { BenchUsageError, parseCli, USAGE } from './options.js';
 import { formatJson, formatTable } from './report.js';
@@ -25,7 +26,11 @@ async function main(): Promise<number> {
     for (const s of cli.bench.scenarios) process.stdout.write(`${s.name}\n`);
     return 0;
   }
-  if (pin(process.pid, LOAD_CPU)) process.stderr.write(`bench: servers pinned to CPU ${SERVER_CPU}, the load generator to CPU ${LOAD_CPU}\n`);
+  if (!h2loadAvailable()) {
+    process.stderr.write('bench: h2load not found; install nghttp2-client (scripts/system-deps.sh does)\n');
+    return 1;
+  }
+  if (pin(process.pid, LOAD_CPU)) process.stderr.write(`bench: servers pinned to CPU ${SERVER_CPU}, h2load to CPU ${LOAD_CPU}\n`);
   // Interrupted: the run stops what it started and removes its files; a second signal does not wait.
   const abort = new AbortController();
   let interrupted: number | undefined;

@@ -10,7 +10,8 @@ export function sessionScenarios(): Scenario[] {
     const t = sessionTenant(storage);
     return {
       name: `session allow (${storage})`,
-      server: { kind: 'gatehouse', policies: sessionPolicies(storage) },
+      policies: sessionPolicies(storage),
+      transport: 'grpc',
       request: () => ({
         http: { method: 'GET', host: t.host, path: '/account/orders?page=2', headers: { cookie: sessionCookie(storage), 'user-agent': 'bench/1' } },
       }),

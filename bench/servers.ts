@@ -1,9 +1,10 @@
 // The server under load, in its own process so it has a core to itself. Every child started here is
 // remembered until it has exited, and killed when the orchestrator exits for any reason.
-import { pin, SERVER_CPU } from './affinity.js';
+import { descendants, LOAD_CPU, pin, SERVER_CPU } from './affinity.js';
 import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseServerMessage, type ServerCommand, type ServerMessage, type ServerMode } from './protocol.js';
+import { parseServerMessage, type ServerCommand, type ServerMessage, type ServerMode, type Tally } from './protocol.js';
 
 const ENTRY = fileURLToPath(new URL('./server.js', import.meta.url));
 const STOP_GRACE_MS = 3000;
@@ -28,11 +29,20 @@ export class ServerStartError extends Error {
 
 export interface ServerProcess {
   readonly pid: number;
-  readonly port: number;
+  readonly grpcPort: number;
+  /** Forward-auth (gatehouse) or the no-op HTTP server. */
+  readonly httpPort: number;
   readonly policiesReady: number;
   readonly policiesInvalid: number;
   /** Total CPU time the server process has used so far, in microseconds. */
   cpuMicros(): Promise<number>;
+  /** Checks answered since start, by outcome. */
+  tally(): Promise<Tally>;
+  /** Starts counting JS heap allocation; allocStop() reports it. */
+  allocStart(): void;
+  allocStop(): Promise<{ readonly bytes: number; readonly gcs: number; readonly elu: number }>;
+  /** Resident set size now (VmRSS), in bytes. */
+  rssBytes(): number;
   /** Graceful stop, then SIGKILL after a grace period; resolves once the process is gone. */
   stop(): Promise<void>;
 }
@@ -77,6 +87,20 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
     if (child.connected) child.send(c);
   };
 
+  // One probe at a time: the answer to a probe is the next message.
+  let queue: Promise<unknown> = Promise.resolve();
+  const ask = <T extends ServerMessage['type']>(c: ServerCommand['type'], answer: T): Promise<Extract<ServerMessage, { type: T }>> => {
+    const next = queue.then(async () => {
+      const reply = nextMessage(10_000, `a ${c} probe`);
+      command({ type: c });
+      const r = await reply;
+      if (r.type !== answer) throw new Error(`expected a ${answer} answer, got ${r.type}`);
+      return r as Extract<ServerMessage, { type: T }>;
+    });
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     command({ type: 'stop' });
@@ -90,18 +114,19 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
     if (pid === undefined) throw new ServerStartError(`server process could not be started: ${output}`);
     const m = await nextMessage(timeoutMs, 'start-up');
     if (m.type !== 'ready') throw new ServerStartError(m.type === 'failed' ? `server failed to start: ${m.message}` : `unexpected ${m.type} message at start-up`);
+    // What the server started (its redis-server) stands for another machine: off the server's core.
+    for (const d of descendants(pid)) pin(d, LOAD_CPU);
     return {
       pid,
-      port: m.port,
+      grpcPort: m.grpcPort,
+      httpPort: m.httpPort,
       policiesReady: m.policiesReady,
       policiesInvalid: m.policiesInvalid,
-      cpuMicros: async () => {
-        const answer = nextMessage(5000, 'a CPU probe');
-        command({ type: 'cpu' });
-        const r = await answer;
-        if (r.type !== 'cpu') throw new Error(`expected a CPU probe answer, got ${r.type}`);
-        return r.micros;
-      },
+      cpuMicros: async () => (await ask('cpu', 'cpu')).micros,
+      tally: async () => (await ask('tally', 'tally')).tally,
+      allocStart: () => command({ type: 'alloc-start' }),
+      allocStop: async () => ask('alloc-stop', 'alloc'),
+      rssBytes: () => vmRss(pid),
       stop,
     };
   };
@@ -110,6 +135,12 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
     await exited;
     throw e;
   });
+}
+
+function vmRss(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (m === null) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(m[1]) * 1024;
 }
 
 /** Kills every server still running (used when a run is aborted). */
