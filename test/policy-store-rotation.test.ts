@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SecretResource } from '../src/config/resources.js';
+import type { Allow } from '../src/core/decision.js';
 import { CheckInput } from '../src/core/input.js';
 import { Pipeline } from '../src/core/pipeline.js';
 import type { PolicyIndex } from '../src/policy/index.js';
@@ -40,6 +41,13 @@ function bigStore(): PolicyStore {
   }
   store.markSynced();
   return store;
+}
+
+function allowOf(index: PolicyIndex | undefined, host: string, key: string): Allow {
+  const input = new CheckInput({ method: 'GET', scheme: 'https', host, path: '/', headers: new Map([['apikey', key]]), peer: '127.0.0.1' });
+  const decision = pipeline.decide(index, input, Date.now());
+  assert.ok(!(decision instanceof Promise) && decision.kind === 'allow', 'an allow');
+  return decision;
 }
 
 function answer(index: PolicyIndex | undefined, host: string, key: string): string {
@@ -86,5 +94,35 @@ describe('a Secret change among 2,000 policies', () => {
     assert.notEqual(store.index, index);
     assert.equal(answer(store.index, 'moved.test', 'key-42-a'), 'allow');
     assert.equal(answer(store.index, 'p42.test', 'key-42-a'), 'deny 403');
+  });
+});
+
+describe('the identity headers of a key, prepared once and reused by every allow', () => {
+  it('a key allowed twice sets the same headers; once another policy adds its own header name, that name is stripped too', () => {
+    const store = new PolicyStore({ clock: Date.now });
+    store.upsertPolicy({ namespace: 'shop', name: 'policy-1', generation: 1, creationTimestamp: undefined, spec: policySpec(1, 'one.test'), origin: 'test' });
+    store.upsertSecret(keySecret(1, 1, 'key-one'));
+    store.markSynced();
+    const first = allowOf(store.index, 'one.test', 'key-one');
+    const again = allowOf(store.index, 'one.test', 'key-one');
+    assert.deepEqual(again.setHeaders, [
+      { name: 'x-consumer-id', value: 'consumer-1' },
+      { name: 'x-credential-identifier', value: 'shop/secret-1' },
+    ]);
+    assert.deepEqual(again.setHeaders, first.setHeaders);
+    assert.equal(again.removeHeaders.includes('x-partner-id'), false);
+
+    store.upsertPolicy({
+      namespace: 'shop',
+      name: 'policy-2',
+      generation: 1,
+      creationTimestamp: undefined,
+      spec: { ...policySpec(2, 'two.test'), response: { identityHeaders: { consumerId: 'X-Partner-Id' } } },
+      origin: 'test',
+    });
+    store.flush();
+    const later = allowOf(store.index, 'one.test', 'key-one');
+    assert.deepEqual(later.setHeaders, first.setHeaders);
+    assert.ok(later.removeHeaders.includes('x-partner-id'), later.removeHeaders.join(', '));
   });
 });

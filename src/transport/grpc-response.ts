@@ -51,9 +51,9 @@ function grpcCodeForStatus(status: number): number {
 function okResponse(allow: Allow): OkHttpResponseMsg {
   // Empty lists are left out: most allows carry one or two headers, nothing else.
   const out: {
-    headers?: HeaderValueOptionMsg[];
+    headers?: readonly HeaderValueOptionMsg[];
     headers_to_remove?: readonly string[];
-    response_headers_to_add?: HeaderValueOptionMsg[];
+    response_headers_to_add?: readonly HeaderValueOptionMsg[];
     query_parameters_to_remove?: readonly string[];
   } = {};
   if (allow.setHeaders.length > 0) out.headers = options(allow.setHeaders, OVERWRITE);
@@ -82,9 +82,16 @@ function deniedHeaders(pairs: readonly HeaderPair[]): HeaderValueOptionMsg[] {
   return out;
 }
 
-function options(pairs: readonly HeaderPair[], append: { readonly value: boolean }): HeaderValueOptionMsg[] {
+/** Encoded forms of frozen header lists (an identity's, prepared once by allowFor), shared by every Check. */
+const encoded = new WeakMap<readonly HeaderPair[], readonly HeaderValueOptionMsg[]>();
+
+function options(pairs: readonly HeaderPair[], append: { readonly value: boolean }): readonly HeaderValueOptionMsg[] {
+  const shared = append === OVERWRITE && Object.isFrozen(pairs);
+  const hit = shared ? encoded.get(pairs) : undefined;
+  if (hit !== undefined) return hit;
   const out: HeaderValueOptionMsg[] = [];
   for (const p of pairs) out.push({ header: { key: p.name, value: p.value }, append });
+  if (shared) encoded.set(pairs, Object.freeze(out));
   return out;
 }
 
