@@ -7,7 +7,7 @@
 import { DEFAULT_IDENTITY_HEADERS } from '../core/identity.js';
 import type { CompiledPolicy } from '../core/ports.js';
 import { lookAlike } from '../core/respond.js';
-import { permissive } from './fall-through.js';
+import { sameRoute } from './same-route.js';
 import { MethodNotAllowed, type PolicyLookup, type Route, type RouteQuery } from '../core/route.js';
 import type { RouteTrace } from '../core/trace.js';
 
@@ -374,29 +374,6 @@ export class PolicyIndex implements PolicyLookup {
   hostTables(): [string, HostTable][] {
     return this.#enforced.hostTables();
   }
-}
-
-/**
- * Whether two compiled policies are indexed, ordered and warned about (fall-through) alike: the same
- * id, hosts, paths, methods, path options, enforcement and identity header names, equally permissive.
- */
-export function sameRoute(a: CompiledPolicy, b: CompiledPolicy): boolean {
-  return (
-    a.id === b.id &&
-    a.enforcement === b.enforcement &&
-    a.pathOptions === b.pathOptions &&
-    a.otherMethods === b.otherMethods &&
-    sameList(a.hosts, b.hosts) &&
-    sameList(a.paths, b.paths) &&
-    sameList(a.headerNames, b.headerNames) &&
-    sameList(a.methods === undefined ? undefined : [...a.methods], b.methods === undefined ? undefined : [...b.methods]) &&
-    permissive(a) === permissive(b)
-  );
-}
-
-function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function collectConflicts(host: string, path: string, list: readonly CompiledPolicy[], out: Conflict[]): void {

@@ -1,5 +1,6 @@
 // Holds what the sources report (policies, Secrets), compiles what changed, and swaps a new index in
-// atomically. A policy that turns invalid keeps its last good version serving (re-compiled against
+// atomically (or, when the recompiled policies route as before, swaps them into the serving index in
+// place, equally atomically: lookups are synchronous). A policy that turns invalid keeps its last good version serving (re-compiled against
 // current Secrets); a new invalid one serves only denials for its hosts. A Secret change recompiles
 // exactly the policies that read it. A policy whose identity provider has never answered serves (its
 // other methods and existing sessions work) but is not Ready (`ProviderUnavailable`); the store
