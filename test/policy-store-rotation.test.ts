@@ -1,6 +1,7 @@
 // A rotated Secret among thousands of policies: the store recompiles the one policy that selects it and
 // swaps it into the serving index in place, instead of rebuilding an index of every policy per event
 // (which made a 10,000-policy process grow to 850 MB over 200 rotations). What serves must not change.
+// Also what the Check path now prepares once and reuses: a key's upstream headers, an unknown key's 401.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SecretResource } from '../src/config/resources.js';
@@ -124,5 +125,31 @@ describe('the identity headers of a key, prepared once and reused by every allow
     const later = allowOf(store.index, 'one.test', 'key-one');
     assert.deepEqual(later.setHeaders, first.setHeaders);
     assert.ok(later.removeHeaders.includes('x-partner-id'), later.removeHeaders.join(', '));
+  });
+});
+
+describe('a flood of unknown keys, refused with one prepared answer per policy', () => {
+  it('each policy refuses an unknown key with its own realm, the same answer every time', () => {
+    const store = bigStore();
+    const refusal = (host: string): unknown => {
+      const input = new CheckInput({ method: 'GET', scheme: 'https', host, path: '/', headers: new Map([['apikey', 'nobody-has-this']]), peer: '127.0.0.1' });
+      const decision = pipeline.decide(store.index, input, Date.now());
+      assert.ok(!(decision instanceof Promise) && decision.kind === 'deny', 'a deny');
+      return { status: decision.status, code: decision.code, policy: decision.policy, headers: decision.headers, body: decision.body };
+    };
+    const expected = (p: number): unknown => ({
+      status: 401,
+      code: 'key_unknown',
+      policy: `shop/policy-${p}`,
+      headers: [
+        { name: 'www-authenticate', value: `Key realm="p${p}.test"` },
+        { name: 'content-type', value: 'application/json' },
+      ],
+      body: '{"code":"key_unknown","message":"Invalid authentication credentials"}',
+    });
+    for (let round = 0; round < 3; round++) {
+      assert.deepEqual(refusal('p1.test'), expected(1));
+      assert.deepEqual(refusal('p2.test'), expected(2));
+    }
   });
 });
