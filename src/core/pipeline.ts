@@ -4,7 +4,7 @@
 import type { AllowHook, CompiledPolicy, RequestContext, SkipRule } from './ports.js';
 import { MethodNotAllowed, type PolicyLookup } from './route.js';
 import { authenticate, isPromise, type Maybe, type Outcome } from './authenticate.js';
-import type { Decision } from './decision.js';
+import type { Decision, Deny } from './decision.js';
 import { EMPTY_PAIRS } from './decision.js';
 import { asGatehouseError, type Challenge, GatehouseError } from './errors.js';
 import type { HeaderPair, Identity } from './identity.js';
@@ -163,6 +163,25 @@ function skipped(policy: CompiledPolicy, input: CheckInput, path: string, trace:
   return false;
 }
 
+/** The last refusal made for an error, by policy and method: refused keys repeat the same few. */
+const refusals = new WeakMap<GatehouseError, { readonly policy: CompiledPolicy; readonly method: string | undefined; readonly deny: Deny }>();
+
+/**
+ * The 401 for an error under a policy, with every method's challenge. A failure (`key_unknown`...) is
+ * one shared error, so a flood of bad keys reuses one frozen Deny instead of building it per Check;
+ * an error made for one request is collected with its entry.
+ */
+function refusal(error: GatehouseError, policy: CompiledPolicy, method: string | undefined): Deny {
+  const hit = refusals.get(error);
+  if (hit !== undefined && hit.policy === policy && hit.method === method) return hit.deny;
+  const challenges: Challenge[] = [];
+  for (const a of policy.authenticators) if (a.challenge !== undefined) challenges.push({ scheme: a.challenge });
+  const d = denyFor(error, policy, method, challenges);
+  const deny: Deny = Object.freeze({ ...d, headers: Object.freeze(d.headers) });
+  refusals.set(error, { policy, method, deny });
+  return deny;
+}
+
 function unauthenticated(
   outcome: Extract<Outcome, { kind: 'unauthenticated' }>,
   policy: CompiledPolicy,
@@ -171,12 +190,10 @@ function unauthenticated(
   ctx: RequestContext,
   trace: TraceSink | undefined,
 ): Maybe<Decision> {
-  const challenges: Challenge[] = [];
-  for (const a of policy.authenticators) if (a.challenge !== undefined) challenges.push({ scheme: a.challenge });
   const anon = policy.anonymous;
   if (anon !== undefined) trace?.anonymous(anon, outcome.failure === undefined && !outcome.presented);
-  if (outcome.failure !== undefined) return denyFor(outcome.failure, policy, outcome.method, challenges);
-  if (outcome.presented) return denyFor(CREDENTIAL_INCOMPLETE, policy, outcome.method, challenges);
+  if (outcome.failure !== undefined) return refusal(outcome.failure, policy, outcome.method);
+  if (outcome.presented) return refusal(CREDENTIAL_INCOMPLETE, policy, outcome.method);
   if (anon !== undefined) {
     const identity: Identity = {
       method: 'anonymous',
@@ -197,7 +214,7 @@ function unauthenticated(
     trace?.responded(a.name);
     return answer;
   }
-  return denyFor(CREDENTIAL_MISSING, policy, undefined, challenges);
+  return refusal(CREDENTIAL_MISSING, policy, undefined);
 }
 
 function authorize(

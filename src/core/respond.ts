@@ -94,35 +94,29 @@ export function allowFor(
   mutations: Mutations | undefined,
   responseHeaders: readonly HeaderPair[],
 ): Allow | undefined {
-  const set: HeaderPair[] = [];
-  if (identity !== undefined && policy !== undefined) {
-    const h = policy.identityHeaders;
-    set.push({ name: h.consumerId, value: identity.consumerId });
-    if (identity.username !== undefined) set.push({ name: h.username, value: identity.username });
-    if (identity.customId !== undefined) set.push({ name: h.customId, value: identity.customId });
-    if (identity.credential !== undefined) set.push({ name: h.credential, value: identity.credential });
-    if (identity.groups.length > 0) set.push({ name: h.groups, value: identity.groups.join(', ') });
-    if (identity.anonymous) set.push({ name: h.anonymous, value: 'true' });
-    for (const x of identity.headers) set.push(x);
-  }
-  for (const x of set) if (CONTROL.test(x.value)) return undefined;
+  const base = policy === undefined || identity === undefined ? undefined : identityHeadersOf(policy, identity, names);
+  if (base !== undefined && base.set === undefined) return undefined;
   const extra = mutations?.removeHeaders;
   const cookies = mutations?.removeCookies;
-  let cookieRemoved = false;
-  if (cookies !== undefined && cookies.length > 0) {
-    const rest = rewriteCookies(input, cookies);
-    if (rest === undefined) cookieRemoved = true;
-    else set.push({ name: 'cookie', value: rest });
-  }
   const lookAlikes = lookAlikesIn(input, names.identityLookAlikes);
-  let remove: readonly string[] = names.identityHeaders;
-  if (set.length > 0 || extra !== undefined || cookieRemoved || lookAlikes !== undefined) {
-    const setNames = new Set(set.map((x) => x.name));
+  let set: readonly HeaderPair[] = base?.set ?? EMPTY_PAIRS;
+  let remove: readonly string[] = base?.remove ?? names.identityHeaders;
+  // The usual allow (no mutations, no look-alike header) sends the prepared lists as they are.
+  if (extra !== undefined || (cookies !== undefined && cookies.length > 0) || lookAlikes !== undefined) {
+    const all = [...set];
+    let cookieRemoved = false;
+    if (cookies !== undefined && cookies.length > 0) {
+      const rest = rewriteCookies(input, cookies);
+      if (rest === undefined) cookieRemoved = true;
+      else all.push({ name: 'cookie', value: rest });
+    }
+    const setNames = new Set(all.map((x) => x.name));
     const out: string[] = [];
     for (const n of names.identityHeaders) if (!setNames.has(n)) out.push(n);
     if (extra !== undefined) for (const n of extra) if (!setNames.has(n) && !out.includes(n)) out.push(n);
     if (cookieRemoved && !out.includes('cookie')) out.push('cookie');
     if (lookAlikes !== undefined) for (const n of lookAlikes) if (!out.includes(n)) out.push(n);
+    set = all;
     remove = out;
   }
   return {
@@ -136,6 +130,46 @@ export function allowFor(
     responseHeaders,
     removeQuery: mutations?.removeQuery ?? EMPTY_NAMES,
   };
+}
+
+/** An identity's headers under a policy, and the identity headers of the index it does not set. */
+interface IdentityHeaders {
+  readonly policy: CompiledPolicy;
+  readonly names: StrippedHeaders;
+  /** Undefined when a value cannot be sent as a header (a control character). */
+  readonly set: readonly HeaderPair[] | undefined;
+  readonly remove: readonly string[];
+}
+
+/**
+ * Identities are frozen and shared (one per API key, per cached token): their header lists are built
+ * on the first allow and reused, instead of a dozen small objects per Check. Recompiling a policy or
+ * swapping the index makes new keys, so an entry never outlives what it was built from.
+ */
+const identityHeaders = new WeakMap<Identity, IdentityHeaders>();
+
+function identityHeadersOf(policy: CompiledPolicy, identity: Identity, names: StrippedHeaders): IdentityHeaders {
+  const hit = identityHeaders.get(identity);
+  if (hit !== undefined && hit.policy === policy && hit.names === names) return hit;
+  const h = policy.identityHeaders;
+  const set: HeaderPair[] = [{ name: h.consumerId, value: identity.consumerId }];
+  if (identity.username !== undefined) set.push({ name: h.username, value: identity.username });
+  if (identity.customId !== undefined) set.push({ name: h.customId, value: identity.customId });
+  if (identity.credential !== undefined) set.push({ name: h.credential, value: identity.credential });
+  if (identity.groups.length > 0) set.push({ name: h.groups, value: identity.groups.join(', ') });
+  if (identity.anonymous) set.push({ name: h.anonymous, value: 'true' });
+  for (const x of identity.headers) set.push(x);
+  const sendable = !set.some((x) => CONTROL.test(x.value));
+  const setNames = new Set(set.map((x) => x.name));
+  const remove = names.identityHeaders.filter((n) => !setNames.has(n));
+  const entry: IdentityHeaders = {
+    policy,
+    names,
+    set: sendable ? Object.freeze(set) : undefined,
+    remove: remove.length === 0 ? EMPTY_NAMES : Object.freeze(remove),
+  };
+  identityHeaders.set(identity, entry);
+  return entry;
 }
 
 /** Request header names that fold onto an identity header name but are not spelled like one. */

@@ -14,7 +14,7 @@ export interface FallThrough {
 }
 
 /** Admits a request without a credential: an anonymous consumer it does not refuse, or skip rules. */
-function permissive(p: CompiledPolicy): boolean {
+export function permissive(p: CompiledPolicy): boolean {
   return (p.anonymous !== undefined && !p.rules.some((r) => r.name === 'allowAnonymous')) || p.skip.length > 0;
 }
 

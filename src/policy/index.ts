@@ -7,6 +7,7 @@
 import { DEFAULT_IDENTITY_HEADERS } from '../core/identity.js';
 import type { CompiledPolicy } from '../core/ports.js';
 import { lookAlike } from '../core/respond.js';
+import { sameRoute } from './same-route.js';
 import { MethodNotAllowed, type PolicyLookup, type Route, type RouteQuery } from '../core/route.js';
 import type { RouteTrace } from '../core/trace.js';
 
@@ -69,6 +70,16 @@ export class HostTable {
     let slot = table.bySlot.get(prefix);
     if (slot === undefined) table.bySlot.set(prefix, (slot = { prefix, policies: [], methods: undefined, refusal: undefined, fallThrough: false }));
     slot.policies.push(policy);
+  }
+
+  /** Puts `next` where `old` was under `prefix`; the order is kept (same id and creation time). */
+  replace(prefix: string, old: CompiledPolicy, next: CompiledPolicy): void {
+    const slot = this.tables.find((t) => t.options === old.pathOptions)?.bySlot.get(prefix);
+    const at = slot?.policies.indexOf(old) ?? -1;
+    if (slot === undefined || at === -1) throw new Error(`policy ${old.id} is not indexed at ${this.host}${prefix}`);
+    slot.policies[at] = next;
+    // The 405 answer is built from the slot's first policy (realm, deny template).
+    if (at === 0 && slot.methods !== undefined) slot.refusal = new MethodNotAllowed(slot.policies, slot.methods);
   }
 
   seal(order: (a: CompiledPolicy, b: CompiledPolicy) => number): void {
@@ -221,6 +232,13 @@ class RouteTables {
     }
   }
 
+  replace(old: CompiledPolicy, next: CompiledPolicy): void {
+    for (const host of old.hosts) {
+      const table = this.#table(host);
+      for (const path of old.paths) table.replace(path, old, next);
+    }
+  }
+
   lookup<T extends Picked>(q: RouteQuery, pick: Picker<T>, trace: Tracing | undefined): T | undefined {
     const host = q.host;
     const exact = this.#exact.get(host)?.find(q, pick, trace, false);
@@ -274,8 +292,7 @@ export class PolicyIndex implements PolicyLookup {
   readonly size: number;
   /** Policies in shadow mode. */
   readonly shadowCount: number;
-  /** API keys held by the indexed policies. */
-  readonly keyCount: number;
+  #keyCount: number;
 
   constructor(entries: readonly IndexEntry[]) {
     const created = this.#createdAt;
@@ -316,7 +333,31 @@ export class PolicyIndex implements PolicyLookup {
     this.identityLookAlikes = new Set([...names].map(lookAlike));
     this.size = entries.length;
     this.shadowCount = shadows;
-    this.keyCount = keys;
+    this.#keyCount = keys;
+  }
+
+  /** API keys held by the indexed policies. */
+  get keyCount(): number {
+    return this.#keyCount;
+  }
+
+  /** Whether `replace` can swap `old` for `next`: `old` is indexed and both route alike. */
+  replaceable(old: CompiledPolicy, next: CompiledPolicy, createdAt: string | undefined): boolean {
+    return this.#createdAt.has(old) && this.#createdAt.get(old) === createdAt && sameRoute(old, next);
+  }
+
+  /**
+   * Swaps a policy for a recompiled version that routes exactly as it did (`sameRoute`), in place:
+   * a rotated Secret then costs its own policy, not a rebuild of 10,000. Slots, order, conflicts and
+   * identity headers stay valid because nothing they depend on changed. Lookups are synchronous, so
+   * none sees a half-done swap; a Check already past its lookup keeps the policy it found.
+   */
+  replace(old: CompiledPolicy, next: CompiledPolicy, createdAt: string | undefined): void {
+    if (!this.replaceable(old, next, createdAt)) throw new Error(`policy ${old.id} cannot be replaced in place`);
+    (old.enforcement === 'shadow' ? this.#shadow : this.#enforced)?.replace(old, next);
+    this.#createdAt.delete(old);
+    this.#createdAt.set(next, createdAt);
+    this.#keyCount += next.keyCount - old.keyCount;
   }
 
   lookup(q: RouteQuery, trace?: RouteTrace): Route {

@@ -1,6 +1,8 @@
 // Field decoding shared by every source that reads Kubernetes-shaped objects (YAML files, the API):
 // string maps (labels, annotations) and a Secret's `data`/`stringData`. Every problem names the field.
 
+import { compactSecretData } from '../config/secret-data.js';
+
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export type ProblemSink = (path: string, message: string) => void;
@@ -22,7 +24,7 @@ export function stringMap(v: unknown, path: string, problem: ProblemSink): Recor
 }
 
 /** Decoded values of `data` (base64) and `stringData` (plain, wins as on the API server), or undefined after a problem. */
-export function decodeSecretData(value: Readonly<Record<string, unknown>>, problem: ProblemSink): Map<string, Buffer> | undefined {
+export function decodeSecretData(value: Readonly<Record<string, unknown>>, problem: ProblemSink): ReadonlyMap<string, Buffer> | undefined {
   const data = new Map<string, Buffer>();
   const raw = value.data;
   if (raw !== undefined && raw !== null) {
@@ -43,5 +45,5 @@ export function decodeSecretData(value: Readonly<Record<string, unknown>>, probl
       data.set(k, Buffer.from(v, 'utf8'));
     }
   }
-  return data;
+  return compactSecretData(data);
 }

@@ -51,9 +51,9 @@ function grpcCodeForStatus(status: number): number {
 function okResponse(allow: Allow): OkHttpResponseMsg {
   // Empty lists are left out: most allows carry one or two headers, nothing else.
   const out: {
-    headers?: HeaderValueOptionMsg[];
+    headers?: readonly HeaderValueOptionMsg[];
     headers_to_remove?: readonly string[];
-    response_headers_to_add?: HeaderValueOptionMsg[];
+    response_headers_to_add?: readonly HeaderValueOptionMsg[];
     query_parameters_to_remove?: readonly string[];
   } = {};
   if (allow.setHeaders.length > 0) out.headers = options(allow.setHeaders, OVERWRITE);
@@ -64,7 +64,7 @@ function okResponse(allow: Allow): OkHttpResponseMsg {
 }
 
 function deniedResponse(deny: Deny): CheckResponseMsg {
-  const denied: { status: { code: number }; headers?: HeaderValueOptionMsg[]; body?: string } = {
+  const denied: { status: { code: number }; headers?: readonly HeaderValueOptionMsg[]; body?: string } = {
     status: { code: deny.status },
   };
   if (deny.headers.length > 0) denied.headers = deniedHeaders(deny.headers);
@@ -76,15 +76,27 @@ function deniedResponse(deny: Deny): CheckResponseMsg {
  * On a deny Envoy sets each non-append header (one value per name) and adds each append one: several
  * Set-Cookie lines (a split session cookie being expired) must all be appended or only the last survives.
  */
-function deniedHeaders(pairs: readonly HeaderPair[]): HeaderValueOptionMsg[] {
+function deniedHeaders(pairs: readonly HeaderPair[]): readonly HeaderValueOptionMsg[] {
+  const shared = Object.isFrozen(pairs);
+  const hit = shared ? encodedDenied.get(pairs) : undefined;
+  if (hit !== undefined) return hit;
   const out: HeaderValueOptionMsg[] = [];
   for (const p of pairs) out.push({ header: { key: p.name, value: p.value }, append: p.name === 'set-cookie' ? APPEND : OVERWRITE });
+  if (shared) encodedDenied.set(pairs, Object.freeze(out));
   return out;
 }
 
-function options(pairs: readonly HeaderPair[], append: { readonly value: boolean }): HeaderValueOptionMsg[] {
+/** Encoded forms of frozen header lists (an identity's, a repeated refusal's), shared by every Check. */
+const encoded = new WeakMap<readonly HeaderPair[], readonly HeaderValueOptionMsg[]>();
+const encodedDenied = new WeakMap<readonly HeaderPair[], readonly HeaderValueOptionMsg[]>();
+
+function options(pairs: readonly HeaderPair[], append: { readonly value: boolean }): readonly HeaderValueOptionMsg[] {
+  const shared = append === OVERWRITE && Object.isFrozen(pairs);
+  const hit = shared ? encoded.get(pairs) : undefined;
+  if (hit !== undefined) return hit;
   const out: HeaderValueOptionMsg[] = [];
   for (const p of pairs) out.push({ header: { key: p.name, value: p.value }, append });
+  if (shared) encoded.set(pairs, Object.freeze(out));
   return out;
 }
 
