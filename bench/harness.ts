@@ -47,6 +47,8 @@ export interface Figures {
   readonly loadCpu: number;
   /** JS heap bytes allocated per Check over the fixed-rate window. */
   readonly bytesPerCheck: number;
+  /** Checks of the fixed-rate window that passed their deadline. */
+  readonly lateChecks: number;
 }
 
 export interface ScenarioResult {
@@ -277,5 +279,6 @@ function figures(runs: ReadonlyMap<WindowKind, readonly WindowResult[]>, rate: n
     serverCpu: thr?.serverCpu ?? Number.NaN,
     loadCpu: thr?.loadCpu ?? Number.NaN,
     bytesPerCheck: fixed?.bytesPerCheck ?? Number.NaN,
+    lateChecks: fixed?.lateChecks ?? 0,
   };
 }

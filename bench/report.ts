@@ -49,6 +49,9 @@ export function formatTable(report: BenchReport): string {
     ],
   );
   const problems = report.results.filter((r) => r.problem !== undefined).map((r) => `- ${r.name}: WRONG: ${r.problem}`);
+  const late = report.results
+    .filter((r) => r.gatehouse.lateChecks + r.floor.lateChecks > 0)
+    .map((r) => `- ${r.name}: fixed-rate Checks past their deadline: ${r.gatehouse.lateChecks} (floor ${r.floor.lateChecks})`);
   return [
     `node ${report.node}; h2load pinned to its own core; best of ${report.rounds} interleaved no-op/gatehouse windows of ` +
       `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s. req/s: 1 connection × 64 in flight (HTTP/1.1: 16 connections); ` +
@@ -61,6 +64,7 @@ export function formatTable(report: BenchReport): string {
     report.scaling === undefined || report.scalingRaw === undefined
       ? 'scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = - (not run)'
       : `scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = ${fixed(report.scaling, 2)} (each over its floor; ${fixed(report.scalingRaw, 2)} as measured)`,
+    ...(late.length > 0 ? ['', ...late] : []),
     ...(problems.length > 0 ? ['', ...problems] : []),
   ].join('\n');
 }

@@ -69,6 +69,7 @@ describe('the Check benchmark', () => {
         // The fixed rate asked is half the floor's best throughput (at most 90% of gatehouse's), the same for both servers.
         assert.equal(f.rate, Math.max(1, Math.floor(Math.min(r.floor.rps / 2, r.gatehouse.rps * 0.9))));
         assert.ok(Number.isFinite(f.achievedRate) && f.achievedRate > 0, `${r.name}: ${JSON.stringify(f)}`);
+        assert.ok(Number.isInteger(f.lateChecks) && f.lateChecks >= 0, `${r.name}: ${JSON.stringify(f)}`);
       }
       assert.equal(r.ratio, r.gatehouse.rps / r.floor.rps);
       assert.equal(r.addedMicros, r.gatehouse.meanMicros - r.floor.meanMicros);
