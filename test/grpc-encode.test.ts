@@ -75,6 +75,24 @@ describe('CheckResponse encoder', async () => {
     });
   }
 
+  it('frozen (shared) lists are encoded once and copied: same bytes on every use, in every field', () => {
+    // As an identity's headers and a policy's strip list reach the encoder: frozen, shared by every Check.
+    const names = Object.freeze(['x-consumer-id', 'x-ünïcødé', long]);
+    const pairs = Object.freeze([Object.freeze({ name: 'x-consumer-id', value: 'acme' }), Object.freeze({ name: 'x-groups', value: `a, b, ${long}` })]);
+    const shapes: Decision[] = [
+      allow({ setHeaders: pairs, removeHeaders: names }),
+      allow({ setHeaders: pairs, removeHeaders: names, removeQuery: names }),
+      allow({ removeHeaders: names, responseHeaders: pairs }),
+      deny({ headers: pairs, body: 'no' }),
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const decision of shapes) {
+        const msg = toCheckResponse(decision);
+        assert.deepEqual(encodeCheckResponse(msg), generic.responseSerialize(msg), `round ${round}`);
+      }
+    }
+  });
+
   it('negative status codes (never sent, but int32) match too', () => {
     const msg = { status: { code: -5, message: 'x' } };
     assert.deepEqual(encodeCheckResponse(msg), generic.responseSerialize(msg));

@@ -81,15 +81,25 @@ function read(input: CheckInput, location: Location): string | undefined {
   }
 }
 
+/** One frozen hiding per compiled location: every Check that hides it shares the list (and its encoding). */
+const hidings = new WeakMap<Location, Hiding>();
+
 export function hide(found: Found): Hiding {
   const location = found.location;
+  let h = hidings.get(location);
+  if (h === undefined) hidings.set(location, (h = hidingOf(location)));
+  return h;
+}
+
+function hidingOf(location: Location): Hiding {
+  const one = Object.freeze([location.name]);
   switch (location.kind) {
     case 'header':
-      return { removeHeaders: [location.name] };
+      return Object.freeze({ removeHeaders: one });
     case 'query':
-      return { removeQuery: [location.name] };
+      return Object.freeze({ removeQuery: one });
     case 'cookie':
-      return { removeCookies: [location.name] };
+      return Object.freeze({ removeCookies: one });
     default: {
       const never: never = location;
       throw new Error(`unknown location ${JSON.stringify(never)}`);

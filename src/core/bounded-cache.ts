@@ -1,17 +1,23 @@
 // The one bounded cache: least recently used goes first when full, an entry may carry an expiry, and
-// an eviction can be observed (to keep a side index in step). Map order is recency order: a read moves
-// the entry to the end, eviction takes the front. Caches only ever save work: whatever one forgets is
-// computed again, never allowed by default.
+// an eviction can be observed (to keep a side index in step). Map order is recency order: eviction
+// takes the front, and a read moves the entry to the end once max/2 insertions have passed since it was
+// last placed there, so a hot entry costs one Map probe per read instead of a delete and a re-insert,
+// and an entry read at least once per max/2 insertions is never evicted, whatever floods in. Caches
+// only ever save work: whatever one forgets is computed again, never allowed by default.
 
 export class BoundedCache<K, V> {
   readonly max: number;
-  readonly #entries = new Map<K, { value: V; expiresAt: number }>();
+  readonly #entries = new Map<K, { value: V; expiresAt: number; placed: number }>();
+  /** Insertions so far; an entry's `placed` is this count when it last went to the end. */
+  #inserted = 0;
+  readonly #refreshAfter: number;
   readonly #onEvict: ((key: K, value: V) => void) | undefined;
 
   /** `max` 0 keeps nothing. */
   constructor(max: number, onEvict?: (key: K, value: V) => void) {
     if (!Number.isSafeInteger(max) || max < 0) throw new RangeError('cache size must be a non-negative integer');
     this.max = max;
+    this.#refreshAfter = Math.max(1, max >> 1);
     this.#onEvict = onEvict;
   }
 
@@ -23,12 +29,16 @@ export class BoundedCache<K, V> {
   get(key: K, now = 0): V | undefined {
     const e = this.#entries.get(key);
     if (e === undefined) return undefined;
-    this.#entries.delete(key);
     if (now >= e.expiresAt) {
+      this.#entries.delete(key);
       this.#onEvict?.(key, e.value);
       return undefined;
     }
-    this.#entries.set(key, e);
+    if (this.#inserted - e.placed >= this.#refreshAfter) {
+      this.#entries.delete(key);
+      this.#entries.set(key, e);
+      e.placed = this.#inserted;
+    }
     return e.value;
   }
 
@@ -36,7 +46,7 @@ export class BoundedCache<K, V> {
   set(key: K, value: V, expiresAt = Number.POSITIVE_INFINITY): void {
     if (this.max === 0) return;
     this.#remove(key);
-    this.#entries.set(key, { value, expiresAt });
+    this.#entries.set(key, { value, expiresAt, placed: ++this.#inserted });
     while (this.#entries.size > this.max) {
       const oldest = this.#entries.keys().next();
       if (oldest.done === true) break;

@@ -96,28 +96,30 @@ export function allowFor(
 ): Allow | undefined {
   const base = policy === undefined || identity === undefined ? undefined : identityHeadersOf(policy, identity, names);
   if (base !== undefined && base.set === undefined) return undefined;
-  const extra = mutations?.removeHeaders;
-  const cookies = mutations?.removeCookies;
+  const extra = nonEmpty(mutations?.removeHeaders);
+  const cookies = nonEmpty(mutations?.removeCookies);
   const lookAlikes = lookAlikesIn(input, names.identityLookAlikes);
   let set: readonly HeaderPair[] = base?.set ?? EMPTY_PAIRS;
   let remove: readonly string[] = base?.remove ?? names.identityHeaders;
-  // The usual allow (no mutations, no look-alike header) sends the prepared lists as they are.
-  if (extra !== undefined || (cookies !== undefined && cookies.length > 0) || lookAlikes !== undefined) {
-    const all = [...set];
-    let cookieRemoved = false;
-    if (cookies !== undefined && cookies.length > 0) {
-      const rest = rewriteCookies(input, cookies);
-      if (rest === undefined) cookieRemoved = true;
-      else all.push({ name: 'cookie', value: rest });
-    }
-    const setNames = new Set(all.map((x) => x.name));
-    const out: string[] = [];
-    for (const n of names.identityHeaders) if (!setNames.has(n)) out.push(n);
-    if (extra !== undefined) for (const n of extra) if (!setNames.has(n) && !out.includes(n)) out.push(n);
-    if (cookieRemoved && !out.includes('cookie')) out.push('cookie');
-    if (lookAlikes !== undefined) for (const n of lookAlikes) if (!out.includes(n)) out.push(n);
-    set = all;
-    remove = out;
+  // The usual allow (no mutations, no look-alike header) sends the prepared lists as they are. One that
+  // only hides a credential header, or only drops the session cookie that was the whole Cookie header,
+  // by a shared (frozen) list, reuses the lists built the first time: same lists, same encoding.
+  const memo =
+    base === undefined || lookAlikes !== undefined
+      ? undefined
+      : extra !== undefined && cookies === undefined && Object.isFrozen(extra)
+        ? (base.withHidden ??= new WeakMap())
+        : extra === undefined && cookies !== undefined && Object.isFrozen(cookies) && rewriteCookies(input, cookies) === undefined
+          ? (base.withoutCookies ??= new WeakMap())
+          : undefined;
+  if (memo !== undefined) {
+    const key = (extra ?? cookies) as readonly string[];
+    let hit = memo.get(key);
+    if (hit === undefined) memo.set(key, (hit = Object.freeze(mutated(input, set, names, extra, cookies, undefined))));
+    set = hit.set;
+    remove = hit.remove;
+  } else if (extra !== undefined || cookies !== undefined || lookAlikes !== undefined) {
+    ({ set, remove } = mutated(input, set, names, extra, cookies, lookAlikes));
   }
   return {
     kind: 'allow',
@@ -132,6 +134,41 @@ export function allowFor(
   };
 }
 
+/** Upstream headers to set and to remove. */
+interface Lists {
+  readonly set: readonly HeaderPair[];
+  readonly remove: readonly string[];
+}
+
+function nonEmpty<T>(list: readonly T[] | undefined): readonly T[] | undefined {
+  return list === undefined || list.length === 0 ? undefined : list;
+}
+
+/** The identity's headers plus the cookie rewrite, and every identity header not set plus what the methods hide. */
+function mutated(
+  input: CheckInput,
+  base: readonly HeaderPair[],
+  names: StrippedHeaders,
+  extra: readonly string[] | undefined,
+  cookies: readonly string[] | undefined,
+  lookAlikes: readonly string[] | undefined,
+): Lists {
+  const all = [...base];
+  let cookieRemoved = false;
+  if (cookies !== undefined) {
+    const rest = rewriteCookies(input, cookies);
+    if (rest === undefined) cookieRemoved = true;
+    else all.push({ name: 'cookie', value: rest });
+  }
+  const setNames = new Set(all.map((x) => x.name));
+  const out: string[] = [];
+  for (const n of names.identityHeaders) if (!setNames.has(n)) out.push(n);
+  if (extra !== undefined) for (const n of extra) if (!setNames.has(n) && !out.includes(n)) out.push(n);
+  if (cookieRemoved && !out.includes('cookie')) out.push('cookie');
+  if (lookAlikes !== undefined) for (const n of lookAlikes) if (!out.includes(n)) out.push(n);
+  return { set: all.length === base.length ? base : all, remove: out.length === 0 ? EMPTY_NAMES : Object.freeze(out) };
+}
+
 /** An identity's headers under a policy, and the identity headers of the index it does not set. */
 interface IdentityHeaders {
   readonly policy: CompiledPolicy;
@@ -139,6 +176,10 @@ interface IdentityHeaders {
   /** Undefined when a value cannot be sent as a header (a control character). */
   readonly set: readonly HeaderPair[] | undefined;
   readonly remove: readonly string[];
+  /** The lists again for an allow that also hides a credential header, by the (frozen) hidden names. */
+  withHidden?: WeakMap<readonly string[], Lists>;
+  /** ... and for one that drops the cookies named (the whole Cookie header), by the (frozen) names. */
+  withoutCookies?: WeakMap<readonly string[], Lists>;
 }
 
 /**

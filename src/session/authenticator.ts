@@ -58,6 +58,8 @@ export class SessionAuthenticator implements Authenticator {
    * revocation and timeouts are still checked on every request.
    */
   readonly #opened = new BoundedCache<string, SessionRecord>(OPENED_CACHE_SIZE);
+  /** Weak: an identity lives as long as the record it was built from (held by the opened-cookie cache). */
+  readonly #identities = new WeakMap<SessionRecord, Identity>();
 
   constructor(config: SessionConfig) {
     this.#c = config;
@@ -182,7 +184,18 @@ export class SessionAuthenticator implements Authenticator {
   }
 
   #success(input: CheckInput, record: SessionRecord, responseHeaders: readonly HeaderPair[], companion: SessionCompanion | undefined): AuthnResult {
-    const identity: Identity = {
+    return { kind: 'success', identity: this.#identityOf(record, companion), responseHeaders, ...hideSessionCookie(input, this.#c.cookie) };
+  }
+
+  /**
+   * One frozen identity per opened record: a cookie session's record comes from the opened-cookie
+   * cache, so its identity (and the upstream headers built for it on first allow) are reused instead of
+   * rebuilt, with a weak-set insertion, on every Check. A renewed or refreshed record is a new object.
+   */
+  #identityOf(record: SessionRecord, companion: SessionCompanion | undefined): Identity {
+    const known = this.#identities.get(record);
+    if (known !== undefined) return known;
+    const identity: Identity = Object.freeze({
       method: record.method,
       consumerId: record.sub,
       username: record.username,
@@ -192,9 +205,10 @@ export class SessionAuthenticator implements Authenticator {
       anonymous: false,
       claims: publicClaims(record),
       headers: companion === undefined ? NO_HEADERS : companion.headers(record),
-    };
+    });
     this.#c.fromSession.add(identity);
-    return { kind: 'success', identity, responseHeaders, ...hideSessionCookie(input, this.#c.cookie) };
+    this.#identities.set(record, identity);
+    return identity;
   }
 
   /** Counted, except in a dry run (an explain counts nothing as real traffic). */

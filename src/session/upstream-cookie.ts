@@ -5,6 +5,8 @@ import type { CheckInput } from '../core/input.js';
 import { heldParts, partName, type CookieSpec } from './cookie.js';
 
 const NOTHING: Mutations = Object.freeze({});
+/** The usual case, a one-part cookie: one frozen answer per spec, shared by every Check (and its encoding). */
+const whole = new WeakMap<CookieSpec, Mutations>();
 
 /** Upstream header changes that drop every part of the session cookie from the `Cookie` header. */
 export function hideSessionCookie(input: CheckInput, spec: CookieSpec): Mutations {
@@ -14,5 +16,11 @@ export function hideSessionCookie(input: CheckInput, spec: CookieSpec): Mutation
     const name = partName(spec.name, i);
     if (input.cookies.has(name)) names.push(name);
   }
-  return names.length === 0 ? NOTHING : { removeCookies: names };
+  if (names.length === 0) return NOTHING;
+  if (names.length === 1 && names[0] === spec.name) {
+    let m = whole.get(spec);
+    if (m === undefined) whole.set(spec, (m = Object.freeze({ removeCookies: Object.freeze([spec.name]) })));
+    return m;
+  }
+  return { removeCookies: names };
 }

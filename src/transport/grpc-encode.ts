@@ -50,6 +50,11 @@ class Writer {
     this.buf[this.pos++] = n;
   }
 
+  bytes(b: Buffer): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   tag(field: number, wire: number): void {
     this.buf[this.pos++] = (field << 3) | wire;
   }
@@ -87,12 +92,23 @@ function stringsSize(list: readonly string[] | undefined): number {
   return size;
 }
 
+/** A list's encoded size; a frozen one's from its encoded segment. */
+function listSize<T>(field: number, list: readonly T[] | undefined, size: (l: readonly T[]) => number, write: (w: Writer, f: number, l: readonly T[]) => void): number {
+  if (list === undefined) return 0;
+  return segmentOf(field, list, size, write)?.length ?? size(list);
+}
+
 function okSize(ok: OkHttpResponseMsg): number {
-  return optionsSize(ok.headers) + stringsSize(ok.headers_to_remove) + optionsSize(ok.response_headers_to_add) + stringsSize(ok.query_parameters_to_remove);
+  return (
+    listSize(2, ok.headers, optionsSize, writeOptionsRaw) +
+    listSize(5, ok.headers_to_remove, stringsSize, writeStringsRaw) +
+    listSize(6, ok.response_headers_to_add, optionsSize, writeOptionsRaw) +
+    listSize(8, ok.query_parameters_to_remove, stringsSize, writeStringsRaw)
+  );
 }
 
 function deniedSize(d: DeniedHttpResponseMsg): number {
-  return lenField(1 + varintSize(d.status.code)) + optionsSize(d.headers) + (d.body === undefined ? 0 : strSize(d.body));
+  return lenField(1 + varintSize(d.status.code)) + listSize(2, d.headers, optionsSize, writeOptionsRaw) + (d.body === undefined ? 0 : strSize(d.body));
 }
 
 function statusSize(s: CheckResponseMsg['status']): number {
@@ -103,6 +119,12 @@ function statusSize(s: CheckResponseMsg['status']): number {
 
 function writeOptions(w: Writer, field: number, list: readonly HeaderValueOptionMsg[] | undefined): void {
   if (list === undefined) return;
+  const seg = segmentOf(field, list, optionsSize, writeOptionsRaw);
+  if (seg !== undefined) w.bytes(seg);
+  else writeOptionsRaw(w, field, list);
+}
+
+function writeOptionsRaw(w: Writer, field: number, list: readonly HeaderValueOptionMsg[]): void {
   for (const o of list) {
     w.tag(field, LEN);
     w.varint(optionSize(o));
@@ -119,7 +141,33 @@ function writeOptions(w: Writer, field: number, list: readonly HeaderValueOption
 
 function writeStrings(w: Writer, field: number, list: readonly string[] | undefined): void {
   if (list === undefined) return;
+  const seg = segmentOf(field, list, stringsSize, writeStringsRaw);
+  if (seg !== undefined) w.bytes(seg);
+  else writeStringsRaw(w, field, list);
+}
+
+function writeStringsRaw(w: Writer, field: number, list: readonly string[]): void {
   for (const s of list) w.string(field, s, Buffer.byteLength(s, 'utf8'));
+}
+
+/**
+ * The encoded bytes of a frozen list (an identity's headers, a policy's strip list, a prepared
+ * refusal's headers: shared by every Check that sends them), built once per list and field number and
+ * copied afterwards; a list that is not frozen may change, so it is encoded each time.
+ */
+const segments = new Map<number, WeakMap<object, Buffer>>();
+
+function segmentOf<T>(field: number, list: readonly T[], size: (l: readonly T[]) => number, write: (w: Writer, f: number, l: readonly T[]) => void): Buffer | undefined {
+  if (!Object.isFrozen(list)) return undefined;
+  let byList = segments.get(field);
+  if (byList === undefined) segments.set(field, (byList = new WeakMap()));
+  let seg = byList.get(list);
+  if (seg === undefined) {
+    const w = new Writer(size(list));
+    write(w, field, list);
+    byList.set(list, (seg = w.buf));
+  }
+  return seg;
 }
 
 export function encodeCheckResponse(res: CheckResponseMsg): Buffer {
