@@ -20,6 +20,12 @@ export interface BenchOptions {
   readonly rounds: number;
   readonly durationMs: number;
   readonly warmupMs: number;
+  /**
+   * Load a server takes, discarded, before its first measured window on a transport: a new process
+   * needs seconds of traffic before its JIT and young generation reach their steady state (the floor
+   * served 12.6k req/s in its first 2 s window and 18-20k from the fourth on). Absent: none.
+   */
+  readonly settleMs?: number;
   /** grpc-timeout on every Check, as Envoy's ext_authz timeout. */
   readonly deadlineMs: number;
   /** The whole run fails past this, processes killed. */
@@ -75,6 +81,7 @@ export interface BenchReport {
   readonly rounds: number;
   readonly durationMs: number;
   readonly warmupMs: number;
+  readonly settleMs: number;
   readonly floorRssIdleBytes: number;
   readonly floorRssAfterBytes: number;
   readonly results: readonly ScenarioResult[];
@@ -105,12 +112,14 @@ const NOOP_EXPECT = { grpc: { kind: 'allow', headers: {} }, http: { kind: 'allow
 interface RunState {
   readonly servers: Set<ServerProcess>;
   readonly abort: AbortController;
+  /** `pid transport` of the servers already settled. */
+  readonly settled: Set<string>;
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (options.scenarios.length === 0) throw new RangeError('no scenario to run');
   const root = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-  const state: RunState = { servers: new Set(), abort: new AbortController() };
+  const state: RunState = { servers: new Set(), abort: new AbortController(), settled: new Set() };
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const limit = new Promise<never>((_, reject) => {
@@ -219,6 +228,7 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
     rounds: options.rounds,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
+    settleMs: options.settleMs ?? 0,
     floorRssIdleBytes,
     floorRssAfterBytes,
     results,
@@ -236,6 +246,13 @@ async function measureScenario(
   gh: Target,
 ): Promise<{ gatehouse: Figures; floor: Figures; problem: string | undefined; sample: Sample | undefined }> {
   const w = { durationMs: o.durationMs, warmupMs: o.warmupMs, deadlineMs: o.deadlineMs, signal: state.abort.signal };
+  for (const t of [floor, gh]) {
+    const key = `${t.server.pid} ${t.transport}`;
+    if ((o.settleMs ?? 0) <= 0 || state.settled.has(key)) continue;
+    state.settled.add(key);
+    const r = await measureWindow(t, 'throughput', { ...w, warmupMs: 0, durationMs: o.settleMs ?? 0 });
+    if (r.problem !== undefined) return { gatehouse: figures(new Map(), 0), floor: figures(new Map(), 0), problem: `${t === floor ? 'no-op floor' : 'gatehouse'}, settling: ${r.problem}`, sample: r.sample };
+  }
   const runs = { floor: new Map<WindowKind, WindowResult[]>(), gatehouse: new Map<WindowKind, WindowResult[]>() };
   let problem: string | undefined;
   let sample: Sample | undefined;

@@ -22,6 +22,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --rounds <n>        interleaved no-op/gatehouse windows per measure, best kept (BENCH_ROUNDS, default 3)
   --duration <d>      each measured window (BENCH_DURATION, default 2s; 2.5 means seconds)
   --warmup <d>        warm-up before each window (BENCH_WARMUP, default 1s)
+  --settle <d>        load, discarded, on each new server before its first window (BENCH_SETTLE, default 5s)
   --deadline <d>      grpc-timeout on every Check, like Envoy's ext_authz timeout (BENCH_DEADLINE, default 1s)
   --scenario <text>   run only scenarios whose name contains the text (repeatable; also the extra ones)
   --quick             1 round of ${QUICK.durationMs} ms windows over ${QUICK.scenarios.join(', ')} (unless --scenario says)
@@ -35,7 +36,7 @@ extra scenarios (with --scenario):
 ${EXTRA_SCENARIOS.map((s) => `  ${s.name}`).join('\n')}
 `;
 
-const FLAGS = ['rounds', 'duration', 'warmup', 'deadline', 'scenario', 'time-limit'] as const;
+const FLAGS = ['rounds', 'duration', 'warmup', 'settle', 'deadline', 'scenario', 'time-limit'] as const;
 type Flag = (typeof FLAGS)[number];
 const isFlag = (s: string): s is Flag => (FLAGS as readonly string[]).includes(s);
 
@@ -69,16 +70,18 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   };
   const durationMs = duration(pick('duration'), quick ? QUICK.durationMs : 2000, 100);
   const warmupMs = duration(pick('warmup'), quick ? QUICK.warmupMs : 1000, 0);
+  const settleMs = duration(pick('settle'), quick ? 0 : 5000, 0);
   const rounds = count(pick('rounds'), quick ? QUICK.rounds : 3, 1, 20);
   const deadlineMs = duration(pick('deadline'), 1000, 10);
   const texts = given.get('scenario') ?? [];
   const scenarios = select(texts.length === 0 && quick ? QUICK.scenarios : texts);
   // Budget: 4 windows a round and 2 fixed-rate ones per scenario, 0.8 s each of verification and
-  // h2load start, plus server start-up (10,000 policies compile).
+  // h2load start, plus server start-up (10,000 policies compile); settling: gatehouse once per
+  // scenario at most, the floor once per transport.
   const windows = 4 * rounds + 2;
-  const plan = 60_000 + scenarios.length * (windows * (warmupMs + durationMs + 800) + 10_000);
+  const plan = 30_000 + scenarios.length * (windows * (warmupMs + durationMs + 800) + 8_000) + (scenarios.length + 2) * (settleMs + 800);
   const timeLimitMs = duration(pick('time-limit'), plan, 1000);
-  return { bench: { scenarios, rounds, durationMs, warmupMs, deadlineMs, timeLimitMs }, json, help, list };
+  return { bench: { scenarios, rounds, durationMs, warmupMs, settleMs, deadlineMs, timeLimitMs }, json, help, list };
 }
 
 function duration(v: [string, string] | undefined, fallback: number, min: number): number {

@@ -54,7 +54,9 @@ export function formatTable(report: BenchReport): string {
     .map((r) => `- ${r.name}: fixed-rate Checks past their deadline: ${r.gatehouse.lateChecks} (floor ${r.floor.lateChecks})`);
   return [
     `node ${report.node}; h2load pinned to its own core; best of ${report.rounds} interleaved no-op/gatehouse windows of ` +
-      `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s. req/s: 1 connection × 64 in flight (HTTP/1.1: 16 connections); ` +
+      `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s` +
+      (report.settleMs > 0 ? `, each new server first settled by ${report.settleMs / 1000} s of load (discarded)` : '') +
+      `. req/s: 1 connection × 64 in flight (HTTP/1.1: 16 connections); ` +
       `mean: 1 in flight; p50/p99/p99.9: fixed rate asked at half the floor's req/s (at most 0.9 × gatehouse's), over 10 connections (HTTP/1.1: 16); ratio = req/s / floor req/s; added = mean - floor mean`,
     '',
     ...speed,

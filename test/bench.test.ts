@@ -188,7 +188,7 @@ describe('the Check benchmark', () => {
 
   it('reads its flags and BENCH_* variables, and refuses bad ones by name', () => {
     const defaults = parseCli([], {});
-    assert.deepEqual([defaults.bench.rounds, defaults.bench.durationMs, defaults.bench.warmupMs, defaults.bench.deadlineMs], [3, 2000, 1000, 1000]);
+    assert.deepEqual([defaults.bench.rounds, defaults.bench.durationMs, defaults.bench.warmupMs, defaults.bench.settleMs, defaults.bench.deadlineMs], [3, 2000, 1000, 5000, 1000]);
     assert.deepEqual(defaults.bench.scenarios.map((s) => s.name), [
       'api-key allow (1 policy)',
       'jwt allow (ES256, cached)',
@@ -202,7 +202,8 @@ describe('the Check benchmark', () => {
     // `npm run bench` stays bounded: the default plan aborts a run past 10 minutes.
     assert.ok(defaults.bench.timeLimitMs <= 600_000, `default time limit ${defaults.bench.timeLimitMs} ms`);
     const quick = parseCli(['--quick'], {}).bench;
-    assert.deepEqual([quick.rounds, quick.durationMs, quick.warmupMs], [QUICK.rounds, QUICK.durationMs, QUICK.warmupMs]);
+    assert.deepEqual([quick.rounds, quick.durationMs, quick.warmupMs, quick.settleMs], [QUICK.rounds, QUICK.durationMs, QUICK.warmupMs, 0]);
+    assert.equal(parseCli(['--settle', '2s'], { BENCH_SETTLE: '9' }).bench.settleMs, 2000);
     assert.deepEqual(parseCli(['--quick', '--scenario', 'redis'], {}).bench.scenarios.map((s) => s.name), ['session allow (redis)']);
     assert.deepEqual(select(['HS256']).map((s) => s.name), ['jwt allow (HS256, cached)', 'jwt allow (HS256, first-seen)']);
     assert.equal(parseCli([], { BENCH_DURATION: '0.5' }).bench.durationMs, 500);
