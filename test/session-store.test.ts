@@ -389,6 +389,31 @@ describe('redis session store', () => {
   });
 });
 
+describe('redis session store with the replica cache', () => {
+  let redis: RedisServer;
+  let store: RedisSessionStore;
+
+  before(async () => {
+    redis = await startRedis();
+    store = await connectRedisSessionStore({ url: redis.url, commandTimeoutMs: COMMAND_TIMEOUT_MS, cache: { maxAgeMs: 60_000 } });
+    await eventually(() => store.cache?.live === true, 10_000, 'the invalidation channel to be subscribed');
+  }, { timeout: 700_000 });
+  after(async () => {
+    await store?.close();
+    await redis?.stop();
+  }, { timeout: 15_000 });
+
+  storeContract('redis, cached', () => ({ store, elapse: (ms: number) => elapseOnRedis(redis.port, ms) }));
+
+  it('served the contract from its cache: records were kept while subscribed', BOUNDED, async () => {
+    const id = newId();
+    await store.put(id, session('ivan'), 60_000);
+    assert.equal((await store.get(id))?.sub, 'ivan');
+    assert.equal(store.cache?.live, true);
+    assert.ok((store.cache?.size ?? 0) >= 1, `size ${store.cache?.size}`);
+  });
+});
+
 describe('redis session store through Sentinel', () => {
   let master: RedisServer;
   let sentinel: RedisGroup;

@@ -54,6 +54,7 @@ const SAMPLES: { readonly [K in keyof Settings]: Sample<Settings[K]> } = {
   shutdownDelayMs: { text: '0s', value: 0, other: ['2.5s', 2500], defaultValue: 5000, bad: NOT_A_DURATION('-1s') },
   shutdownGraceMs: { text: '1m30s', value: 90_000, other: ['0s', 0], defaultValue: 20_000, bad: NOT_A_DURATION('20') },
   redisUrl: { text: 'redis://cache:6379/1', value: 'redis://cache:6379/1', other: ['rediss://cache:6380', 'rediss://cache:6380'], defaultValue: undefined },
+  redisSessionCacheMs: { text: '250ms', value: 250, other: ['0s', 0], defaultValue: 1000, bad: NOT_A_DURATION('1 second') },
   watchStaleAfterMs: { text: '2m', value: 120_000, other: ['30s', 30_000], defaultValue: 60_000, bad: NOT_A_DURATION('1 minute') },
   tlsCertFile: { text: '/tls/tls.crt', value: '/tls/tls.crt', other: ['/run/cert.pem', '/run/cert.pem'], defaultValue: undefined, context: WITH_TLS_KEY, defaultContext: WITHOUT_TLS },
   tlsKeyFile: {

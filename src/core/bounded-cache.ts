@@ -47,15 +47,21 @@ export class BoundedCache<K, V> {
     if (this.max === 0) return;
     this.#remove(key);
     this.#entries.set(key, { value, expiresAt, placed: ++this.#inserted });
-    while (this.#entries.size > this.max) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#remove(oldest.value);
+    while (this.#entries.size > this.max && this.evictOldest()) {
+      // each pass evicts the least recent
     }
   }
 
   delete(key: K): void {
     this.#remove(key);
+  }
+
+  /** Evicts the least recently placed entry (for a caller bounding something besides the count); false when empty. */
+  evictOldest(): boolean {
+    const oldest = this.#entries.keys().next();
+    if (oldest.done === true) return false;
+    this.#remove(oldest.value);
+    return true;
   }
 
   clear(): void {

@@ -42,9 +42,11 @@ export interface RedisConnection {
   get(key: string): Promise<string | null>;
   getdel(key: string): Promise<string | null>;
   del(key: string): Promise<number>;
+  pttl(key: string): Promise<number>;
   srem(key: string, member: string): Promise<number>;
   smembers(key: string): Promise<string[]>;
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  publish(channel: string, message: string): Promise<number>;
   ping(): Promise<string>;
   quit(): Promise<unknown>;
   disconnect(): void;
@@ -63,7 +65,7 @@ let ioredis: IoRedis | undefined;
 
 // ioredis (CommonJS, ~30 MB resident) is required on the first connection, not at import: a process
 // whose policies and flags never name Redis never loads it, and creating a client stays synchronous.
-function loadIoRedis(): IoRedis {
+export function loadIoRedis(): IoRedis {
   ioredis ??= createRequire(import.meta.url)('ioredis') as IoRedis;
   return ioredis;
 }
@@ -78,8 +80,8 @@ const DISCONNECT_TIMEOUT_MS = 100;
 /** How long close() lets QUIT take by default; less than the composition root's close margin. */
 const REDIS_CLOSE_TIMEOUT_MS = 300;
 
-/** Connects (in the background) per the URL. Commands fail at once until the connection is ready. */
-export function createRedisClient(options: RedisClientOptions): { connection: RedisConnection; target: RedisTarget } {
+/** The connection settings every topology shares, from the URL and the options. */
+export function commonRedisOptions(options: RedisClientOptions) {
   const { target, ...fromUrl } = parseRedisUrl(options.url);
   const username = options.username ?? fromUrl.username;
   const password = options.password ?? fromUrl.password;
@@ -100,6 +102,12 @@ export function createRedisClient(options: RedisClientOptions): { connection: Re
     retryStrategy: (times: number): number => Math.min(50 * 2 ** Math.min(times, 8), maxDelay),
   };
   const tls = target.tls ? { ...options.tls } : undefined;
+  return { target, common, tls };
+}
+
+/** Connects (in the background) per the URL. Commands fail at once until the connection is ready. */
+export function createRedisClient(options: RedisClientOptions): { connection: RedisConnection; target: RedisTarget } {
+  const { target, common, tls } = commonRedisOptions(options);
   const onError = options.onError ?? ((): void => {});
   const { Cluster, Redis } = loadIoRedis();
   switch (target.kind) {

@@ -79,6 +79,9 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
   const sessions = createSessionServices({
     redisUrl: settings.redisUrl,
     onReject: (reason, policy) => metrics.sessionRejected.labels(policy, reason).inc(),
+    redisCacheMs: settings.redisSessionCacheMs,
+    clock,
+    onCache: metrics.sessionCacheEvents(),
   });
   parts.push({ name: 'session store', close: () => sessions.close() });
   const jwt =

@@ -27,6 +27,8 @@ export interface Settings {
   readonly shutdownGraceMs: number;
   readonly shutdownDelayMs: number;
   readonly redisUrl: string | undefined;
+  /** How long a Redis session record is reused on this replica; 0 asks Redis on every Check. */
+  readonly redisSessionCacheMs: number;
   readonly watchStaleAfterMs: number;
   /** TLS on the gRPC and HTTP listeners: both files or neither (checked by readSettings). */
   readonly tlsCertFile: string | undefined;
@@ -142,6 +144,10 @@ export const SETTINGS = [
   },
   { key: 'shutdownGraceMs', flag: 'shutdown-grace', type: duration(), env: true, fallback: '20s', help: 'then, time for in-flight Checks before connections are closed' },
   REDIS_URL_FLAG,
+  {
+    key: 'redisSessionCacheMs', flag: 'redis-session-cache-max-age', type: duration(), env: true, fallback: '1s',
+    help: 'reuse a Redis session record on this replica for at most this long (writes are announced to every replica at once); 0 asks Redis on every Check',
+  },
   { key: 'watchStaleAfterMs', flag: 'watch-stale-after', type: duration(), env: true, fallback: '60s', help: 'log and alarm when a Kubernetes watch has been down this long' },
   TLS_CERT_FLAG,
   TLS_KEY_FLAG,

@@ -2,7 +2,7 @@
 // recently used session goes first. Time comes from an injected clock so expiry is testable.
 import { BoundedCache } from '../core/bounded-cache.js';
 import { isSessionIdShape } from './codec.js';
-import type { SessionRecord } from './record.js';
+import { deepFreeze, type SessionRecord } from './record.js';
 import { checkPut, revisionOf, storeUnavailable, type SessionStore } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -107,12 +107,4 @@ export class MemorySessionStore implements SessionStore {
 
 function ownerKey(aud: string, sub: string): string {
   return `${aud}\0${sub}`;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }

@@ -7,6 +7,7 @@ import { GatehouseError } from '../core/errors.js';
 import { MemorySessionStore } from './memory-store.js';
 import { closeRedis, createRedisClient, waitForRedis, type RedisClientOptions, type RedisConnection } from '../redis/client.js';
 import { RedisSessionStore } from './redis-store.js';
+import type { SessionCacheEvents } from './record-cache.js';
 import { TokenRefresher } from './refresh.js';
 import type { SessionStore } from './store.js';
 
@@ -39,6 +40,15 @@ export interface SessionServicesOptions {
   /** Extra connection settings (password, timeouts, TLS). */
   readonly redis?: Omit<RedisClientOptions, 'url'> | undefined;
   readonly onReject?: SessionRejectCounter['onReject'] | undefined;
+  /**
+   * How long a record read from Redis is reused on this replica (`--redis-session-cache-max-age`). Default
+   * 0 (off). Writes are announced on `gatehouse:sess:invalidate`; see record-cache.ts.
+   */
+  readonly redisCacheMs?: number | undefined;
+  /** Cache hits, misses, invalidations and subscription state, for metrics. */
+  readonly onCache?: SessionCacheEvents | undefined;
+  /** The engine's clock, which the Redis cache compares record expiries with. Default Date.now. */
+  readonly clock?: (() => number) | undefined;
   /** Most sessions per memory store. */
   readonly memoryMaxEntries?: number | undefined;
   /**
@@ -100,10 +110,13 @@ export class SessionServices implements SessionRejectCounter {
     const url = this.redisUrl;
     if (url === undefined || this.#closed) return undefined;
     if (this.#redisStore === undefined) {
-      const { connection } = createRedisClient({ ...this.#options.redis, url });
+      const client = { ...this.#options.redis, url };
+      const { connection } = createRedisClient(client);
       this.#redis = connection;
+      const cacheMs = this.#options.redisCacheMs ?? 0;
+      const cache = cacheMs === 0 ? undefined : { maxAgeMs: cacheMs, subscriber: client, events: this.#options.onCache, clock: this.#options.clock };
       // Ids are random and signed per policy, and records carry their policy: one key space suffices.
-      this.#redisStore = new RedisSessionStore({ connection, ownsConnection: false });
+      this.#redisStore = new RedisSessionStore({ connection, ownsConnection: false, cache });
     }
     return this.#redisStore;
   }
@@ -141,8 +154,11 @@ export class SessionServices implements SessionRejectCounter {
     await Promise.all(stores.map((s) => s.close()));
     await this.#logouts?.close();
     const redis = this.#redis;
+    const redisStore = this.#redisStore;
     this.#redis = undefined;
     this.#redisStore = undefined;
+    // Stops the invalidation subscriber; the shared connection is closed below.
+    await redisStore?.close();
     // Bounded whatever Redis does: a dead or stalled Redis must not hold shutdown.
     if (redis !== undefined) await closeRedis(redis);
   }

@@ -75,6 +75,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly sessionCacheLookups = new HotCounter({
+    name: 'gatehouse_session_cache_lookups_total',
+    help: 'Redis session records looked up in the replica cache, by result (hit; miss: read from Redis; bypassed: the invalidation channel is not subscribed, read from Redis and not kept).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sessionCacheInvalidations = new Counter({
+    name: 'gatehouse_session_cache_invalidations_total',
+    help: 'Session ids heard on the invalidation channel (a logout, renewal or other write on any replica), each dropped from the replica cache.',
+    registers: [this.registry],
+  });
+
+  readonly sessionCacheSubscribed = new Gauge({
+    name: 'gatehouse_session_cache_subscribed',
+    help: '1 while the Redis session cache hears its invalidation channel (and so serves from memory), 0 while it is bypassed.',
+    registers: [this.registry],
+  });
+
   readonly revocationWidened = new Counter({
     name: 'gatehouse_revocation_degraded_total',
     help: 'Logouts the full in-memory revocation list held as a watermark (ending more sessions), by watermark kind (consumer, scope).',
@@ -84,5 +103,20 @@ export class Metrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The session cache's events counted here; each lookup is one field increment. */
+  sessionCacheEvents(): {
+    lookup(result: 'hit' | 'miss' | 'bypassed'): void;
+    invalidated(ids: number): void;
+    subscribed(live: boolean): void;
+  } {
+    const results = { hit: this.sessionCacheLookups.labels('hit'), miss: this.sessionCacheLookups.labels('miss'), bypassed: this.sessionCacheLookups.labels('bypassed') };
+    this.sessionCacheSubscribed.set(0);
+    return {
+      lookup: (result) => results[result].inc(),
+      invalidated: (ids) => this.sessionCacheInvalidations.inc(ids),
+      subscribed: (live) => this.sessionCacheSubscribed.set(live ? 1 : 0),
+    };
   }
 }
