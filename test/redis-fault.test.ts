@@ -40,6 +40,10 @@ const RECOVERY_MS = 2_000;
 // A revocation answer is reused this long (jwt services default): until then a JWT may still be
 // answered from what Redis said before it died.
 const REVOCATION_CACHE_MS = 1_000;
+// A session record read before the fault is reused this long (--redis-session-cache-max-age default):
+// a stalled Redis keeps the subscriber's link open, so until then a live session may still be allowed.
+// Never a logged-out one: "no such session" is not kept.
+const SESSION_CACHE_MS = 1_000;
 // Every Check has at most two Redis commands out at once (a session's SET and index EVAL, or the
 // two revocation GETs).
 const MAX_PENDING = 2 * IN_FLIGHT;
@@ -164,9 +168,11 @@ async function checkThroughFault(t: TestContext, fault: Fault): Promise<void> {
   assertOnlyExpected(samples);
   assertUp(samples, t0, failedAt - 100, 'before the fault', 1);
   for (const kind of KINDS) {
-    // Down: every Check sent after the fault (and after the revocation answers it may reuse have
-    // expired) and answered before Redis was restarted or resumed gets the down answer; plenty do.
-    const downFrom = failedAt + (kind.endsWith('jwt') ? REVOCATION_CACHE_MS : 0);
+    // Down: every Check sent after the fault (and after the revocation answers and session records it
+    // may reuse have expired) and answered before Redis was restarted or resumed gets the down answer;
+    // plenty do.
+    const reused = kind.endsWith('jwt') ? REVOCATION_CACHE_MS : kind === 'valid session' ? SESSION_CACHE_MS : 0;
+    const downFrom = failedAt + reused;
     const down = between(samples, kind, downFrom, healAt);
     assert.ok(down.length >= 20, `${kind}: only ${down.length} Checks while Redis was down`);
     assert.deepEqual(new Set(down.map((s) => s.answer)), new Set([EXPECTED[kind].down]), `${kind} while Redis was down`);
