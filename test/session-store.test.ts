@@ -467,6 +467,32 @@ describe('redis session store on a 3-node Redis Cluster', () => {
     assert.equal(await store.deleteAllFor(SHOP, 'grace'), 30);
     for (const id of ids) assert.equal(await store.get(id), undefined);
   });
+
+  it('two cached stores: each hears the writes the other makes on every node, and serves the rest from memory', BOUNDED, async () => {
+    let heard = 0;
+    let hits = 0;
+    const events = { lookup: (r: string) => void (r === 'hit' && hits++), invalidated: (n: number) => void (heard += n), subscribed: () => {} };
+    const cached = { url: cluster.url, commandTimeoutMs: 2000 };
+    const [a, b] = await Promise.all([
+      connectRedisSessionStore({ ...cached, cache: { maxAgeMs: 60_000 } }),
+      connectRedisSessionStore({ ...cached, cache: { maxAgeMs: 60_000, events } }),
+    ]);
+    try {
+      await eventually(() => a.cache?.live === true && b.cache?.live === true, 10_000, 'both subscribed');
+      const ids = Array.from({ length: 30 }, () => newId());
+      for (const id of ids) await a.put(id, session('judy'), 60_000);
+      await eventually(() => heard >= ids.length, 5000, 'B to hear every put');
+      for (const id of ids) assert.equal((await b.get(id))?.sub, 'judy');
+      for (const id of ids) assert.equal((await b.get(id))?.sub, 'judy');
+      assert.equal(hits, ids.length, 'the second reads came from memory');
+      assert.equal(await a.deleteAllFor(SHOP, 'judy'), 30);
+      await eventually(() => heard >= 2 * ids.length, 5000, 'B to hear the logout everywhere');
+      for (const id of ids) assert.equal(await b.get(id), undefined);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });
 
 /** Polls until the store answers again (reconnect backoff), bounded at 10 s. */
