@@ -294,6 +294,43 @@ describe('redis session cache: age and expiry on an injected clock', () => {
   });
 });
 
+describe('redis session cache: a stalled Redis', () => {
+  let redis: RedisServer;
+  let store: RedisSessionStore;
+  const seen = new Seen();
+
+  before(async () => {
+    redis = await startRedis();
+    store = await connectRedisSessionStore({ url: redis.url, commandTimeoutMs: 300, reconnectMaxDelayMs: 100, cache: { maxAgeMs: 60_000, events: seen } });
+    await eventually(() => store.cache?.live === true, 10_000, 'the subscription');
+  }, { timeout: 700_000 });
+  after(async () => {
+    redis?.resume();
+    await store?.close();
+    await redis?.stop();
+  }, { timeout: 15_000 });
+
+  it('is noticed by the keepalive PING: the cache is emptied and bypassed until Redis answers again', BOUNDED, async () => {
+    const id = newId();
+    await store.put(id, session('nina'), 60_000);
+    await eventually(() => seen.heardIds >= 1, 5000, 'the put to be heard');
+    await store.get(id);
+    assert.equal(store.cache?.size, 1);
+    redis.pause();
+    try {
+      // A stalled server closes nothing: only the unanswered PING tells.
+      await eventually(() => store.cache?.live === false, 5000, 'the cache to notice the stall');
+      assert.equal(store.cache?.size, 0);
+      await assert.rejects(store.get(id), (e: unknown) => e instanceof Error && 'code' in e && e.code === 'session_store_unavailable');
+    } finally {
+      redis.resume();
+    }
+    await eventually(() => store.cache?.live === true, 10_000, 'the subscription to come back');
+    assert.equal((await store.get(id))?.sub, 'nina');
+    assert.deepEqual(seen.states, [true, false, true]);
+  });
+});
+
 describe('session record cache bounds', () => {
   const record = session('mia');
   const stored = (bytes: number) => async () => ({ record, bytes, ttlMs: 60_000 });

@@ -432,6 +432,20 @@ describe('redis session store through Sentinel', () => {
 
   storeContract('redis+sentinel', () => ({ store, elapse: (ms: number) => elapseOnRedis(master.port, ms) }));
 
+  it('a cached store subscribes through the master the Sentinel names', BOUNDED, async () => {
+    const cached = await connectRedisSessionStore({ url: sentinel.url, commandTimeoutMs: COMMAND_TIMEOUT_MS, cache: { maxAgeMs: 60_000 } });
+    try {
+      await eventually(() => cached.cache?.live === true, 10_000, 'the subscription');
+      const id = newId();
+      await store.put(id, session('olga'), 60_000);
+      assert.equal((await cached.get(id))?.sub, 'olga');
+      await store.delete(id);
+      await eventually(async () => (await cached.get(id)) === undefined, 5000, 'the logout through the other store to be heard');
+    } finally {
+      await cached.close();
+    }
+  });
+
   it('writes land on the master the Sentinel names', BOUNDED, async () => {
     const raw = new Redis({ host: '127.0.0.1', port: master.port, maxRetriesPerRequest: 1 });
     try {
