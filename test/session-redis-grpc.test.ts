@@ -99,6 +99,30 @@ describe('Redis sessions through the ext_authz gRPC server', { timeout: 180_000 
     assert.deepEqual(await check('web.example.com', '/orders', { cookie }), ok(ACME_HEADERS, [...REMOVALS, 'cookie']));
   });
 
+  it('a session this replica read within the cache max age is answered without any Redis command', async () => {
+    const metrics = g.gatehouse.metrics;
+    const gauge = async (): Promise<number> => (await metrics.sessionCacheSubscribed.get()).values[0]?.value ?? -1;
+    const heard = async (): Promise<number> => (await metrics.sessionCacheInvalidations.get()).values[0]?.value ?? 0;
+    const hits = async (): Promise<number> => (await metrics.sessionCacheLookups.get()).values.find((v) => v.labels['result'] === 'hit')?.value ?? 0;
+    const calls = async (command: string): Promise<number> => {
+      const line = (await probe.info('commandstats')).split('\r\n').find((l) => l.startsWith(`cmdstat_${command}:`));
+      return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+    };
+    await eventually(async () => (await gauge()) === 1, 10_000, 'the session cache to be subscribed');
+    const before = await heard();
+    const cookie = await login();
+    // The login announced its new id; a read that the announcement overtakes would not be kept.
+    await eventually(async () => (await heard()) > before, 5000, 'the login to be heard');
+    assert.deepEqual(await check('web.example.com', '/orders', { cookie }), ok(ACME_HEADERS, [...REMOVALS, 'cookie']));
+    const [gets, pttls, hits0] = [await calls('get'), await calls('pttl'), await hits()];
+    for (let i = 0; i < 5; i++) assert.deepEqual(await check('web.example.com', '/orders', { cookie }), ok(ACME_HEADERS, [...REMOVALS, 'cookie']));
+    assert.deepEqual([await calls('get'), await calls('pttl'), await hits()], [gets, pttls, hits0 + 5]);
+    const loggedOut = await check('web.example.com', '/logout', { cookie }, 'POST');
+    assert.deepEqual([loggedOut.message, loggedOut.kind === 'denied' ? loggedOut.denied.status : 0], ['session_logout', 200]);
+    const after = await check('web.example.com', '/orders', { cookie });
+    assert.deepEqual([after.message, after.kind === 'denied' ? after.denied.status : 0], ['credential_missing', 401], 'this replica forgot the session at its own logout');
+  });
+
   it('a JWT creates the session too; the cookie then carries the token consumer', async () => {
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ sub: 'alice', jti: 'tok-77', preferred_username: 'Alice', groups: ['staff', 'beta'], iss: ISSUER, aud: 'shop', iat: now, exp: now + 300 })

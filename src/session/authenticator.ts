@@ -103,7 +103,9 @@ export class SessionAuthenticator implements Authenticator {
       case 'store': {
         const verified = backend.signer.verify(read.value);
         if (!verified.ok) return this.#reject(verified.reason, dry);
-        return this.#fromStore(input, backend.store, backend.signer, verified.id, ctx.now, dry);
+        const held = backend.store.peek?.(verified.id);
+        const quick = held === undefined ? undefined : this.#fromHeld(input, held, ctx.now, dry);
+        return quick ?? this.#fromStore(input, backend.store, backend.signer, verified.id, ctx.now, dry);
       }
       default: {
         const never: never = backend;
@@ -146,6 +148,20 @@ export class SessionAuthenticator implements Authenticator {
     }
     const renewed = renewSessionRecord(next, now, c.timeouts);
     return this.#success(input, renewed, sessionCookies(c, backend.codec.seal(renewed), renewed, now, heldParts(c.cookie, input.cookies)), companion);
+  }
+
+  /**
+   * The answer from a record the store holds in memory, when it needs no write (no renewal, refresh or
+   * deletion of an expired record): a cached Redis session stays synchronous, like a cookie session.
+   * Undefined sends the request down the full path.
+   */
+  #fromHeld(input: CheckInput, record: SessionRecord, now: number, dry: boolean): AuthnResult | undefined {
+    if (record.aud !== this.#c.policyId) return undefined;
+    const state = sessionState(record, now, this.#c.timeouts);
+    if (state.state !== 'valid' || (state.renew && !dry)) return undefined;
+    const companion = this.#companionOf(record);
+    if (!dry && companion !== undefined && companion.freshness(record, now) !== 'fresh') return undefined;
+    return this.#success(input, record, [], companion);
   }
 
   /** `dry`: a dry run reads the store and writes nothing (no renewal, no refresh, no expired record deleted). */

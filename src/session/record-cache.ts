@@ -84,6 +84,14 @@ export class SessionRecordCache {
     return this.#bytes;
   }
 
+  /** The record held for `id`, counted as a hit; undefined (uncounted) when `get` must be asked. */
+  peek(id: string): SessionRecord | undefined {
+    if (!this.#live) return undefined;
+    const hit = this.#entries.get(id, this.#clock());
+    if (hit !== undefined) this.#events?.lookup('hit');
+    return hit?.record;
+  }
+
   /** The record for `id`, from the cache or from `read` (whose answer is kept when nothing overtook it). */
   get(id: string, read: () => Promise<StoredRecord | undefined>): Promise<SessionRecord | undefined> {
     if (!this.#live) {

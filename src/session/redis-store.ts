@@ -117,6 +117,10 @@ export class RedisSessionStore implements SessionStore {
     return raw === null ? undefined : parseStored(raw);
   }
 
+  peek(id: string): SessionRecord | undefined {
+    return this.cache?.peek(id);
+  }
+
   /** A read for the cache: the key's remaining life comes along (same round trip). */
   async #readKept(id: string): Promise<StoredRecord | undefined> {
     const key = this.#recordKey(id);

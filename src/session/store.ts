@@ -18,6 +18,11 @@ export interface SessionStore {
    */
   get(id: string): Promise<SessionRecord | undefined>;
   /**
+   * The record when this store holds it in memory right now (a cache), without I/O; undefined means
+   * "ask `get`", never "absent". Optional: a store without one is always asked through `get`.
+   */
+  peek?(id: string): SessionRecord | undefined;
+  /**
    * Compare-and-set: replaces the record under `id` only while the stored one still has revision
    * `expected` (`rev`, 0 when absent), so two replicas renewing or refreshing one session cannot
    * both win, and a session deleted meanwhile (logout) is not brought back. Resolves true when
