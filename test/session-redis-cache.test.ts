@@ -294,6 +294,49 @@ describe('redis session cache: age and expiry on an injected clock', () => {
   });
 });
 
+describe('redis session cache: a Redis user without pub/sub rights', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+
+  before(async () => {
+    redis = await startRedis();
+    admin = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 1 });
+    // Every key and command, no channel (what Redis 7 gives a new ACL user by default).
+    await admin.call('ACL', 'SETUSER', 'sessions', 'on', '>sessions-pw', '~*', '+@all', 'resetchannels');
+  }, { timeout: 700_000 });
+  after(async () => {
+    admin?.disconnect();
+    await redis?.stop();
+  }, { timeout: 15_000 });
+
+  const url = (): string => `redis://sessions:sessions-pw@127.0.0.1:${redis.port}`;
+
+  it('with the cache on, the cache never goes live and a write whose announcement is refused fails', BOUNDED, async () => {
+    const store = await connectRedisSessionStore({ url: url(), cache: { maxAgeMs: 60_000 } });
+    try {
+      const id = newId();
+      await assert.rejects(store.put(id, session('oscar'), 60_000), (e: unknown) => e instanceof Error && 'code' in e && e.code === 'session_store_unavailable');
+      assert.equal((await store.get(id))?.sub, 'oscar', 'the record itself was written');
+      assert.equal(store.cache?.live, false);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('with the cache off (max age 0), writes succeed: the announcement is best effort', BOUNDED, async () => {
+    const store = await connectRedisSessionStore({ url: url() });
+    try {
+      const id = newId();
+      await store.put(id, session('peggy'), 60_000);
+      assert.equal((await store.get(id))?.sub, 'peggy');
+      await store.delete(id);
+      assert.equal(await store.get(id), undefined);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('redis session cache: a stalled Redis', () => {
   let redis: RedisServer;
   let store: RedisSessionStore;

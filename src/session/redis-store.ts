@@ -165,10 +165,17 @@ export class RedisSessionStore implements SessionStore {
 
   /** After a write is acknowledged: forgotten here at once, announced to every replica. */
   async #changed(operation: string, ids: readonly string[]): Promise<void> {
-    this.cache?.invalidate(ids);
+    const announce = this.#redis.publish(this.channel, ids.join(' '));
+    if (this.cache === undefined) {
+      // This replica caches nothing (max age 0, perhaps for a Redis user without pub/sub rights):
+      // announced for replicas that do, and a failure does not fail the write.
+      await announce.catch(() => undefined);
+      return;
+    }
+    this.cache.invalidate(ids);
     // A write whose announcement fails is reported failed: other replicas could keep the old record
     // for up to their cache's max age, and the caller's retry (a logout again) announces it again.
-    await this.#run(operation, () => this.#redis.publish(this.channel, ids.join(' ')));
+    await this.#run(operation, () => announce);
   }
 
   async close(): Promise<void> {
