@@ -9,7 +9,7 @@ import { BoundedCache } from '../core/bounded-cache.js';
 import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../core/ports.js';
 import { NO_CLAIMS, NO_HEADERS, type HeaderPair, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
-import type { SessionCodec, SessionIdSigner } from './codec.js';
+import type { IdResult, SessionCodec, SessionIdSigner } from './codec.js';
 import type { SessionCompanion } from './companion.js';
 import { buildSetCookies, heldParts, readCookie, type CookieLifetime, type CookieSpec } from './cookie.js';
 import { isLoggedOut, logOut, SID_CLAIM, sessionIdOf, type CookieLogouts } from './logouts.js';
@@ -58,6 +58,8 @@ export class SessionAuthenticator implements Authenticator {
    * revocation and timeouts are still checked on every request.
    */
   readonly #opened = new BoundedCache<string, SessionRecord>(OPENED_CACHE_SIZE);
+  /** Signed id cookie value -> its verified id, for the same reason; only values that verified are kept. */
+  readonly #verified = new BoundedCache<string, IdResult>(OPENED_CACHE_SIZE);
   /** Weak: an identity lives as long as the record it was built from (held by the opened-cookie cache). */
   readonly #identities = new WeakMap<SessionRecord, Identity>();
 
@@ -101,7 +103,7 @@ export class SessionAuthenticator implements Authenticator {
         return loggedOut.then((out) => this.#fromCookie(input, backend, record, state.renew, out, ctx));
       }
       case 'store': {
-        const verified = backend.signer.verify(read.value);
+        const verified = this.#verify(backend.signer, read.value);
         if (!verified.ok) return this.#reject(verified.reason, dry);
         const held = backend.store.peek?.(verified.id);
         const quick = held === undefined ? undefined : this.#fromHeld(input, held, ctx.now, dry);
@@ -122,6 +124,14 @@ export class SessionAuthenticator implements Authenticator {
     if (!opened.ok) return opened.reason;
     this.#opened.set(value, opened.record);
     return opened.record;
+  }
+
+  #verify(signer: SessionIdSigner, value: string): IdResult {
+    const known = this.#verified.get(value);
+    if (known !== undefined) return known;
+    const verified = signer.verify(value);
+    if (verified.ok) this.#verified.set(value, verified);
+    return verified;
   }
 
   #fromCookie(input: CheckInput, backend: CookieBackend, record: SessionRecord, renew: boolean, loggedOut: boolean, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
