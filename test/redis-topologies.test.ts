@@ -155,9 +155,17 @@ for (const [name, start] of TOPOLOGIES) {
       const web = (cookie: string): SimpleHttpRequest => ({ host: SESSION_HOST, path: '/orders', headers: { cookie } });
       const api = (token: string): SimpleHttpRequest => ({ host: JWT_HOST, path: '/orders', headers: { authorization: `Bearer ${token}` } });
 
+      // B keeps the session in its replica cache; A's logout reaches it as the invalidation B hears.
+      const metrics = b.gatehouse.metrics;
+      const heardOnB = async (): Promise<number> => (await metrics.sessionCacheInvalidations.get()).values[0]?.value ?? 0;
+      await eventually(async () => (await metrics.sessionCacheSubscribed.get()).values[0]?.value === 1, 10_000, "B's session cache to be subscribed");
+      const beforeLogin = await heardOnB();
       const cookie = await login(a.envoy);
-      assert.equal(await askNamed(b.envoy, web(cookie), answers), 'allowed: session');
+      await eventually(async () => (await heardOnB()) > beforeLogin, 5000, 'B to hear the login');
+      for (let i = 0; i < 2; i++) assert.equal(await askNamed(b.envoy, web(cookie), answers), 'allowed: session');
+      const beforeLogout = await heardOnB();
       await logout(a.envoy, cookie);
+      await eventually(async () => (await heardOnB()) > beforeLogout, 5000, 'B to hear the logout');
       assert.equal(await askNamed(b.envoy, web(cookie), answers), '401 no API key');
       assert.equal(await askNamed(a.envoy, web(cookie), answers), '401 no API key');
 
