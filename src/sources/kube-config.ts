@@ -3,6 +3,7 @@
 // pod's service account. A current user or cluster needing more than a token or a client certificate
 // (exec plugins, auth providers, passwords, impersonation, proxies) is handed to client-node, imported
 // only then.
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { isIPv6 } from 'node:net';
@@ -167,7 +168,7 @@ function clusterFields(entry: Entry): { server: string; ca: Buffer | undefined; 
   const insecure = entry.body['insecure-skip-tls-verify'] ?? false;
   if (typeof insecure !== 'boolean') throw invalid(`${entry.where}.insecure-skip-tls-verify must be true or false`);
   if (insecure && ca !== undefined) throw invalid(`${entry.where}: insecure-skip-tls-verify and a certificate authority are both given; keep one`);
-  if (ca !== undefined) loads(entry, 'certificate-authority', () => createSecureContext({ ca }));
+  if (ca !== undefined) loads(entry, 'certificate-authority', () => checkCertificates(ca));
   return { server: server.replace(/\/+$/, ''), ca, insecureSkipTlsVerify: insecure, tlsServerName: optionalString(entry, 'tls-server-name') };
 }
 
@@ -194,7 +195,7 @@ function inCluster(host: string, port: string, dir: string): ClusterAccess {
   const ca = scheme === 'https' ? readFile(caFile, 'the service account CA') : undefined;
   if (ca !== undefined) {
     try {
-      createSecureContext({ ca });
+      checkCertificates(ca);
     } catch (e) {
       throw invalid(`the service account CA ${caFile} does not load: ${e instanceof Error ? e.message : String(e)}`, e);
     }
@@ -221,6 +222,13 @@ function material(entry: Entry, fileKey: string, dataKey: string): Buffer | unde
   const compact = data.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 !== 0) throw invalid(`${entry.where}.${dataKey} is not base64`);
   return Buffer.from(compact, 'base64');
+}
+
+/** node takes a CA bundle without a single certificate in it silently: that is refused here. */
+function checkCertificates(pem: Buffer): void {
+  const blocks = pem.toString('utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error('no PEM certificate in it');
+  for (const block of blocks) new X509Certificate(block);
 }
 
 function loads(entry: Entry, fields: string, load: () => unknown): void {
