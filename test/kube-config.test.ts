@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { ClusterAccess } from '../src/sources/kube-access.js';
 import { KubeConfigError, loadKubeConfig } from '../src/sources/kube-config.js';
+import { kubeconfig } from './support/kubeconfig.js';
 import { TestPki, type Issued } from './support/tls-pki.js';
 
 interface Place {
@@ -28,18 +29,6 @@ function place(): Place {
     return path;
   };
   return { dir, home: join(dir, 'home'), serviceAccountDir: join(dir, 'sa'), write };
-}
-
-/** A kubeconfig with one cluster, user and context, each given as a YAML flow mapping. */
-function kubeconfig(cluster: string, user: string, name = 'x'): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    `clusters: [{name: ${name}, cluster: ${cluster}}]`,
-    `users: [{name: ${name}, user: ${user}}]`,
-    `contexts: [{name: ${name}, context: {cluster: ${name}, user: ${name}, namespace: shop}}]`,
-    `current-context: ${name}`,
-  ].join('\n');
 }
 
 function load(p: Place, env: Record<string, string> = {}): Promise<ClusterAccess> {

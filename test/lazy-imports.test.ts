@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, closedPort, dirWith, ROOT } from './support/cli.js';
 import { eventually } from './support/eventually.js';
+import { kubeconfig } from './support/kubeconfig.js';
 import { TestPki } from './support/tls-pki.js';
 
 const LOOPBACK = ['--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '0s'];
@@ -72,17 +73,7 @@ describe('serve loads the Kubernetes client and the Redis client only when it us
   /** Serves --kubernetes from a kubeconfig whose one user is `user` (a YAML flow mapping); answers what it loaded. */
   async function kubernetesPackages(user: string, files: Record<string, string> = {}): Promise<Set<string>> {
     const port = await closedPort();
-    const home = dirWith({
-      ...files,
-      kubeconfig: [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters: [{name: c, cluster: {server: "https://127.0.0.1:' + String(port) + '", insecure-skip-tls-verify: true}}]',
-        `users: [{name: u, user: ${user}}]`,
-        'contexts: [{name: x, context: {cluster: c, user: u}}]',
-        'current-context: x',
-      ].join('\n'),
-    });
+    const home = dirWith({ ...files, kubeconfig: kubeconfig(`{server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true}`, user) });
     return packagesLoadedBy(['--kubernetes', '--watch-stale-after', '1h'], { HOME: home, KUBECONFIG: join(home, 'kubeconfig') });
   }
 
