@@ -73,9 +73,12 @@ const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 let pki: TestPki;
 let client: Issued;
+/** A second client: its key does not match `client`'s certificate. */
+let other: Issued;
 before(async () => {
   pki = await TestPki.create();
   client = pki.client('gatehouse');
+  other = pki.client('other');
 });
 
 describe('where the cluster configuration is found', () => {
@@ -243,6 +246,10 @@ describe('a bad kubeconfig stops serve with one line naming the file and the fie
       [kubeconfig('{server: "https://a", insecure-skip-tls-verify: "yes"}', '{}'), 'clusters[0] (x).cluster.insecure-skip-tls-verify must be true or false'],
       [kubeconfig('{server: "https://a"}', `{client-certificate-data: ${b64(client.cert)}}`), 'users[0] (x).user: a client certificate needs its key (client-certificate and client-key go together)'],
       [kubeconfig('{server: "https://a"}', `{client-certificate-data: ${b64(client.cert)}, client-key-data: ${b64(pki.ca)}}`), 'users[0] (x).user.client-certificate and client-key does not load'],
+      [
+        kubeconfig('{server: "https://a"}', `{client-certificate-data: ${b64(client.cert)}, client-key-data: ${b64(other.key)}}`),
+        'users[0] (x).user.client-certificate and client-key does not load: error:05800074:x509 certificate routines::key values mismatch',
+      ],
       [kubeconfig('{server: "https://a"}', `{client-key: k, client-key-data: ${b64(client.key)}, client-certificate-data: ${b64(client.cert)}}`), 'users[0] (x).user: client-key and client-key-data are both given; keep one'],
       [kubeconfig('{server: "https://a"}', '{token: 7}'), 'users[0] (x).user.token must be a string'],
       [kubeconfig('{server: "https://a"}', '{tokenFile: empty.token}'), `users[0] (x).user.tokenFile: ${join(p.dir, 'empty.token')} is empty`],

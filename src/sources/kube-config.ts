@@ -12,6 +12,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parse } from 'yaml';
 import { type ClusterAccess, nativeAccess, type TokenSource } from './kube-access.js';
+import { describe } from './kubernetes-api.js';
 import { isObject } from './resource-fields.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -286,7 +287,11 @@ async function clientNodeAccess(files: readonly string[], context: string, field
     description: `kubeconfig ${files.join(delimiter)}, context ${context}, through @kubernetes/client-node for ${fields.join(', ')}`,
     async requestOptions(): Promise<RequestOptions> {
       const options: RequestOptions = {};
-      await kc.applyToHTTPSOptions(options);
+      try {
+        await kc.applyToHTTPSOptions(options);
+      } catch (e) {
+        throw new Error(`@kubernetes/client-node could not apply ${fields.join(', ')} of the kubeconfig: ${describe(e)}`, { cause: e });
+      }
       return options;
     },
   };

@@ -214,6 +214,8 @@ async function refusal(verb: string, path: string, res: IncomingMessage): Promis
 /** A short description of an error, with its cause when it has one. */
 export function describe(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
+  // Connecting to a name with several addresses fails with an AggregateError whose own message is empty.
+  const own = e.message !== '' ? e.message : e instanceof AggregateError ? e.errors.map(describe).join('; ') : `${e.name} (no message)`;
   const cause: unknown = e.cause;
-  return cause instanceof Error && cause.message !== '' ? `${e.message}: ${cause.message}` : e.message;
+  return cause instanceof Error && cause.message !== '' ? `${own}: ${cause.message}` : own;
 }
