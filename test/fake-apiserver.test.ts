@@ -287,3 +287,17 @@ test('10,000 AuthPolicies and 100,000 Secrets are listed whole, in one answer ea
     t.diagnostic(`${path}: ${expected} items in ${ms.toFixed(0)} ms`);
   }
 });
+
+test('a watch whose event handler throws ends with that error instead of losing it', TEST_TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  const failure = new Error('handler failed');
+  const seen: string[] = [];
+  const { ended } = await openWatch(t, server, POLICIES_PATH, {}, (type) => {
+    seen.push(type);
+    throw failure;
+  });
+  server.create(authPolicy('shop', 'one', { hosts: ['a.example.com'] }));
+  server.create(authPolicy('shop', 'two', { hosts: ['b.example.com'] }));
+  assert.equal(await ended, failure);
+  assert.deepEqual(seen, ['ADDED']);
+});

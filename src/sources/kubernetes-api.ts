@@ -113,7 +113,14 @@ export class KubernetesApi {
         } catch {
           continue;
         }
-        if (isObject(event) && typeof event.type === 'string') onEvent(event.type, event.object);
+        if (!isObject(event) || typeof event.type !== 'string') continue;
+        try {
+          onEvent(event.type, event.object);
+        } catch (e) {
+          // A handler that throws ends the watch with its error (restarted, and logged, by the informer).
+          res.destroy(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
       }
     });
     const ended = new Promise<unknown>((resolve) => {
