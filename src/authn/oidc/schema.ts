@@ -111,6 +111,13 @@ export const OidcSpec = Type.Object(
         enabled: Type.Boolean({ default: true, description: 'Introspect bearer tokens that are not the provider\'s JWTs (RFC 7662).' }),
         cacheTtlMax: Duration('An active answer is reused until the token\'s `exp`, at most this long.', '5m'),
         inactiveCacheTtl: Duration('An inactive answer is reused this long.', '10s'),
+        maxInFlight: Type.Integer({
+          minimum: 1,
+          maximum: 1024,
+          default: 64,
+          description:
+            'Introspections under way at once at this provider; more wait (up to 4 per slot, 1 s at most), then are refused with 503 `oidc_introspection_busy`.',
+        }),
       },
       { additionalProperties: false, default: {}, description: 'Bearer tokens the provider must be asked about.' },
     ),
