@@ -4,10 +4,14 @@
 // (so junk never evicts a real token's answer), and what cannot be a token never reaches the provider.
 // Against the real in-process OpenID Provider, counting the introspections it receives.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { validatePaths } from '../src/commands/validate.js';
 import { GatehouseError } from '../src/core/errors.js';
 import { CallGate } from '../src/authn/oidc/call-gate.js';
 import { createLogger } from '../src/telemetry/log.js';
+import { dirWith } from './support/cli.js';
 import { deniedOf, okOf, type DecodedCheckResponse } from './support/envoy-client.js';
 import { eventually, startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
 import { oidcBlock, shopFiles } from './support/oidc-browser.js';
@@ -97,6 +101,34 @@ describe('the call gate', () => {
 
   it('refuses a limit below 1', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) assert.throws(() => new CallGate(bad, 'test'), { name: 'RangeError' });
+  });
+});
+
+describe('introspection.maxInFlight', () => {
+  it('takes a whole number from 1 to 1024; validate names the field of any other', async () => {
+    const policy = (name: string, value: number): string => `apiVersion: gatehouse.dev/v1alpha1
+kind: AuthPolicy
+metadata: {name: ${name}, namespace: shop}
+spec:
+  hosts: [${name}.example.com]
+  authentication:
+    methods:
+      - name: idp
+        oidc: {issuer: "https://id.example.com", clientId: api, bearerOnly: true, introspection: {maxInFlight: ${value}}}
+`;
+    const dir = dirWith({ 'p.yaml': [policy('zero', 0), policy('over', 1025), policy('part', 1.5), policy('one', 1), policy('most', 1024)].join('---\n') });
+    try {
+      const report = await validatePaths([dir]);
+      const field = 'spec.authentication.methods[0].oidc.introspection.maxInFlight';
+      assert.deepEqual(report.lines, [
+        `${join(dir, 'p.yaml')}:9:99: ${field}: Expected integer to be greater or equal to 1`,
+        `${join(dir, 'p.yaml')}:19:99: ${field}: Expected integer to be less or equal to 1024`,
+        `${join(dir, 'p.yaml')}:29:99: ${field}: Expected integer`,
+      ]);
+      assert.deepEqual([report.errors, report.policies], [3, 5]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
