@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration, HeaderName, SecretKeyRef, StringEnum } from '../../config/schema-common.js';
 import { JWT_ALGORITHMS, JwtConsumer } from '../jwt/schema.js';
+import { MAX_IN_FLIGHT_DEFAULT, MAX_IN_FLIGHT_LIMIT, QUEUE_PER_SLOT, WAIT_MS } from './call-gate.js';
 
 /** Signature algorithms an ID token may use by default: every asymmetric one (never HMAC, never `none`). */
 export const DEFAULT_ID_TOKEN_ALGORITHMS = JWT_ALGORITHMS.filter((a) => !a.startsWith('HS'));
@@ -113,10 +114,9 @@ export const OidcSpec = Type.Object(
         inactiveCacheTtl: Duration('An inactive answer is reused this long.', '10s'),
         maxInFlight: Type.Integer({
           minimum: 1,
-          maximum: 1024,
-          default: 64,
-          description:
-            'Introspections under way at once at this provider; more wait (up to 4 per slot, 1 s at most), then are refused with 503 `oidc_introspection_busy`.',
+          maximum: MAX_IN_FLIGHT_LIMIT,
+          default: MAX_IN_FLIGHT_DEFAULT,
+          description: `Introspections under way at once at this provider; more wait (up to ${QUEUE_PER_SLOT} per slot, ${WAIT_MS / 1000} s at most), then are refused with 503 \`oidc_introspection_busy\`.`,
         }),
       },
       { additionalProperties: false, default: {}, description: 'Bearer tokens the provider must be asked about.' },
