@@ -135,6 +135,8 @@ spec:
 describe('a flood of junk bearer tokens at an oidc method', () => {
   let op: LoginOp;
   let g: TestGatehouse;
+  /** Warnings and errors only: thousands of Checks are refused with 401, which logs nothing at this level. */
+  const logs: string[] = [];
 
   before(async () => {
     op = await startLoginOp();
@@ -142,8 +144,7 @@ describe('a flood of junk bearer tokens at an oidc method', () => {
       oidcBlock(op, { bearerOnly: true, accessTokenAudiences: [API_RESOURCE], logout: undefined, timeout: '60s', ...extra });
     const narrow = shopFiles([op], { methods: [{ name: 'idp', oidc: block({ introspection: { maxInFlight: 2 } }) }], rest: { hosts: [NARROW] } }, 'narrow');
     const wide = shopFiles([], { methods: [{ name: 'idp', oidc: block({ introspection: { inactiveCacheTtl: '10m' } }) }], rest: { hosts: [WIDE] } }, 'wide');
-    // Thousands of Checks: only warnings are kept.
-    g = await startTestGatehouse({ ...narrow, 'wide.yaml': wide['policy.yaml'] ?? '' }, { logger: createLogger('warn', () => undefined) });
+    g = await startTestGatehouse({ ...narrow, 'wide.yaml': wide['policy.yaml'] ?? '' }, { logger: createLogger('warn', (line) => void logs.push(line)) });
     await eventually(() => ['narrow', 'wide'].every((p) => g.gatehouse.store.status('shop', p)?.ready === true) && op.requests('/.well-known/openid-configuration') > 0, 10_000, 'discovery');
   });
   after(async () => {
@@ -156,6 +157,7 @@ describe('a flood of junk bearer tokens at an oidc method', () => {
 
   it('N distinct junk tokens at once: at most maxInFlight introspections at the provider, the rest wait or get 503 oidc_introspection_busy', BOUNDED, async () => {
     op.resetPeak(INTROSPECTION);
+    logs.length = 0;
     const before = op.requests(INTROSPECTION);
     const release = op.hold(INTROSPECTION);
     // 2 under way + 8 waiting (4 per slot) + 20 more, refused at once.
@@ -174,6 +176,10 @@ describe('a flood of junk bearer tokens at an oidc method', () => {
     const metrics = await (await fetch(`${g.admin}/metrics`)).text();
     const busy = /^gatehouse_check_total\{[^}]*code="oidc_introspection_busy"[^}]*\} (\d+)$/m.exec(metrics);
     assert.equal(Number(busy?.[1]), 30 - introspected, metrics.split('\n').filter((l) => l.includes('introspection_busy')).join('\n'));
+    // And the log, one warning each, never with the token.
+    const warned = logs.map((l) => JSON.parse(l) as { msg?: string; code?: string }).filter((l) => l.msg === 'check failed' && l.code === 'oidc_introspection_busy');
+    assert.equal(warned.length, 30 - introspected, logs.join('\n'));
+    assert.deepEqual(logs.filter((l) => l.includes('junk-burst')), []);
   });
 
   // About 20 s alone; several times that on a machine busy with other test files.
