@@ -12,10 +12,12 @@ export interface HeapGraph {
   readonly selfSize: Float64Array;
   readonly firstEdge: Uint32Array;
   readonly edgeCount: Uint32Array;
-  /** Per edge: type, target node. */
+  /** Per edge: type, name (a string index for properties, else an element index), target node. */
   readonly edgeType: Uint8Array;
+  readonly edgeName: Uint32Array;
   readonly edgeTo: Uint32Array;
   readonly weakEdge: number;
+  readonly propertyEdge: number;
 }
 
 class Numbers {
@@ -110,7 +112,7 @@ function toGraph(meta: SnapshotMeta, nodes: Numbers, edges: Numbers, strings: st
   const edgeTotal = edges.length / ef;
   const f = (name: string): number => meta.node_fields.indexOf(name);
   const [ti, ni, si, eci] = [f('type'), f('name'), f('self_size'), f('edge_count')];
-  const [eti, eto] = [meta.edge_fields.indexOf('type'), meta.edge_fields.indexOf('to_node')];
+  const [eti, eni, eto] = [meta.edge_fields.indexOf('type'), meta.edge_fields.indexOf('name_or_index'), meta.edge_fields.indexOf('to_node')];
   const g = {
     nodeTypes: meta.node_types[0],
     strings,
@@ -120,8 +122,10 @@ function toGraph(meta: SnapshotMeta, nodes: Numbers, edges: Numbers, strings: st
     firstEdge: new Uint32Array(count),
     edgeCount: new Uint32Array(count),
     edgeType: new Uint8Array(edgeTotal),
+    edgeName: new Uint32Array(edgeTotal),
     edgeTo: new Uint32Array(edgeTotal),
     weakEdge: meta.edge_types[0].indexOf('weak'),
+    propertyEdge: meta.edge_types[0].indexOf('property'),
   };
   let e = 0;
   for (let k = 0; k < count; k++) {
@@ -135,6 +139,7 @@ function toGraph(meta: SnapshotMeta, nodes: Numbers, edges: Numbers, strings: st
   }
   for (let k = 0; k < edgeTotal; k++) {
     g.edgeType[k] = edges.data[k * ef + eti] ?? 0;
+    g.edgeName[k] = edges.data[k * ef + eni] ?? 0;
     g.edgeTo[k] = (edges.data[k * ef + eto] ?? 0) / nf;
   }
   return g;
@@ -248,4 +253,12 @@ export function labelOf(g: HeapGraph, v: number): string {
     default:
       return `(${type})`;
   }
+}
+
+/** An object's property names, sorted: objects of one shape, whatever their constructor. */
+export function propertiesOf(g: HeapGraph, v: number): string {
+  const names: string[] = [];
+  const end = (g.firstEdge[v] ?? 0) + (g.edgeCount[v] ?? 0);
+  for (let e = g.firstEdge[v] ?? 0; e < end; e++) if (g.edgeType[e] === g.propertyEdge) names.push(g.strings[g.edgeName[e] ?? 0] ?? '');
+  return `{${names.sort().join(',')}}`;
 }
