@@ -2,21 +2,34 @@
 // with the same deny templates and name the same identity headers hold one frozen copy of each, not
 // 10,000; and a list is held at its exact length (an array grown by push keeps room for 16 more).
 
-/** Pieces shared at most: past this the table starts over (what is shared stays shared). */
-const MAX_SHARED = 4096;
-const table = new Map<string, unknown>();
+/** A table of shared pieces, bounded: once full it starts over (what is shared stays shared). */
+export class EqualPieces {
+  readonly #max: number;
+  readonly #table = new Map<string, unknown>();
 
-/**
- * The frozen piece equal to `value` (plain data: equal JSON means equal meaning) if one was made
- * before, else `value` itself, frozen and kept for the next caller.
- */
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /**
+   * The frozen piece equal to `value` (plain data: equal JSON means equal meaning) if one was made
+   * before, else `value` itself, frozen and kept for the next caller.
+   */
+  share<T extends object>(kind: string, value: T): T {
+    const key = `${kind}\0${JSON.stringify(value)}`;
+    const hit = this.#table.get(key);
+    if (hit !== undefined) return hit as T;
+    if (this.#table.size >= this.#max) this.#table.clear();
+    this.#table.set(key, deepFreeze(value));
+    return value;
+  }
+}
+
+const compiled = new EqualPieces(4096);
+
+/** A compiled piece shared between policies (credential locations, deny templates, header names). */
 export function shareEqual<T extends object>(kind: string, value: T): T {
-  const key = `${kind}\0${JSON.stringify(value)}`;
-  const hit = table.get(key);
-  if (hit !== undefined) return hit as T;
-  if (table.size >= MAX_SHARED) table.clear();
-  table.set(key, deepFreeze(value));
-  return value;
+  return compiled.share(kind, value);
 }
 
 const EMPTY: readonly never[] = Object.freeze([]);
