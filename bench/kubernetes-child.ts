@@ -58,13 +58,16 @@ export function startGatehouse(kubeconfig: string, nodeOptions: string): Gatehou
   return { child, logged };
 }
 
-/** The server's V8 heap in use (MB), from its own /metrics (prom-client's default process metrics). */
-export function heapUsedMb(adminPort: number): Promise<number> {
+/** The server's V8 heap in use, the heap V8 holds, and memory outside it (Buffers), in MB, from its own /metrics. */
+export function heapOf(adminPort: number): Promise<{ used: number; total: number; external: number }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: adminPort, path: '/metrics' }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve(Math.round(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN) / 1024 / 1024)));
+      res.on('end', () => {
+        const mb = (metric: string): number => Math.round(Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 1024 / 1024);
+        resolve({ used: mb('nodejs_heap_size_used_bytes'), total: mb('nodejs_heap_size_total_bytes'), external: mb('nodejs_external_memory_bytes') });
+      });
     });
     req.on('error', reject);
     req.end();

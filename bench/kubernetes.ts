@@ -11,7 +11,7 @@
 import { request } from 'node:http';
 import type { FakeApiServer } from '../test/support/fake-apiserver/index.js';
 import { hostOf, initialKey, kubeConfigFile, rotate, startCluster, type StatusMode } from './kubernetes-cluster.js';
-import { heapUsedMb, memoryOf, startGatehouse } from './kubernetes-child.js';
+import { heapOf, memoryOf, startGatehouse } from './kubernetes-child.js';
 
 const EFFECT_TIMEOUT_MS = 5000;
 const TARGETS = { syncMs: 10_000, rssMb: 150, effectMs: 1000 };
@@ -106,7 +106,7 @@ async function measure(options: Options): Promise<void> {
     const statusWrites = await statusWritesSettled(server, 2000);
     await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000));
     const idle = memoryOf(pid);
-    const heapIdle = await heapUsedMb(Number(ports.adminPort));
+    const heapIdle = await heapOf(Number(ports.adminPort));
     const firstAccepted = (await authStatus(port, hostOf(0), initialKey(0))) === 200;
 
     const latencies: number[] = [];
@@ -133,7 +133,9 @@ async function measure(options: Options): Promise<void> {
       sourceSyncMs: Number(synced.ms ?? Number.NaN),
       rssAtSyncMb: rssAtSync,
       rssIdleMb: idle.rss,
-      heapIdleMb: heapIdle,
+      heapIdleMb: heapIdle.used,
+      heapTotalIdleMb: heapIdle.total,
+      externalIdleMb: heapIdle.external,
       rssPeakMb: Math.max(peak, idle.hwm),
       rssAfterUpdatesMb: after.rss,
       statusWrites,
@@ -163,6 +165,7 @@ function table(r: Record<string, number | string | boolean>): string {
     ['start to synced (list + compile)', `${r.syncMs} ms (source ${r.sourceSyncMs} ms)`, `<= ${TARGETS.syncMs} ms`],
     ['RSS at sync', `${r.rssAtSyncMb} MB`, ''],
     ['RSS idle after sync (V8 heap used)', `${r.rssIdleMb} MB (${r.heapIdleMb} MB)`, `<= ${TARGETS.rssMb} MB`],
+    ['V8 heap held, outside the heap (Buffers)', `${r.heapTotalIdleMb} MB, ${r.externalIdleMb} MB`, ''],
     ['RSS peak', `${r.rssPeakMb} MB`, ''],
     ['status writes at start', String(r.statusWrites), r.status === 'current' ? '0 (statuses already current)' : ''],
     ['a listed key is accepted', String(r.firstKeyAccepted), 'true'],

@@ -5,9 +5,12 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
+/** Long enough for the informers to let go of their last list page and the first statuses to go out. */
+const SETTLE_AFTER_MS = 1000;
+
 let collect: (() => void) | null | undefined;
 
-/** V8's full collection, made reachable once (a context created after --expose-gc has `gc`). */
+/** V8's full collection (`gc()` without options; with any, node 20's V8 runs a minor one), made reachable once. */
 function collector(): (() => void) | null {
   if (collect !== undefined) return collect;
   try {
@@ -20,10 +23,10 @@ function collector(): (() => void) | null {
   return collect;
 }
 
-/** Collects garbage on the next turn (after the work the caller is finishing); answers whether it can. */
+/** Collects garbage once the sync's work has settled; answers whether it can. */
 export function settleMemory(): boolean {
   const gc = collector();
   if (gc === null) return false;
-  setImmediate(gc).unref();
+  setTimeout(gc, SETTLE_AFTER_MS).unref();
   return true;
 }
