@@ -160,6 +160,21 @@ describe('the store holds Secrets as key digests and consumer fields', () => {
     assert.equal(held.digests, createHash('sha256').update('k1').digest().toString('latin1'));
   });
 
+  it('a JWT secretRef naming the api_key entry of a key-only Secret does not compile: that entry is held as digests', () => {
+    const store = synced(
+      [
+        {
+          ...keysPolicy('j', 'j.test', 'g'),
+          spec: { hosts: ['j.test'], authentication: { methods: [{ name: 'jwt', jwt: { algorithms: ['HS256'], secretRef: { name: 'keys-only', key: 'api_key' } } }] } },
+        },
+      ],
+      [keySecret('keys-only', 'g', 'x'.repeat(40))],
+    );
+    const status = store.status('shop', 'j');
+    assert.deepEqual([status?.ready, status?.reason], [false, 'Invalid']);
+    assert.equal(status?.message, 'spec.authentication.methods[0].jwt.secretRef: Secret shop/keys-only has no entry "api_key"; its hosts are denied until it is fixed');
+  });
+
   it('the invalid lines of a key Secret are warned about in line order, with the duplicates', () => {
     const store = synced(
       [keysPolicy('p', 'p.test', 'g')],
