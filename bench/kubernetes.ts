@@ -8,16 +8,12 @@
 //   node dist/bench/kubernetes.js [--policies 10000] [--secrets 100000] [--updates 1000]
 //                                 [--status current|stale] [--idle-seconds 5] [--node-options '--trace-gc'] [--json]
 // --node-options go to the gatehouse process only (before its script); its non-JSON output goes to stderr.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import type { FakeApiServer } from '../test/support/fake-apiserver/index.js';
 import { hostOf, initialKey, kubeConfigFile, rotate, startCluster, type StatusMode } from './kubernetes-cluster.js';
+import { heapOf, memoryOf, startGatehouse } from './kubernetes-child.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const EFFECT_TIMEOUT_MS = 5000;
-const SYNC_TIMEOUT_MS = 300_000;
 const TARGETS = { syncMs: 10_000, rssMb: 150, effectMs: 1000 };
 const USAGE = 'node dist/bench/kubernetes.js [--policies 10000] [--secrets 100000] [--updates 1000] [--status current|stale] [--idle-seconds 5] [--node-options <flags>] [--json]';
 
@@ -51,75 +47,12 @@ function parseOptions(argv: readonly string[]): Options | undefined {
   return { policies, secrets, updates: value('--updates', 1000), status, idleSeconds: value('--idle-seconds', 5), nodeOptions, json: argv.includes('--json') };
 }
 
-/** Resident and peak resident memory of a process, in MB. */
-function memoryOf(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rss: Math.round(kb('VmRSS') / 1024), hwm: Math.round(kb('VmHWM') / 1024) };
-}
-
-interface Gatehouse {
-  readonly child: ChildProcess;
-  /** Resolves with the fields of the first log line with this message. */
-  logged(msg: string): Promise<Record<string, unknown>>;
-}
-
-function startGatehouse(kubeconfig: string, nodeOptions: string): Gatehouse {
-  const args = ['serve', '--kubernetes', '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '0s'];
-  const child = spawn(process.execPath, [...nodeOptions.split(/\s+/).filter((f) => f !== ''), CLI, ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const waiters = new Map<string, (fields: Record<string, unknown>) => void>();
-  const seen = new Map<string, Record<string, unknown>>();
-  let buffered = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) !== -1) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        process.stderr.write(line + '\n');
-        continue;
-      }
-      const msg = String(entry.msg);
-      if (entry.level === 'warn' || entry.level === 'error') process.stderr.write(line + '\n');
-      if (!seen.has(msg)) seen.set(msg, entry);
-      waiters.get(msg)?.(entry);
-    }
-  });
-  const logged = (msg: string): Promise<Record<string, unknown>> => {
-    const earlier = seen.get(msg);
-    if (earlier !== undefined) return Promise.resolve(earlier);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gatehouse did not log "${msg}" within ${SYNC_TIMEOUT_MS} ms`)), SYNC_TIMEOUT_MS);
-      child.once('exit', (code) => reject(new Error(`gatehouse exited with ${String(code)} before logging "${msg}"`)));
-      waiters.set(msg, (fields) => (clearTimeout(timer), resolve(fields)));
-    });
-  };
-  return { child, logged };
-}
-
 /** The forward-auth answer (status code) for a request to `host` with API key `key`. */
 function authStatus(port: number, host: string, key: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/auth/nginx', headers: { 'x-original-method': 'GET', 'x-original-uri': '/', 'x-forwarded-host': host, apikey: key } }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** The server's V8 heap in use (MB), from its own /metrics (prom-client's default process metrics). */
-function heapUsedMb(adminPort: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: adminPort, path: '/metrics' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve(Math.round(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN) / 1024 / 1024)));
     });
     req.on('error', reject);
     req.end();
@@ -173,7 +106,7 @@ async function measure(options: Options): Promise<void> {
     const statusWrites = await statusWritesSettled(server, 2000);
     await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000));
     const idle = memoryOf(pid);
-    const heapIdle = await heapUsedMb(Number(ports.adminPort));
+    const heapIdle = await heapOf(Number(ports.adminPort));
     const firstAccepted = (await authStatus(port, hostOf(0), initialKey(0))) === 200;
 
     const latencies: number[] = [];
@@ -200,7 +133,9 @@ async function measure(options: Options): Promise<void> {
       sourceSyncMs: Number(synced.ms ?? Number.NaN),
       rssAtSyncMb: rssAtSync,
       rssIdleMb: idle.rss,
-      heapIdleMb: heapIdle,
+      heapIdleMb: heapIdle.used,
+      heapTotalIdleMb: heapIdle.total,
+      externalIdleMb: heapIdle.external,
       rssPeakMb: Math.max(peak, idle.hwm),
       rssAfterUpdatesMb: after.rss,
       statusWrites,
@@ -230,6 +165,7 @@ function table(r: Record<string, number | string | boolean>): string {
     ['start to synced (list + compile)', `${r.syncMs} ms (source ${r.sourceSyncMs} ms)`, `<= ${TARGETS.syncMs} ms`],
     ['RSS at sync', `${r.rssAtSyncMb} MB`, ''],
     ['RSS idle after sync (V8 heap used)', `${r.rssIdleMb} MB (${r.heapIdleMb} MB)`, `<= ${TARGETS.rssMb} MB`],
+    ['V8 heap held, outside the heap (Buffers)', `${r.heapTotalIdleMb} MB, ${r.externalIdleMb} MB`, ''],
     ['RSS peak', `${r.rssPeakMb} MB`, ''],
     ['status writes at start', String(r.statusWrites), r.status === 'current' ? '0 (statuses already current)' : ''],
     ['a listed key is accepted', String(r.firstKeyAccepted), 'true'],

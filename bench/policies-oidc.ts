@@ -4,6 +4,9 @@
 // provider is a stub on loopback that publishes an empty key set, its endpoints given so that no
 // discovery happens: the policy comes up Ready as it would beside a provider that answers. Cookie
 // storage keeps the run free of Redis (validate warns that real tokens make a cookie of several KB).
+// The bearer set: a `bearerOnly` method whose API client presents an opaque access token; the stub
+// answers its introspection (RFC 7662) as active, so the first Check asks it and later ones are
+// answered from the introspection cache.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -28,6 +31,20 @@ export const OIDC_TENANT = {
 } as const;
 
 const secret = createHash('sha256').update('bench-session-oidc').digest('hex');
+const clientSecret = createHash('sha256').update('bench-oidc-client').digest('hex');
+
+export const OIDC_BEARER = {
+  host: 'oidc.bearer.bench.test',
+  consumerId: 'oidc-api-client',
+  /** Opaque (not a JWT): only introspection can tell who holds it. */
+  accessToken: `bench-opaque-token-${'b'.repeat(32)}`,
+} as const;
+
+/** What the stub's introspection endpoint says of the bench's opaque token (no `exp`: cached `cacheTtlMax`). */
+const INTROSPECTED = { active: true, sub: OIDC_BEARER.consumerId, client_id: 'bench-api', scope: 'orders:read', token_type: 'Bearer' } as const;
+
+/** The `x-userinfo` an allowed bearer Check carries: base64 of the introspection answer (kong-oidc's form). */
+export const OIDC_BEARER_USERINFO = Buffer.from(JSON.stringify(INTROSPECTED)).toString('base64');
 
 function loginRecord(now: number): SessionRecord {
   const t = OIDC_TENANT;
@@ -55,10 +72,17 @@ export function oidcSessionCookie(): string {
 }
 
 let stub: Promise<string> | undefined;
+let introspections = 0;
+
+/** Introspection requests the stub has answered in this process: a cached token costs one per server. */
+export function stubIntrospections(): number {
+  return introspections;
+}
 
 /**
  * The provider stub's base URL, started once per process. Unreferenced: it never keeps a process
- * alive, and only the gatehouse server's start-up asks it anything.
+ * alive. The gatehouse server's start-up asks it for keys, a bearer Check's first introspection
+ * (`POST /introspect`) whether a token is active: only the bench's opaque token is.
  */
 function providerStub(): Promise<string> {
   // A key set must hold a usable signing key before gatehouse counts the provider as answering.
@@ -66,6 +90,16 @@ function providerStub(): Promise<string> {
   const jwks = JSON.stringify({ keys: [{ ...jwk, kid: 'bench-1', alg: 'ES256', use: 'sig' }] });
   stub ??= new Promise((resolve, reject) => {
     const server = createServer((req, res) => {
+      if (req.method === 'POST' && req.url === '/introspect') {
+        introspections++;
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const token = new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token');
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(token === OIDC_BEARER.accessToken ? INTROSPECTED : { active: false }));
+        });
+        return;
+      }
       const found = req.url === '/jwks';
       res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' }).end(found ? jwks : '{}');
     });
@@ -79,30 +113,46 @@ function providerStub(): Promise<string> {
 }
 
 export function oidcPolicies(): PolicySet {
-  return {
-    id: 'session-oidc',
-    async write(dir) {
-      const provider = await providerStub();
-      writeFileSync(
-        join(dir, `${NAME}.yaml`),
-        `${policyHead(NAME, OIDC_TENANT.host)}      - name: sso
-        oidc:
-          issuer: ${provider}/realms/bench
-          allowInsecureHttp: true
-          clientId: bench-web
-          clientSecretRef: {name: ${NAME}-client, key: client-secret}
-          redirectUri: https://${OIDC_TENANT.host}/oauth2/callback
+  return oidcPolicySet('session-oidc', NAME, OIDC_TENANT.host, 'sso', 'bench-web', (provider) => `          redirectUri: https://${OIDC_TENANT.host}/oauth2/callback
           discoveryOverride: {authorizationEndpoint: ${provider}/auth, tokenEndpoint: ${provider}/token, jwksUri: ${provider}/jwks}
           consumer: {id: sub, username: preferred_username}
 ${sessionYaml(NAME, 'cookie', secret, 'Lax')}
----
+`);
+}
+
+/** The bearer-only set: an API answered for clients presenting the provider's opaque access tokens. */
+export function oidcBearerPolicies(): PolicySet {
+  return oidcPolicySet('bearer-oidc', 'api-oidc', OIDC_BEARER.host, 'idp', 'bench-api', (provider) => `          bearerOnly: true
+          discoveryOverride: {authorizationEndpoint: ${provider}/auth, tokenEndpoint: ${provider}/token, jwksUri: ${provider}/jwks, introspectionEndpoint: ${provider}/introspect}
+          consumer: {id: sub}
+`);
+}
+
+/**
+ * One policy `name` on `host` with one `oidc` method of client `clientId` at the stub, and the Secret
+ * of its client secret; `rest` gives the method's fields after the client's (and what follows the policy).
+ */
+function oidcPolicySet(id: string, name: string, host: string, method: string, clientId: string, rest: (provider: string) => string): PolicySet {
+  return {
+    id,
+    async write(dir) {
+      const provider = await providerStub();
+      writeFileSync(
+        join(dir, `${name}.yaml`),
+        `${policyHead(name, host)}      - name: ${method}
+        oidc:
+          issuer: ${provider}/realms/bench
+          allowInsecureHttp: true
+          clientId: ${clientId}
+          clientSecretRef: {name: ${name}-client, key: client-secret}
+${rest(provider)}---
 apiVersion: v1
 kind: Secret
 metadata:
-  name: ${NAME}-client
+  name: ${name}-client
   namespace: bench
   labels: {gatehouse.dev/credential: oidc-clients}
-stringData: {client-secret: "${createHash('sha256').update('bench-oidc-client').digest('hex')}"}
+stringData: {client-secret: "${clientSecret}"}
 `,
       );
       return 1;

@@ -6,6 +6,7 @@ import type { CheckOptions, SimpleHttpRequest } from '../test/support/envoy-clie
 import { API_KEY_HEADER, apiKeyPolicies, apiKeyTarget, apiKeyTenant, type PolicySet, UNKNOWN_KEY } from './policies.js';
 import { OIDC_TENANT, oidcPolicies, oidcSessionCookie } from './policies-oidc.js';
 import { jwtScenarios } from './scenarios-jwt.js';
+import { oidcBearerScenarios } from './scenarios-oidc.js';
 import { sessionScenarios } from './scenarios-session.js';
 
 export type Transport = 'grpc' | 'http';
@@ -78,4 +79,5 @@ export const SCENARIOS: readonly Scenario[] = [
 export const EXTRA_SCENARIOS: readonly Scenario[] = [
   { name: 'api-key deny (1 policy)', policies: ONE, transport: 'grpc', request: () => apiKeyRequest(1, UNKNOWN_KEY), expect: { kind: 'deny', status: 401, code: 'key_unknown' } },
   ...jwtScenarios(['HS256', 'RS256']),
+  ...oidcBearerScenarios(),
 ];

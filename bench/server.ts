@@ -4,6 +4,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
+import { startedUp, startingUp } from '../src/service/startup-heap.js';
 import { startGrpcServer } from '../src/transport/grpc.js';
 import { NoopEngine } from './noop-engine.js';
 import { parseServerCommand, type ServerMessage, type ServerMode, type Tally } from './protocol.js';
@@ -79,7 +80,8 @@ async function start(mode: ServerMode): Promise<Running> {
       return { grpcPort: grpc.port, httpPort: http.port, policiesReady: 0, policiesInvalid: 0, tally: async () => noopTally(engine, http.answered()), stop };
     }
     case 'gatehouse': {
-      // Imported here: the no-op floor's memory must not include gatehouse's modules.
+      // Imported here: the no-op floor's memory must not include gatehouse's modules. Started as serve starts.
+      startingUp();
       const [{ createJwtServices }, { startGatehouse }, { loadSettings }, { readServerExtras, startSeededRedis }] = await Promise.all([
         import('../src/authn/jwt/services.js'),
         import('../src/service/main.js'),
@@ -107,6 +109,7 @@ async function start(mode: ServerMode): Promise<Running> {
         let ready = 0;
         let invalid = 0;
         for (const s of g.store.statuses()) s.ready ? ready++ : invalid++;
+        startedUp();
         const stop = async (): Promise<void> => {
           try {
             await g.stop();

@@ -1,10 +1,9 @@
-// The fake API server driven by the clients gatehouse itself uses: client-node's Watch for watch
-// streams, gatehouse's own KubernetesApi for status merge patches, and raw HTTP for the list/watch
+// The fake API server driven by the client gatehouse itself uses (its KubernetesApi, for watch
+// streams and status merge patches), and raw HTTP for the list/watch
 // protocol details gatehouse depends on (selectors, pagination, bookmarks, 410, patch formats, refusals).
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { Watch, type KubernetesObject } from '@kubernetes/client-node';
-import { KubernetesApi, KubernetesApiError } from '../src/sources/kubernetes-api.js';
+import { KubernetesApi, KubernetesApiError, type OpenWatch, type WatchParams } from '../src/sources/kubernetes-api.js';
 import { eventually } from './support/eventually.js';
 import { at, download, names, POLICIES_PATH, raw, type FakeApiServer } from './support/fake-apiserver/index.js';
 import { authPolicy, CREDENTIAL, secret } from './support/fixtures.js';
@@ -16,22 +15,31 @@ interface WatchLog {
   /** `TYPE:namespace/name` per event, in order. */
   readonly lines: string[];
   readonly objects: unknown[];
-  /** What client-node hands the done callback: null for a clean end, else the error. */
+  /** How the watch ended: null for a clean end, else the error. */
   readonly done: Promise<unknown>;
 }
 
-/** A watch opened through client-node's Watch, as gatehouse's informers open theirs, recording its events. */
-async function watchLog(t: TestContext, server: FakeApiServer, path: string, params: Record<string, string | number | boolean> = {}): Promise<WatchLog> {
+/** A watch opened as gatehouse's informers open theirs, ended when the test is. */
+async function openWatch(t: TestContext, server: FakeApiServer, path: string, params: WatchParams, onEvent: (type: string, object: unknown) => void): Promise<OpenWatch> {
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  return new KubernetesApi(server.kubeConfig()).watch(path, params, onEvent, controller.signal);
+}
+
+/** `namespace/name:resourceVersion` of an event's object. */
+function objectName(object: unknown): { namespace: string; name: string; rv: string } {
+  return { namespace: String(at(object, 'metadata', 'namespace') ?? ''), name: String(at(object, 'metadata', 'name') ?? ''), rv: String(at(object, 'metadata', 'resourceVersion') ?? '') };
+}
+
+/** A watch recording its events. */
+async function watchLog(t: TestContext, server: FakeApiServer, path: string, params: WatchParams = {}): Promise<WatchLog> {
   const lines: string[] = [];
   const objects: unknown[] = [];
-  let finish: (err: unknown) => void = () => undefined;
-  const done = new Promise<unknown>((resolve) => (finish = resolve));
-  const onEvent = (type: string, object: KubernetesObject): void => {
-    lines.push(`${type}:${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`);
+  const { ended: done } = await openWatch(t, server, path, params, (type, object) => {
+    const { namespace, name } = objectName(object);
+    lines.push(`${type}:${namespace}/${name}`);
     objects.push(object);
-  };
-  const controller = await new Watch(server.kubeConfig()).watch(path, params, onEvent, (err: unknown) => finish(err));
-  t.after(() => controller.abort());
+  });
   return { lines, objects, done };
 }
 
@@ -119,9 +127,7 @@ test('the raw watch stream reports an expired resourceVersion as a 410 Status in
   server.update({ ...server.get('AuthPolicy', 'shop', 'one'), spec: { hosts: ['b.example.com'] } });
   server.compact();
   const events: Array<{ type: string; object: unknown }> = [];
-  const done = new Promise<unknown>((resolve) => {
-    void new Watch(server.kubeConfig()).watch(POLICIES_PATH, { resourceVersion: '1' }, (type, object: unknown) => events.push({ type, object }), resolve);
-  });
+  const { ended: done } = await openWatch(t, server, POLICIES_PATH, { resourceVersion: '1' }, (type, object) => events.push({ type, object }));
   assert.equal(await done, null, 'the stream ends cleanly');
   assert.equal(events.length, 1);
   assert.equal(events[0]?.type, 'ERROR');
@@ -131,15 +137,10 @@ test('the raw watch stream reports an expired resourceVersion as a 410 Status in
 test('a watch sends BOOKMARK events carrying only the resourceVersion when asked', TEST_TIMEOUT, async (t) => {
   const server = await startFakeServer(t, { bookmarkIntervalMs: 100 });
   server.create(authPolicy('shop', 'one', { hosts: ['shop.example.com'] }));
-  const watch = new Watch(server.kubeConfig());
   const withBookmarks: Array<{ type: string; object: unknown }> = [];
   const without: string[] = [];
-  const a = await watch.watch(POLICIES_PATH, { allowWatchBookmarks: true, resourceVersion: server.resourceVersion }, (type, object: unknown) => withBookmarks.push({ type, object }), () => undefined);
-  const b = await watch.watch(POLICIES_PATH, { resourceVersion: server.resourceVersion }, (type) => without.push(type), () => undefined);
-  t.after(() => {
-    a.abort();
-    b.abort();
-  });
+  await openWatch(t, server, POLICIES_PATH, { allowWatchBookmarks: true, resourceVersion: server.resourceVersion }, (type, object) => withBookmarks.push({ type, object }));
+  await openWatch(t, server, POLICIES_PATH, { resourceVersion: server.resourceVersion }, (type) => without.push(type));
   await eventually(() => withBookmarks.length >= 2, 5000, 'two bookmarks');
   server.create(authPolicy('shop', 'two', { hosts: ['two.example.com'] }));
   await eventually(() => withBookmarks.some((e) => e.type === 'ADDED') && withBookmarks.at(-1)?.type === 'BOOKMARK', 5000, 'a bookmark after the event');
@@ -155,13 +156,14 @@ test('a watch starts with ADDED for RV 0, resumes after a given RV and ends at t
   const after = server.resourceVersion;
   server.update({ ...server.get('AuthPolicy', 'shop', 'one'), spec: { hosts: ['c.example.com'] } });
   server.delete('AuthPolicy', 'shop', 'two');
-  const watch = new Watch(server.kubeConfig());
   const collect = async (params: Record<string, string | number>): Promise<{ lines: string[]; ms: number }> => {
     const lines: string[] = [];
     const started = Date.now();
-    await new Promise<unknown>((resolve) => {
-      void watch.watch(POLICIES_PATH, { ...params, timeoutSeconds: 1 }, (type, object: KubernetesObject) => lines.push(`${type}:${object.metadata?.name}:${object.metadata?.resourceVersion}`), resolve);
+    const { ended } = await openWatch(t, server, POLICIES_PATH, { ...params, timeoutSeconds: 1 }, (type, object) => {
+      const { name, rv } = objectName(object);
+      lines.push(`${type}:${name}:${rv}`);
     });
+    assert.equal(await ended, null, 'timeoutSeconds ends the stream cleanly');
     return { lines, ms: Date.now() - started };
   };
   const fromZero = await collect({ resourceVersion: '0' });
@@ -284,4 +286,18 @@ test('10,000 AuthPolicies and 100,000 Secrets are listed whole, in one answer ea
     // Time is reported, not asserted: the machine is shared. `node dist/bench/kubernetes.js` measures it.
     t.diagnostic(`${path}: ${expected} items in ${ms.toFixed(0)} ms`);
   }
+});
+
+test('a watch whose event handler throws ends with that error instead of losing it', TEST_TIMEOUT, async (t) => {
+  const server = await startFakeServer(t);
+  const failure = new Error('handler failed');
+  const seen: string[] = [];
+  const { ended } = await openWatch(t, server, POLICIES_PATH, {}, (type) => {
+    seen.push(type);
+    throw failure;
+  });
+  server.create(authPolicy('shop', 'one', { hosts: ['a.example.com'] }));
+  server.create(authPolicy('shop', 'two', { hosts: ['b.example.com'] }));
+  assert.equal(await ended, failure);
+  assert.deepEqual(seen, ['ADDED']);
 });

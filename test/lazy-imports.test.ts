@@ -1,14 +1,16 @@
 // What `gatehouse serve` loads decides its idle memory: @kubernetes/client-node alone costs ~80 MB and
-// ioredis ~30 MB. Served from policy files they are never loaded; with --kubernetes the client is.
+// ioredis ~30 MB. Served from policy files neither is loaded; with --kubernetes the client is loaded
+// only for a kubeconfig whose user needs it (an exec plugin, an auth provider).
 // The child process reports every package it resolved (ESM resolutions through a module hook, CommonJS
 // ones from the require cache) when it exits.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, closedPort, dirWith, ROOT } from './support/cli.js';
 import { eventually } from './support/eventually.js';
+import { kubeconfig } from './support/kubeconfig.js';
+import { TestPki } from './support/tls-pki.js';
 
 const LOOPBACK = ['--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '0s'];
 
@@ -68,22 +70,29 @@ describe('serve loads the Kubernetes client and the Redis client only when it us
     assert.equal(loaded.has('ioredis'), false, [...loaded].join(', '));
   });
 
-  it('serving with --kubernetes loads @kubernetes/client-node (and still not ioredis)', { timeout: 60_000 }, async () => {
+  /** Serves --kubernetes from a kubeconfig whose one user is `user` (a YAML flow mapping); answers what it loaded. */
+  async function kubernetesPackages(user: string, files: Record<string, string> = {}): Promise<Set<string>> {
     const port = await closedPort();
-    const home = dirWith({});
-    const kubeconfig = join(home, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters: [{name: c, cluster: {server: "http://127.0.0.1:' + String(port) + '"}}]',
-        'users: [{name: u, user: {token: t}}]',
-        'contexts: [{name: x, context: {cluster: c, user: u}}]',
-        'current-context: x',
-      ].join('\n'),
-    );
-    const loaded = await packagesLoadedBy(['--kubernetes', '--watch-stale-after', '1h'], { HOME: home, KUBECONFIG: kubeconfig });
+    const home = dirWith({ ...files, kubeconfig: kubeconfig(`{server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true}`, user) });
+    return packagesLoadedBy(['--kubernetes', '--watch-stale-after', '1h'], { HOME: home, KUBECONFIG: join(home, 'kubeconfig') });
+  }
+
+  it('serving with --kubernetes and a token kubeconfig loads neither @kubernetes/client-node nor ioredis', { timeout: 60_000 }, async () => {
+    const loaded = await kubernetesPackages('{token: t}');
+    assert.ok(loaded.has('yaml'), [...loaded].join(', '));
+    assert.equal(loaded.has('@kubernetes/client-node'), false, [...loaded].join(', '));
+    assert.equal(loaded.has('ioredis'), false, [...loaded].join(', '));
+  });
+
+  it('serving with --kubernetes and a client-certificate kubeconfig does not load @kubernetes/client-node', { timeout: 60_000 }, async () => {
+    const pki = await TestPki.create();
+    const pair = pki.client('gatehouse');
+    const loaded = await kubernetesPackages('{client-certificate: client.crt, client-key: client.key}', { 'client.crt': pair.cert, 'client.key': pair.key });
+    assert.equal(loaded.has('@kubernetes/client-node'), false, [...loaded].join(', '));
+  });
+
+  it('serving with --kubernetes and an exec-plugin kubeconfig loads @kubernetes/client-node for it', { timeout: 60_000 }, async () => {
+    const loaded = await kubernetesPackages('{exec: {apiVersion: client.authentication.k8s.io/v1, command: "false", interactiveMode: Never}}');
     assert.ok(loaded.has('@kubernetes/client-node'), [...loaded].join(', '));
     assert.equal(loaded.has('ioredis'), false, [...loaded].join(', '));
   });

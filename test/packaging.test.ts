@@ -357,7 +357,7 @@ test('the alert rules are valid, query only exported metrics and cover gatehouse
   }
   const exprOf = (alert: string): string => str(at(rules.find((r) => at(r, 'alert') === alert), 'expr'), alert);
   assert.match(exprOf('GatehouseKubernetesWatchStale'), /gatehouse_kubernetes_watch_down_seconds/);
-  assert.match(exprOf('GatehouseInternalDenyRatioHigh'), /decision="deny", code=~"internal_error\|deadline_exceeded\|\.\*_unavailable"/);
+  assert.match(exprOf('GatehouseInternalDenyRatioHigh'), /decision="deny", code=~"internal_error\|deadline_exceeded\|oidc_introspection_busy\|\.\*_unavailable"/);
   assert.match(exprOf('GatehouseAbsent'), /^absent\(gatehouse_/);
 
   const dir = await tempDir('gatehouse-alerts-');

@@ -1,29 +1,16 @@
 // API keys (Kong key-auth). Keys live in Secrets selected by label; each Secret names its consumer.
-// Keys are held only as SHA-256 digests: lookup is one hash and one Map probe, never a scan and never
-// a comparison of key material.
+// Keys are held only as SHA-256 digests (computed when the Secret arrives, config/held-secret.ts):
+// lookup is one hash and one Map probe, never a scan and never a comparison of key material.
 import { hash } from 'node:crypto';
 import { GatehouseError } from '../core/errors.js';
-import { NO_CLAIMS, NO_HEADERS, type Identity } from '../core/identity.js';
+import { type HeaderPair, NO_CLAIMS, NO_HEADERS, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
 import type { MethodContext } from '../config/method-context.js';
-import type { SecretResource } from '../config/resources.js';
+import { API_KEY_DATA, DIGEST_LENGTH, type HeldSecret, MAX_KEY_BYTES } from '../config/held-secret.js';
 import type { Selector } from '../config/secrets.js';
 import type { ApiKeySpec } from './api-key-schema.js';
 import { NONE, type Authenticator, type AuthnResult } from '../core/ports.js';
 import { compileLocations, findCredential, hide, presentedAt, type Location } from './credentials.js';
-
-/** Secret data key holding the keys, one per line, plain or `sha256:<64 hex>`. */
-const API_KEY_DATA = 'api_key';
-const ANNOTATION = {
-  consumerId: 'gatehouse.dev/consumer-id',
-  username: 'gatehouse.dev/consumer-username',
-  customId: 'gatehouse.dev/consumer-custom-id',
-  groups: 'gatehouse.dev/groups',
-  credentialId: 'gatehouse.dev/credential-id',
-} as const;
-
-const SHA256_PREFIX = 'sha256:';
-const MAX_KEY_BYTES = 4096;
 
 export function toSelector(spec: ApiKeySpec['selector']): Selector {
   return {
@@ -43,69 +30,86 @@ export function compileApiKey(spec: ApiKeySpec, ctx: MethodContext): Authenticat
   return new ApiKeyAuthenticator(ctx.methodName, compileLocations(spec.from), spec.hideCredentials, table);
 }
 
-function addSecret(table: Map<string, Identity>, secret: SecretResource, ctx: MethodContext): void {
+function addSecret(table: Map<string, Identity>, secret: HeldSecret, ctx: MethodContext): void {
   const where = `${ctx.path}.selector: Secret ${secret.namespace}/${secret.name} (${secret.origin})`;
-  const raw = secret.data.get(API_KEY_DATA);
-  if (raw === undefined || raw.length === 0) {
+  const digests = secret.digests;
+  if (digests === undefined) {
     ctx.problems.warn(ctx.path + '.selector', `Secret ${secret.namespace}/${secret.name} (${secret.origin}) has no \`${API_KEY_DATA}\` entry: it holds no key`);
     return;
   }
-  const a = secret.annotations;
-  const consumerId = clean(a[ANNOTATION.consumerId]) ?? secret.name;
-  const identity: Identity = Object.freeze({
-    method: ctx.methodName,
-    consumerId,
-    username: clean(a[ANNOTATION.username]),
-    customId: clean(a[ANNOTATION.customId]),
-    credential: clean(a[ANNOTATION.credentialId]) ?? `${secret.namespace}/${secret.name}`,
-    groups: splitList(a[ANNOTATION.groups]),
-    anonymous: false,
-    claims: NO_CLAIMS,
-    headers: NO_HEADERS,
-  });
+  const identity = new KeyIdentity(ctx.methodName, secret);
   for (const value of [identity.consumerId, identity.username, identity.customId, identity.credential, ...identity.groups]) {
     if (value !== undefined && /[\u0000-\u001f\u007f]/.test(value)) {
       ctx.problems.warn(ctx.path + '.selector', `${where}: consumer annotations contain control characters; Secret ignored`);
       return;
     }
   }
-  const lines = raw.toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
-  lines.forEach((line, i) => {
-    const digest = digestOf(line);
-    if (digest === undefined) {
-      ctx.problems.warn(ctx.path + '.selector', `${where}: line ${i + 1} of \`${API_KEY_DATA}\` is not a valid key (sha256: needs 64 hex digits; at most ${MAX_KEY_BYTES} bytes)`);
-      return;
+  // Lines in their order: the valid ones' digests interleaved with the invalid ones' positions.
+  const count = digests.length / DIGEST_LENGTH;
+  const invalidLines = secret.invalidLines;
+  let invalid = 0;
+  for (let line = 0, d = 0; d < count || invalid < invalidLines.length; line++) {
+    if (invalidLines[invalid] === line) {
+      invalid++;
+      ctx.problems.warn(ctx.path + '.selector', `${where}: line ${line + 1} of \`${API_KEY_DATA}\` is not a valid key (sha256: needs 64 hex digits; at most ${MAX_KEY_BYTES} bytes)`);
+      continue;
     }
-    const k = digest.toString('latin1');
+    const k = count === 1 ? digests : digests.slice(d * DIGEST_LENGTH, (d + 1) * DIGEST_LENGTH);
+    d++;
     const existing = table.get(k);
     if (existing !== undefined) {
       ctx.problems.warn(ctx.path + '.selector', `${where}: a key is also held by consumer ${existing.consumerId}; the first Secret by name keeps it`);
-      return;
+      continue;
     }
     table.set(k, identity);
-  });
-}
-
-function digestOf(line: string): Buffer | undefined {
-  if (line.startsWith(SHA256_PREFIX)) {
-    const hex = line.slice(SHA256_PREFIX.length);
-    return /^[0-9a-fA-F]{64}$/.test(hex) ? Buffer.from(hex, 'hex') : undefined;
   }
-  if (Buffer.byteLength(line) > MAX_KEY_BYTES) return undefined;
-  return Buffer.from(hash('sha256', line, 'binary'), 'binary');
 }
 
-function clean(v: string | undefined): string | undefined {
-  const t = v?.trim();
-  return t === undefined || t === '' ? undefined : t;
-}
+/**
+ * A key's consumer under one method: its fields are read from the held Secret (trimmed and split when
+ * the Secret arrived), so each of 100,000 keys costs an object of two fields. Frozen like every identity.
+ */
+class KeyIdentity implements Identity {
+  readonly method: string;
+  readonly #secret: HeldSecret;
 
-// One frozen empty list for every consumer without groups: 100,000 keys need not hold 100,000 of them.
-const NO_GROUPS: readonly string[] = Object.freeze([]);
+  constructor(method: string, secret: HeldSecret) {
+    this.method = method;
+    this.#secret = secret;
+    Object.freeze(this);
+  }
 
-function splitList(v: string | undefined): readonly string[] {
-  const list = v?.split(',').map((s) => s.trim()).filter((s) => s !== '') ?? [];
-  return list.length === 0 ? NO_GROUPS : Object.freeze(list);
+  get consumerId(): string {
+    return this.#secret.consumerId ?? this.#secret.name;
+  }
+
+  get username(): string | undefined {
+    return this.#secret.username;
+  }
+
+  get customId(): string | undefined {
+    return this.#secret.customId;
+  }
+
+  get credential(): string {
+    return this.#secret.credentialId ?? `${this.#secret.namespace}/${this.#secret.name}`;
+  }
+
+  get groups(): readonly string[] {
+    return this.#secret.groups;
+  }
+
+  get anonymous(): false {
+    return false;
+  }
+
+  get claims(): Readonly<Record<string, unknown>> {
+    return NO_CLAIMS;
+  }
+
+  get headers(): readonly HeaderPair[] {
+    return NO_HEADERS;
+  }
 }
 
 class ApiKeyAuthenticator implements Authenticator {

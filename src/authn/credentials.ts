@@ -2,6 +2,7 @@
 // goes upstream. Shared by every method that reads a token from the request.
 import type { HeaderPair } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
+import { shareEqual } from '../config/shared.js';
 
 export interface LocationSpec {
   readonly header?: string | undefined;
@@ -29,7 +30,8 @@ export interface Hiding {
 }
 
 export function compileLocations(specs: readonly LocationSpec[]): readonly Location[] {
-  return Object.freeze(
+  return shareEqual(
+    'locations',
     specs.map((s): Location => {
       if (s.header !== undefined) return { kind: 'header', name: s.header.toLowerCase(), prefix: s.prefix ?? '' };
       if (s.query !== undefined) return { kind: 'query', name: s.query };

@@ -3,7 +3,7 @@
 // handlers exist before the heavy modules load (seconds on a busy node). Node as PID 1 (the container
 // image) drops a signal that arrives before a handler exists, and the process would then run on
 // until SIGKILL.
-import { setFlagsFromString } from 'node:v8';
+import { startedUp, startingUp } from '../service/startup-heap.js';
 import { readSettings, SERVE_HELP, type ServeCommandLine, straySettingVariables } from '../service/settings.js';
 import { type CommandIo, PROCESS_IO, usageFailed } from './io.js';
 
@@ -26,10 +26,7 @@ export async function runServe(argv: readonly string[], io: CommandIo = PROCESS_
   // Nothing is open while the modules load: a signal then ends the process at once.
   const exitNow = (): never => process.exit(0);
   stop.addEventListener('abort', exitNow, { once: true });
-  // Start-up (module loading, compiling policies) keeps most of what it allocates, and V8 answers by
-  // growing the young generation, which then stays committed for ~25 s: ~12 MB of idle RSS with file
-  // policies. Optimizing for size while starting keeps it small; the Check path runs with the default.
-  setFlagsFromString('--optimize-for-size');
+  startingUp();
   const [{ startGatehouse }, { isStartupAborted }, { createLogger }, { logGrpcLibraryTo }] = await Promise.all([
     import('../service/main.js'),
     import('../service/lifecycle.js'),
@@ -46,7 +43,7 @@ export async function runServe(argv: readonly string[], io: CommandIo = PROCESS_
     if (isStartupAborted(e)) return 0;
     throw e;
   } finally {
-    setFlagsFromString('--no-optimize-for-size');
+    startedUp();
   }
   if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
   await running.stop();

@@ -3,12 +3,33 @@
 // exactly the policies that read it). Process-wide services reach a method through the method table
 // (policy/methods.ts), never through here.
 import type { ProblemList } from './problems.js';
-import type { SecretResource } from './resources.js';
+import type { HeldSecret } from './held-secret.js';
 import { type SecretIndex, type Selector, selectorMatches } from './secrets.js';
 
+// Most policies read Secrets by selector only, or by name only: what they do not use stays shared and
+// empty, and a list grows by copy (a pushed-to array keeps room for 16 more, per policy).
+const NO_NAMES: ReadonlySet<string> = new Set<string>();
+
 export class Dependencies {
-  readonly names = new Set<string>();
-  readonly selectors: Selector[] = [];
+  #names: Set<string> | undefined;
+  #selectors: readonly Selector[] = [];
+
+  /** Secrets read by name. */
+  get names(): ReadonlySet<string> {
+    return this.#names ?? NO_NAMES;
+  }
+
+  get selectors(): readonly Selector[] {
+    return this.#selectors;
+  }
+
+  addName(name: string): void {
+    (this.#names ??= new Set()).add(name);
+  }
+
+  addSelector(selector: Selector): void {
+    this.#selectors = [...this.#selectors, selector];
+  }
 
   /** Whether a Secret (in one of its versions) is read by the policy these dependencies belong to. */
   concerns(namespace: string, policyNamespace: string, name: string, labels: Readonly<Record<string, string>>): boolean {
@@ -28,13 +49,13 @@ export class SecretLookup {
     this.#namespace = namespace;
   }
 
-  get(name: string): SecretResource | undefined {
-    this.deps.names.add(name);
+  get(name: string): HeldSecret | undefined {
+    this.deps.addName(name);
     return this.#index.get(this.#namespace, name);
   }
 
-  select(selector: Selector): SecretResource[] {
-    this.deps.selectors.push(selector);
+  select(selector: Selector): HeldSecret[] {
+    this.deps.addSelector(selector);
     return this.#index.select(this.#namespace, selector);
   }
 }

@@ -1,5 +1,8 @@
-// Secrets known to gatehouse, indexed by name and by label so that selecting the keys of a policy
-// costs the size of the answer, not the number of Secrets.
+// Secrets known to gatehouse, held in their compact form (held-secret.ts) and indexed by namespace,
+// name and label so that selecting the keys of a policy costs the size of the answer, not the number
+// of Secrets. The index holds the Secrets themselves in its sets: no `namespace/name` key string per
+// Secret, one shared object per distinct label set, one string per namespace.
+import { HeldSecret, labelsKey } from './held-secret.js';
 import { addTo, removeFrom } from './multimap.js';
 import type { SecretResource } from './resources.js';
 
@@ -41,70 +44,104 @@ export function selectorMatches(sel: Selector, labels: Readonly<Record<string, s
   return true;
 }
 
+interface Namespace {
+  /** The one copy of the namespace's name that every Secret in it holds. */
+  readonly name: string;
+  readonly secrets: Map<string, HeldSecret>;
+  /** `label=value` -> Secrets carrying it. */
+  readonly byLabel: Map<string, Set<HeldSecret>>;
+}
+
 export class SecretIndex {
-  readonly #byKey = new Map<string, SecretResource>();
-  /** `namespace\0label=value` -> Secret keys. */
-  readonly #byLabel = new Map<string, Set<string>>();
-  /** namespace -> Secret keys, for selectors without equality labels. */
-  readonly #byNamespace = new Map<string, Set<string>>();
+  readonly #namespaces = new Map<string, Namespace>();
+  /** Label sets shared between Secrets, with how many Secrets hold each. */
+  readonly #labelSets = new Map<string, { readonly labels: Readonly<Record<string, string>>; refs: number }>();
+  #size = 0;
 
   get size(): number {
-    return this.#byKey.size;
+    return this.#size;
   }
 
   /** `namespace/name` of every Secret held (a copy: safe to mutate the index while iterating). */
   keys(): string[] {
-    return [...this.#byKey.keys()];
+    const out: string[] = [];
+    for (const ns of this.#namespaces.values()) for (const name of ns.secrets.keys()) out.push(`${ns.name}/${name}`);
+    return out;
   }
 
-  get(namespace: string, name: string): SecretResource | undefined {
-    return this.#byKey.get(`${namespace}/${name}`);
+  get(namespace: string, name: string): HeldSecret | undefined {
+    return this.#namespaces.get(namespace)?.secrets.get(name);
+  }
+
+  /** Whether the Secret held under this name is exactly what `secret` would be held as. */
+  holds(secret: SecretResource): boolean {
+    const held = this.get(secret.namespace, secret.name);
+    return held !== undefined && held.same(new HeldSecret(secret, secret.namespace, secret.labels));
   }
 
   /** Stores a Secret, returning the previous version if any. */
-  put(secret: SecretResource): SecretResource | undefined {
-    const key = `${secret.namespace}/${secret.name}`;
-    const previous = this.#byKey.get(key);
-    if (previous !== undefined) this.#unindex(key, previous);
-    this.#byKey.set(key, secret);
-    for (const [k, v] of Object.entries(secret.labels)) addTo(this.#byLabel, labelKey(secret.namespace, k, v), key);
-    addTo(this.#byNamespace, secret.namespace, key);
+  put(secret: SecretResource): HeldSecret | undefined {
+    let ns = this.#namespaces.get(secret.namespace);
+    if (ns === undefined) {
+      ns = { name: secret.namespace, secrets: new Map(), byLabel: new Map() };
+      this.#namespaces.set(ns.name, ns);
+    }
+    const previous = this.#remove(ns, secret.name);
+    const held = new HeldSecret(secret, ns.name, this.#shareLabels(secret.labels));
+    ns.secrets.set(held.name, held);
+    this.#size++;
+    for (const [k, v] of Object.entries(held.labels)) addTo(ns.byLabel, `${k}=${v}`, held);
     return previous;
   }
 
-  delete(namespace: string, name: string): SecretResource | undefined {
-    const key = `${namespace}/${name}`;
-    const previous = this.#byKey.get(key);
-    if (previous === undefined) return undefined;
-    this.#unindex(key, previous);
-    this.#byKey.delete(key);
+  delete(namespace: string, name: string): HeldSecret | undefined {
+    const ns = this.#namespaces.get(namespace);
+    if (ns === undefined) return undefined;
+    const previous = this.#remove(ns, name);
+    if (ns.secrets.size === 0) this.#namespaces.delete(namespace);
     return previous;
   }
 
   /** Secrets of a namespace matching a selector, sorted by name (deterministic precedence). */
-  select(namespace: string, sel: Selector): SecretResource[] {
-    let candidates: Set<string> | undefined;
+  select(namespace: string, sel: Selector): HeldSecret[] {
+    const ns = this.#namespaces.get(namespace);
+    if (ns === undefined) return [];
+    let candidates: Iterable<HeldSecret> | undefined;
+    let smallest = Infinity;
     for (const [k, v] of Object.entries(sel.matchLabels)) {
-      const set = this.#byLabel.get(labelKey(namespace, k, v));
+      const set = ns.byLabel.get(`${k}=${v}`);
       if (set === undefined) return [];
-      if (candidates === undefined || set.size < candidates.size) candidates = set;
+      if (set.size < smallest) {
+        candidates = set;
+        smallest = set.size;
+      }
     }
-    candidates ??= this.#byNamespace.get(namespace);
-    if (candidates === undefined) return [];
-    const out: SecretResource[] = [];
-    for (const key of candidates) {
-      const s = this.#byKey.get(key);
-      if (s !== undefined && selectorMatches(sel, s.labels)) out.push(s);
-    }
+    const out: HeldSecret[] = [];
+    for (const s of candidates ?? ns.secrets.values()) if (selectorMatches(sel, s.labels)) out.push(s);
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  #unindex(key: string, secret: SecretResource): void {
-    for (const [k, v] of Object.entries(secret.labels)) removeFrom(this.#byLabel, labelKey(secret.namespace, k, v), key);
-    removeFrom(this.#byNamespace, secret.namespace, key);
+  #remove(ns: Namespace, name: string): HeldSecret | undefined {
+    const previous = ns.secrets.get(name);
+    if (previous === undefined) return undefined;
+    ns.secrets.delete(name);
+    this.#size--;
+    for (const [k, v] of Object.entries(previous.labels)) removeFrom(ns.byLabel, `${k}=${v}`, previous);
+    const key = labelsKey(previous.labels);
+    const shared = this.#labelSets.get(key);
+    if (shared !== undefined && --shared.refs === 0) this.#labelSets.delete(key);
+    return previous;
   }
-}
 
-function labelKey(namespace: string, k: string, v: string): string {
-  return `${namespace}\0${k}=${v}`;
+  #shareLabels(labels: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+    const key = labelsKey(labels);
+    const shared = this.#labelSets.get(key);
+    if (shared !== undefined) {
+      shared.refs++;
+      return shared.labels;
+    }
+    const frozen = Object.freeze({ ...labels });
+    this.#labelSets.set(key, { labels: frozen, refs: 1 });
+    return frozen;
+  }
 }

@@ -178,7 +178,9 @@ function merge(ids: readonly Accepted[]): Outcome {
     for (const g of identity.groups) groups.add(g);
     headers.push(...identity.headers);
   }
-  return combine(ids, { ...first.identity, groups: [...groups], headers });
+  // Field by field: an identity may be a class reading its fields through getters (API keys).
+  const { method, consumerId, username, customId, credential, anonymous, claims } = first.identity;
+  return combine(ids, { method, consumerId, username, customId, credential, anonymous, claims, groups: [...groups], headers });
 }
 
 /** One identity with the credential hiding and response headers of every accepted method. */

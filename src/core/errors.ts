@@ -92,6 +92,7 @@ export const ERRORS = {
   session_store_unavailable: UNAVAILABLE,
   session_refresh_timeout: UNAVAILABLE,
   oidc_provider_unavailable: e('unavailable', 'The identity provider cannot be reached; try again in a moment'),
+  oidc_introspection_busy: e('unavailable', 'The identity provider is busy; try again in a moment'),
   // Faults of ours (500): details only in the log.
   internal_error: INTERNAL,
   identity_header_invalid: INTERNAL,

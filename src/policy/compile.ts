@@ -10,6 +10,7 @@ import type { CompileEnv } from './compile-context.js';
 import { compileBlock, compileSessionBlock, logsIn, METHOD_KEYS, type MethodKey, type MethodParts, type PolicyView, type RuntimeDependency } from './methods.js';
 import { type Dependencies, SecretLookup } from '../config/method-context.js';
 import { type Problem, ProblemList } from '../config/problems.js';
+import { exactList, shareEqual } from '../config/shared.js';
 import { policyKey, type PolicyResource } from '../config/resources.js';
 import type { AuthPolicySpec, IdentityHeaders } from './schema.js';
 import type { SecretIndex } from '../config/secrets.js';
@@ -144,7 +145,7 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
   if (spec.otherMethods === 'fallThrough' && spec.methods === undefined) {
     problems.warn('spec.otherMethods', 'fallThrough has no effect without spec.methods: the policy covers every method');
   }
-  const identityHeaders = lowerNames(spec.response.identityHeaders);
+  const identityHeaders = shareEqual('identity-headers', lowerNames(spec.response.identityHeaders));
   const headerNames = new Set<string>(Object.values(identityHeaders));
   for (const a of authenticators) for (const h of a.headerNames) headerNames.add(h.toLowerCase());
   const realm = spec.response.realm ?? hosts[0] ?? 'gatehouse';
@@ -154,15 +155,15 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
     name: res.name,
     generation: res.generation,
     hosts,
-    paths,
+    paths: shareEqual('paths', paths),
     methods: spec.methods === undefined ? undefined : new Set<string>(spec.methods),
     otherMethods: spec.otherMethods,
     pathOptions,
     allowEncodedSlashes,
-    skip,
-    endpoints,
+    skip: exactList(skip),
+    endpoints: exactList(endpoints),
     mode: spec.authentication.mode,
-    authenticators,
+    authenticators: exactList(authenticators),
     anonymous:
       spec.anonymous === undefined
         ? undefined
@@ -172,13 +173,13 @@ function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup,
             customId: spec.anonymous.customId,
             groups: spec.anonymous.groups ?? [],
           },
-    rules: compileRules(spec.authorization, problems, 'spec.authorization'),
-    hooks,
+    rules: exactList(compileRules(spec.authorization, problems, 'spec.authorization')),
+    hooks: exactList(hooks),
     realm,
     identityHeaders,
-    headerNames: [...headerNames],
-    unauthenticated: denyTemplate(spec.response.unauthenticated, 401),
-    unauthorized: denyTemplate(spec.response.unauthorized, 403),
+    headerNames: shareEqual('header-names', [...headerNames]),
+    unauthenticated: shareEqual('deny', denyTemplate(spec.response.unauthenticated, 401)),
+    unauthorized: shareEqual('deny', denyTemplate(spec.response.unauthorized, 403)),
     failOpen: spec.failureMode === 'open',
     broken: undefined,
     keyCount,

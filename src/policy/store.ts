@@ -16,6 +16,9 @@ import type { Problem } from '../config/problems.js';
 import { policyKey, type PolicyResource, type SecretResource } from '../config/resources.js';
 import { SecretIndex } from '../config/secrets.js';
 
+/** What finds the policies that read a Secret. */
+type SecretIdentity = Pick<SecretResource, 'namespace' | 'name' | 'labels'>;
+
 export type StatusReason = 'Compiled' | 'Invalid' | 'SecretMissing' | 'HostConflict' | 'ProviderUnavailable';
 
 export interface PolicyStatus {
@@ -146,8 +149,7 @@ export class PolicyStore {
       }
     }
     for (const s of secrets) {
-      const old = this.#secrets.get(s.namespace, s.name);
-      if (old === undefined || !sameSecret(old, s)) this.upsertSecret(s);
+      if (!this.#secrets.holds(s)) this.upsertSecret(s);
     }
     for (const p of policies) {
       const old = this.#entries.get(policyKey(p.namespace, p.name))?.current;
@@ -301,7 +303,7 @@ export class PolicyStore {
     return { ready: this.#ready.size, total };
   }
 
-  #secretChanged(secret: SecretResource, previous: SecretResource | undefined): void {
+  #secretChanged(secret: SecretIdentity, previous: SecretIdentity | undefined): void {
     if (!this.#synced) return;
     for (const id of this.#dependents.find(secret.namespace, secret.name, secret.labels)) this.#markDirty(id);
     if (previous !== undefined) for (const id of this.#dependents.find(previous.namespace, previous.name, previous.labels)) this.#markDirty(id);
@@ -380,14 +382,4 @@ function sameStatus(a: PolicyStatus, b: PolicyStatus): boolean {
       return q !== undefined && p.path === q.path && p.message === q.message && p.severity === q.severity && p.reason === q.reason;
     })
   );
-}
-
-function sameSecret(a: SecretResource, b: SecretResource): boolean {
-  if (JSON.stringify(a.labels) !== JSON.stringify(b.labels) || JSON.stringify(a.annotations) !== JSON.stringify(b.annotations)) return false;
-  if (a.data.size !== b.data.size) return false;
-  for (const [k, v] of a.data) {
-    const w = b.data.get(k);
-    if (w === undefined || !w.equals(v)) return false;
-  }
-  return a.origin === b.origin;
 }

@@ -1,5 +1,4 @@
 // Composition root: settings -> sources -> store/index -> engine -> servers; and orderly shutdown.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { createJwtServices, type JwtServices } from '../authn/jwt/services.js';
 import { explain } from '../core/explain.js';
 import type { CheckInputInit } from '../core/input.js';
@@ -12,6 +11,7 @@ import { createSessionServices } from '../session/services.js';
 import { SETTINGS, type Settings } from './settings.js';
 import { flagNames } from '../args/flags.js';
 import { FileSource } from '../sources/files.js';
+import type { ClusterAccess } from '../sources/kube-access.js';
 import type { KubernetesSource } from '../sources/kubernetes.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { Metrics } from '../telemetry/metrics.js';
@@ -40,7 +40,7 @@ export interface Overrides {
   readonly metrics?: Metrics;
   readonly jwt?: JwtServices;
   /** The API server to read with --kubernetes (default: in-cluster, else $KUBECONFIG or ~/.kube/config). */
-  readonly kubeConfig?: KubeConfig;
+  readonly kubeConfig?: ClusterAccess;
   /** Aborted during startup: what was started is closed and startGatehouse rejects with `startup_aborted`. */
   readonly signal?: AbortSignal;
 }
@@ -121,11 +121,13 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
     },
   });
   if (settings.kubernetes) {
-    // Loaded only in Kubernetes mode: @kubernetes/client-node costs tens of MB a file-mode process never needs.
-    const { loadKubeConfig, startKubernetesSource } = await import('../sources/kubernetes.js');
+    // Loaded only in Kubernetes mode. @kubernetes/client-node (tens of MB) is imported only for a
+    // kubeconfig that needs it (exec plugins, auth providers): see sources/kube-config.ts.
+    const [{ loadKubeConfig }, { startKubernetesSource }] = await Promise.all([import('../sources/kube-config.js'), import('../sources/kubernetes.js')]);
+    const kubeConfig = overrides.kubeConfig ?? (await loadKubeConfig());
     checkpoint();
     const source = startKubernetesSource({
-      kubeConfig: overrides.kubeConfig ?? loadKubeConfig(),
+      kubeConfig,
       store,
       logger: logger.child({ component: 'kubernetes' }),
       metrics,

@@ -1,6 +1,7 @@
 // API objects (plain JSON from lists and watch events) -> source-neutral resources. The API server has
 // validated them already; what is checked here is only what gatehouse relies on, with the field named.
 import type { PolicyResource, SecretResource } from '../config/resources.js';
+import { EqualPieces } from '../config/shared.js';
 import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
 
 const ORIGIN = 'kubernetes';
@@ -104,9 +105,16 @@ function metadataOf(object: unknown): Converted<Metadata> {
   return { ok: true, value: { namespace: raw.namespace, name: raw.name, resourceVersion: raw.resourceVersion, raw } };
 }
 
+/**
+ * Statuses as observed, shared when equal: after a sync most policies carry the same conditions (the
+ * ones gatehouse wrote), and 10,000 copies of them would cost megabytes. Frozen.
+ */
+const observedStatuses = new EqualPieces(4096);
+const NO_STATUS: ObservedStatus = Object.freeze({ observedGeneration: undefined, conditions: Object.freeze([]) });
+
 /** Reads `status` leniently: anything unexpected counts as absent, so the writer replaces it. */
 export function statusOf(raw: unknown): ObservedStatus {
-  if (!isObject(raw)) return { observedGeneration: undefined, conditions: [] };
+  if (!isObject(raw)) return NO_STATUS;
   const observedGeneration = typeof raw.observedGeneration === 'number' ? raw.observedGeneration : undefined;
   const conditions: Condition[] = [];
   if (Array.isArray(raw.conditions)) {
@@ -122,5 +130,5 @@ export function statusOf(raw: unknown): ObservedStatus {
       });
     }
   }
-  return { observedGeneration, conditions };
+  return observedStatuses.share('status', { observedGeneration, conditions: [...conditions] });
 }

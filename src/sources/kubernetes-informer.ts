@@ -1,10 +1,9 @@
-// List, then watch from the list's resourceVersion, forever. client-node's own informer gives up after
+// List, then watch from the list's resourceVersion, forever. client-node's informer gives up after
 // any error but a 410; this one restarts after every error with exponential backoff and jitter,
 // re-lists when the resourceVersion has expired (410, as an HTTP answer or an ERROR event), resumes
 // the watch without a list otherwise, and keeps "down since" for the staleness alarm.
 // It keeps only name -> resourceVersion per object (to skip replays and find deletions on a re-list);
 // the objects themselves go straight to the handler.
-import { Watch } from '@kubernetes/client-node';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { collectionPath, describe, KubernetesApiError, type KubernetesApi, type ResourceName } from './kubernetes-api.js';
@@ -29,7 +28,6 @@ const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
 
 export interface InformerOptions {
   readonly api: KubernetesApi;
-  readonly watch: Watch;
   readonly resource: ResourceName;
   /** undefined: every namespace. */
   readonly namespace: string | undefined;
@@ -111,8 +109,7 @@ export class ResilientInformer {
       clearTimeout(this.#sleepTimer.timer);
       this.#sleepTimer.wake();
     }
-    // A watch still connecting cannot be aborted before client-node hands out its controller (it is,
-    // as soon as it does): shutdown does not wait for an unresponsive server.
+    // Aborting ends a watch or list at once; the bound is a backstop, not a wait for the server.
     let timer: NodeJS.Timeout | undefined;
     const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)));
     await Promise.race([this.#running, cap]);
@@ -238,16 +235,14 @@ export class ResilientInformer {
         timeoutSeconds: 300 + Math.floor(Math.random() * 300),
         labelSelector: this.#o.labelSelector === '' ? undefined : this.#o.labelSelector,
       };
-      this.#o.watch.watch(this.#path, params, onEvent, finish).then(
-        (controller) => {
+      const controller = new AbortController();
+      this.#controller = controller;
+      this.#o.api.watch(this.#path, params, onEvent, controller.signal).then(
+        (open) => {
           if (finished) return;
-          if (this.#stopped) {
-            controller.abort();
-            return;
-          }
-          this.#controller = controller;
           established = true;
           this.#up();
+          void open.ended.then(finish);
         },
         (e: unknown) => finish(e),
       );
@@ -274,7 +269,7 @@ export class ResilientInformer {
     this.#guard(key, () => this.#o.handler.remove(key.slice(0, slash), key.slice(slash + 1)));
   }
 
-  /** client-node swallows exceptions thrown by watch callbacks: a failing handler is reported here. */
+  /** A failing handler is reported here and does not end the watch. */
   #guard(key: string, apply: () => void): void {
     try {
       apply();

@@ -3,18 +3,16 @@
 // listed once; afterwards a lost API server leaves the last known policies serving while the informers
 // reconnect, and an outage longer than --watch-stale-after is logged and shows in
 // gatehouse_kubernetes_watch_down_seconds.
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { policyKey } from '../config/resources.js';
 import type { PolicyStatus, PolicyStore } from '../policy/store.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import type { ClusterAccess } from './kube-access.js';
 import { KubernetesApi, type ResourceName } from './kubernetes-api.js';
 import { type ObservedPolicy, toPolicy, toSecret } from './kubernetes-convert.js';
 import { type BackoffOptions, type InformerHandler, ResilientInformer } from './kubernetes-informer.js';
 import { type StatusRateOptions, StatusWriter } from './kubernetes-status.js';
+import { settleMemory } from './settle-memory.js';
 
 /**
  * Secrets read when --secret-selector is empty: those carrying the label key `gatehouse.dev/credential`
@@ -25,7 +23,8 @@ const SOURCE = 'kubernetes';
 const RESOURCES: readonly ResourceName[] = ['authpolicies', 'secrets'];
 
 export interface KubernetesSourceOptions {
-  readonly kubeConfig: KubeConfig;
+  /** The API server and credentials (kube-config.ts loads them). */
+  readonly kubeConfig: ClusterAccess;
   readonly store: PolicyStore;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -42,45 +41,6 @@ export interface KubernetesSourceOptions {
   /** How often gatehouse_kubernetes_watch_down_seconds is refreshed. */
   readonly monitorIntervalMs?: number;
   readonly clock?: () => number;
-}
-
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-/** --kubernetes without a cluster to read: the process stops with this one line instead of retrying. */
-export class KubeConfigError extends Error {
-  override readonly name = 'KubeConfigError';
-  readonly code = 'kubeconfig_missing';
-}
-
-/**
- * $KUBECONFIG, else ~/.kube/config, else the pod's service account (client-node's order). Where none
- * exists client-node would fall back to http://localhost:8080 and the informers retry it for ever: that
- * is refused here with a KubeConfigError saying what was looked for.
- */
-export function loadKubeConfig(): KubeConfig {
-  const env = process.env;
-  const kc = new KubeConfig();
-  const files = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
-  const userConfig = join(homedir(), '.kube', 'config');
-  const inCluster = env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_PORT !== undefined && existsSync(SERVICE_ACCOUNT_TOKEN);
-  if (files.length === 0 && !existsSync(userConfig) && !inCluster) {
-    throw new KubeConfigError(
-      `--kubernetes: no cluster configured: KUBECONFIG is not set, ${userConfig} does not exist and this is not a pod (no ${SERVICE_ACCOUNT_TOKEN}); ` +
-        'point KUBECONFIG at a kubeconfig, or read policy files with --policies',
-    );
-  }
-  const missing = files.filter((f) => !existsSync(f));
-  if (missing.length > 0) throw new KubeConfigError(`--kubernetes: KUBECONFIG names ${missing.join(', ')}, which does not exist`);
-  try {
-    if (files.length > 0 || existsSync(userConfig)) kc.loadFromDefault();
-    else kc.loadFromCluster();
-  } catch (e) {
-    throw new KubeConfigError(`--kubernetes: cannot read the kubeconfig: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  if (kc.getCurrentCluster() === null) {
-    throw new KubeConfigError(`--kubernetes: the kubeconfig (${files.length > 0 ? files.join(', ') : userConfig}) has no current context with a cluster; choose one with kubectl config use-context`);
-  }
-  return kc;
 }
 
 export class KubernetesSource {
@@ -104,7 +64,6 @@ export class KubernetesSource {
     this.#secretSelector = options.secretSelector === '' ? DEFAULT_SECRET_SELECTOR : options.secretSelector;
     this.#synced = new Promise((resolve) => (this.#resolveSynced = resolve));
     const api = new KubernetesApi(options.kubeConfig);
-    const watch = new Watch(options.kubeConfig);
     this.#writer = new StatusWriter({
       api,
       desired: (ns, name) => options.store.status(ns, name),
@@ -122,7 +81,6 @@ export class KubernetesSource {
         const handler = resource === 'authpolicies' ? this.#policyHandler(namespace) : this.#secretHandler(namespace);
         const informer = new ResilientInformer({
           api,
-          watch,
           resource,
           namespace,
           labelSelector: resource === 'authpolicies' ? options.policySelector : this.#secretSelector,
@@ -171,7 +129,8 @@ export class KubernetesSource {
     for (const r of RESOURCES) metrics.watchDown.labels(r).set(0);
     for (const informer of this.#informers) this.#waiting.add(informer);
     logger.info('kubernetes source starting', {
-      server: this.#o.kubeConfig.getCurrentCluster()?.server ?? '',
+      server: this.#o.kubeConfig.server,
+      kubeconfig: this.#o.kubeConfig.description,
       namespaces: this.#o.namespaces.length === 0 ? 'all' : this.#o.namespaces.join(','),
       policySelector: this.#o.policySelector,
       secretSelector: this.#secretSelector,
@@ -246,6 +205,7 @@ export class KubernetesSource {
     metrics.sourceSynced.labels(SOURCE).set(1);
     logger.info('kubernetes source synced', { policies: this.#policies.size, secrets: store.secretCount, ms: this.#clock() - this.#startedAt });
     this.#resolveSynced();
+    settleMemory();
   }
 
   /** The writer's own change, known before its watch event: saves comparing against a stale status. */

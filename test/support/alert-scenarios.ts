@@ -95,12 +95,13 @@ export function alertScenarios(ruleFile: string): Record<string, unknown> {
         ],
       },
       {
-        // 100 allowed and 5 denied-because-Redis-is-down checks a minute: about 4.8% internal denies.
-        // A namespace with many denies for bad keys (the caller's fault) must not alert.
+        // 100 allowed and 5 denied checks a minute, Redis down (3) or the identity provider busy (2):
+        // about 4.8% internal denies. A namespace with many denies for bad keys (the caller's fault) must not alert.
         interval: '1m',
         input_series: [
           { series: series('gatehouse_check_total', { policy: 'shop/shop', method: 'keys', decision: 'allow', code: 'authenticated' }), values: '0+100x30' },
-          { series: series('gatehouse_check_total', { policy: 'shop/shop', method: '', decision: 'deny', code: 'session_store_unavailable' }), values: '0+5x30' },
+          { series: series('gatehouse_check_total', { policy: 'shop/shop', method: '', decision: 'deny', code: 'session_store_unavailable' }), values: '0+3x30' },
+          { series: series('gatehouse_check_total', { policy: 'shop/shop', method: 'sso', decision: 'deny', code: 'oidc_introspection_busy' }), values: '0+2x30' },
           {
             series: `gatehouse_check_total{namespace="quiet",pod="q",policy="q/q",method="keys",decision="deny",code="key_unknown"}`,
             values: '0+500x30',

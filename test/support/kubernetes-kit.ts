@@ -2,8 +2,8 @@
 // source wired to a real PolicyStore, and readers of the status the source writes back. The objects
 // themselves come from fixtures.ts.
 import type { TestContext } from 'node:test';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { PolicyStore } from '../../src/policy/store.js';
+import type { ClusterAccess } from '../../src/sources/kube-access.js';
 import { KubernetesSource, type KubernetesSourceOptions } from '../../src/sources/kubernetes.js';
 import { createLogger } from '../../src/telemetry/log.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
@@ -71,7 +71,7 @@ export interface TestSource {
   advance(ms: number): void;
 }
 
-export type SourceOverrides = Partial<Omit<KubernetesSourceOptions, 'store' | 'logger' | 'metrics' | 'kubeConfig'>> & { readonly kubeConfig?: KubeConfig };
+export type SourceOverrides = Partial<Omit<KubernetesSourceOptions, 'store' | 'logger' | 'metrics' | 'kubeConfig'>> & { readonly kubeConfig?: ClusterAccess };
 
 /** A source over a real PolicyStore whose status changes reach the source, as main.ts wires them. */
 export function startSource(t: TestContext, server: FakeApiServer, overrides: SourceOverrides = {}): TestSource {

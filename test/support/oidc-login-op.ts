@@ -2,7 +2,8 @@
 // authorization-code client with PKCE, refresh tokens (offline_access, rotated on use), userinfo,
 // introspection, revocation and RP-initiated logout. A login is scripted over HTTP the way a browser
 // would go (cookie jar, redirects followed by hand) through a tiny interaction handler: no browser.
-// A test can count the requests each endpoint answered, stop and restart the provider on its port,
+// A test can count the requests each endpoint answered (and how many were under way at once), hold an
+// endpoint's requests until it lets them go, stop and restart the provider on its port,
 // and make the token endpoint return an altered ID token (re-signed with the provider's key, or
 // unsigned), as a compromised network or provider would.
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -62,6 +63,13 @@ export interface LoginOp {
   readonly clientSecret: string;
   /** Requests answered at a path (`/token`, `/me`, `/token/introspection`, `/token/revocation`...). */
   requests(path: string): number;
+  /** Requests at a path received and not yet answered. */
+  inFlight(path: string): number;
+  /** The most requests at a path under way at once since the start or `resetPeak(path)`. */
+  peakInFlight(path: string): number;
+  resetPeak(path: string): void;
+  /** Holds every request at `path` (received, counted, unanswered) until the returned function lets them all go on. */
+  hold(path: string): () => void;
   /**
    * Goes through a login as a browser would, from the authorization URL gatehouse redirected to,
    * signing in `account`: the URL the provider finally sends the browser to (the callback).
@@ -87,14 +95,26 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
   const clientSecret = options.clientSecret ?? `${clientId}-secret-0123456789abcdef`;
   const sockets = new Set<Socket>();
   const counts = new Map<string, number>();
+  const active = new Map<string, number>();
+  const peaks = new Map<string, number>();
+  const held = new Map<string, (() => void)[]>();
   let tamper: IdTokenTamper | undefined;
   let refusing = false;
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     counts.set(path, (counts.get(path) ?? 0) + 1);
-    if (handle === undefined) res.writeHead(503).end();
-    else handle(req, res);
+    const now = (active.get(path) ?? 0) + 1;
+    active.set(path, now);
+    peaks.set(path, Math.max(now, peaks.get(path) ?? 0));
+    res.once('close', () => active.set(path, (active.get(path) ?? 1) - 1));
+    const go = (): void => {
+      if (handle === undefined) res.writeHead(503).end();
+      else handle(req, res);
+    };
+    const queue = held.get(path);
+    if (queue === undefined) go();
+    else queue.push(go);
   };
   const server = options.tls === undefined ? createServer(serve) : createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, serve);
   const browserFetch = options.tls?.fetch ?? fetch;
@@ -181,6 +201,17 @@ export async function startLoginOp(options: LoginOpOptions = {}): Promise<LoginO
     clientId,
     clientSecret,
     requests: (path) => counts.get(path) ?? 0,
+    inFlight: (path) => active.get(path) ?? 0,
+    peakInFlight: (path) => peaks.get(path) ?? 0,
+    resetPeak: (path) => void peaks.set(path, active.get(path) ?? 0),
+    hold(path) {
+      const queue: (() => void)[] = [];
+      held.set(path, queue);
+      return () => {
+        if (held.get(path) === queue) held.delete(path);
+        for (const go of queue.splice(0)) go();
+      };
+    },
     login: (authorizationUrl, account) => scriptedLogin(issuer, authorizationUrl, account, browserFetch),
     tamper: (fn) => {
       tamper = fn;

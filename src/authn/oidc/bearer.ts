@@ -1,9 +1,11 @@
 // `Authorization: Bearer` tokens at an `oidc` method. The provider's JWTs (three parts, `iss` the
 // issuer) are verified locally by the `jwt` method's machinery with the provider's keys and cached
 // until they expire; anything else is introspected (RFC 7662, with the client's authentication),
-// active answers cached until `exp` (at most `cacheTtlMax`), inactive ones briefly, one introspection
-// per token at a time, the answer sent upstream as `X-Userinfo` (kong-oidc's form). A cached token
-// answers without any call to the provider.
+// active answers cached until `exp` (at most `cacheTtlMax`), inactive ones briefly and apart (so junk
+// never evicts a real token's answer), one introspection per token at a time and at most `maxInFlight`
+// per provider (call-gate.ts), the answer sent upstream as `X-Userinfo` (kong-oidc's form). A cached
+// token answers without any call to the provider; one that cannot be a token (not RFC 6750 `b64token`,
+// or over 8192 characters) is refused without one.
 import { hash } from 'node:crypto';
 import * as client from 'openid-client';
 import { GatehouseError } from '../../core/errors.js';
@@ -17,6 +19,10 @@ import type { Introspected } from './services.js';
 
 const BEARER = compileLocations([{ header: 'authorization', prefix: 'Bearer ' }]);
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*$/;
+/** RFC 6750 §2.1 `b64token`. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** Longer opaque tokens are refused unread: no provider issues them, and each would cost a call. */
+export const MAX_OPAQUE_TOKEN = 8192;
 
 let compiled = 0;
 
@@ -41,6 +47,8 @@ export class BearerTokens {
     const token = found.value;
     if (this.#isProviderJwt(token)) return this.#jwt.authenticate(input, ctx);
     if (!this.#c.introspection.enabled) return refuse('oidc_token_invalid', 'not a JWT of the provider, and introspection is off');
+    if (token.length > MAX_OPAQUE_TOKEN) return refuse('oidc_token_invalid', `token of ${token.length} characters exceeds ${MAX_OPAQUE_TOKEN}`);
+    if (!B64TOKEN.test(token)) return refuse('oidc_token_invalid', 'not RFC 6750 b64token syntax');
     return this.#introspected(token, ctx.now);
   }
 
@@ -58,9 +66,10 @@ export class BearerTokens {
 
   #introspected(token: string, now: number): AuthnResult | Promise<AuthnResult> {
     const key = `${this.#owner}:${hash('sha256', token, 'base64url')}`;
-    const cached = this.#c.services.introspected.get(key, now);
+    const services = this.#c.services;
+    const cached = services.introspected.get(key, now) ?? services.inactive.get(key, now);
     if (cached !== undefined) return answer(cached);
-    return this.#c.services.introspectOnce(key, () => this.#introspect(key, token, now)).then(answer);
+    return services.introspectOnce(key, () => this.#introspect(key, token, now)).then(answer);
   }
 
   async #introspect(key: string, token: string, now: number): Promise<Introspected> {
@@ -72,7 +81,7 @@ export class BearerTokens {
     }
     let res: client.IntrospectionResponse;
     try {
-      res = await client.tokenIntrospection(config, token);
+      res = await c.introspection.gate.run(() => client.tokenIntrospection(config, token));
     } catch (e) {
       // A refusal here is the provider refusing us (client authentication): no answer about the token.
       throw providerFailure(e, 'oidc_provider_unavailable', 'introspection');
@@ -91,7 +100,7 @@ export class BearerTokens {
           : { active: true, identity: userinfo === undefined ? identity : { ...identity, headers: [...identity.headers, { name: userinfo, value: base64Json(res) }] } };
     }
     const until = result.active ? Math.min(exp ?? Number.POSITIVE_INFINITY, now + c.introspection.maxMs) : now + c.introspection.inactiveMs;
-    c.services.introspected.set(key, result, until);
+    (result.active ? c.services.introspected : c.services.inactive).set(key, result, until);
     return result;
   }
 }

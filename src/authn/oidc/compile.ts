@@ -140,7 +140,7 @@ export function compileOidc(spec: OidcSpec, ctx: MethodContext, jwt: JwtServices
       payloadHeader: undefined,
     },
     headers,
-    introspection: { enabled: spec.introspection.enabled, maxMs, inactiveMs },
+    introspection: { enabled: spec.introspection.enabled, maxMs, inactiveMs, gate: services.gate(provider, spec.introspection.maxInFlight) },
     session,
     flows: session === undefined ? undefined : new FlowCookies(session, callbackPath),
   };

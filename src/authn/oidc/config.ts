@@ -5,6 +5,7 @@ import { identityFrom, type IdentityMapping } from '../jwt/claims.js';
 import { JwtProblem } from '../jwt/errors.js';
 import type { PolicySession } from '../../session/handle.js';
 import type { Logger } from '../../telemetry/log.js';
+import type { CallGate } from './call-gate.js';
 import type { FlowCookies } from './flow.js';
 import type { IdTokenRules } from './id-token.js';
 import type { OidcProvider } from './provider.js';
@@ -44,7 +45,8 @@ export interface OidcConfig {
   readonly logout: { readonly path: string; readonly redirectAfter: string | undefined; readonly revoke: boolean } | undefined;
   readonly mapping: IdentityMapping;
   readonly headers: UpstreamHeaderNames;
-  readonly introspection: { readonly enabled: boolean; readonly maxMs: number; readonly inactiveMs: number };
+  /** `gate` bounds the introspections under way at the provider (shared with every method naming it alike). */
+  readonly introspection: { readonly enabled: boolean; readonly maxMs: number; readonly inactiveMs: number; readonly gate: CallGate };
   /** The policy's session; undefined with `bearerOnly` (no login). */
   readonly session: PolicySession | undefined;
   readonly flows: FlowCookies | undefined;

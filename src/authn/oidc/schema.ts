@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration, HeaderName, SecretKeyRef, StringEnum } from '../../config/schema-common.js';
 import { JWT_ALGORITHMS, JwtConsumer } from '../jwt/schema.js';
+import { MAX_IN_FLIGHT_DEFAULT, MAX_IN_FLIGHT_LIMIT, QUEUE_PER_SLOT, WAIT_MS } from './call-gate.js';
 
 /** Signature algorithms an ID token may use by default: every asymmetric one (never HMAC, never `none`). */
 export const DEFAULT_ID_TOKEN_ALGORITHMS = JWT_ALGORITHMS.filter((a) => !a.startsWith('HS'));
@@ -111,6 +112,12 @@ export const OidcSpec = Type.Object(
         enabled: Type.Boolean({ default: true, description: 'Introspect bearer tokens that are not the provider\'s JWTs (RFC 7662).' }),
         cacheTtlMax: Duration('An active answer is reused until the token\'s `exp`, at most this long.', '5m'),
         inactiveCacheTtl: Duration('An inactive answer is reused this long.', '10s'),
+        maxInFlight: Type.Integer({
+          minimum: 1,
+          maximum: MAX_IN_FLIGHT_LIMIT,
+          default: MAX_IN_FLIGHT_DEFAULT,
+          description: `Introspections under way at once at this provider; more wait (up to ${QUEUE_PER_SLOT} per slot, ${WAIT_MS / 1000} s at most), then are refused with 503 \`oidc_introspection_busy\`.`,
+        }),
       },
       { additionalProperties: false, default: {}, description: 'Bearer tokens the provider must be asked about.' },
     ),

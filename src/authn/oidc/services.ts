@@ -1,11 +1,13 @@
 // Process-wide parts of the `oidc` method: one provider per issuer and client (shared by every policy
 // and recompile naming it, so discovery and keys are fetched once), the login states already used on
-// this replica, and the bearer token introspection cache with its single flight.
+// this replica, and the bearer token introspection caches with their single flight and, per provider,
+// the gate that bounds the introspections under way.
 import { hash } from 'node:crypto';
 import { BoundedCache } from '../../core/bounded-cache.js';
 import type { Identity } from '../../core/identity.js';
 import type { Logger } from '../../telemetry/log.js';
 import type { JwksOptions } from '../jwt/jwks-cache.js';
+import { CallGate } from './call-gate.js';
 import { OidcProvider, type ProviderSettings } from './provider.js';
 
 /** What introspecting a token concluded. */
@@ -21,8 +23,12 @@ export class OidcServices {
   readonly options: OidcServicesOptions;
   /** Login states already answered here, until their flow would have expired: a replayed callback is refused. */
   readonly usedStates = new BoundedCache<string, true>(100_000);
-  /** Introspection answers by provider and token hash (never the token). */
+  /** Active introspection answers by method and token hash (never the token). */
   readonly introspected = new BoundedCache<string, Introspected>(10_000);
+  /** Inactive answers, apart: a flood of junk tokens evicts only other junk, never an active token's answer. */
+  readonly inactive = new BoundedCache<string, Introspected>(1_000);
+  /** Per provider, one gate per `maxInFlight` asked of it (policies that agree share one). */
+  readonly #gates = new WeakMap<OidcProvider, Map<number, CallGate>>();
   readonly #pendingIntrospections = new Map<string, Promise<Introspected>>();
   readonly #providers = new Map<string, OidcProvider>();
 
@@ -45,6 +51,21 @@ export class OidcServices {
     return p;
   }
 
+  /** The gate bounding `provider`'s introspections under way to `maxInFlight`. */
+  gate(provider: OidcProvider, maxInFlight: number): CallGate {
+    let byLimit = this.#gates.get(provider);
+    if (byLimit === undefined) {
+      byLimit = new Map();
+      this.#gates.set(provider, byLimit);
+    }
+    let gate = byLimit.get(maxInFlight);
+    if (gate === undefined) {
+      gate = new CallGate(maxInFlight, `introspection at ${provider.settings.issuer}`);
+      byLimit.set(maxInFlight, gate);
+    }
+    return gate;
+  }
+
   /** One introspection per token at a time; later callers share the answer under way. */
   introspectOnce(key: string, run: () => Promise<Introspected>): Promise<Introspected> {
     const pending = this.#pendingIntrospections.get(key);
@@ -59,5 +80,6 @@ export class OidcServices {
     this.#providers.clear();
     this.usedStates.clear();
     this.introspected.clear();
+    this.inactive.clear();
   }
 }

@@ -95,15 +95,15 @@ function sendError(res: ServerResponse, err: unknown): void {
   sendJson(res, apiError.status, JSON.stringify(failureStatus(apiError)));
 }
 
-export async function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse, certified = false): Promise<void> {
   try {
-    await dispatch(state, req, res);
+    await dispatch(state, req, res, certified);
   } catch (err) {
     sendError(res, err);
   }
 }
 
-async function dispatch(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function dispatch(state: ServerState, req: IncomingMessage, res: ServerResponse, certified: boolean): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const route = parseRoute(url.pathname);
   if (route?.kind === 'info') {
@@ -114,7 +114,7 @@ async function dispatch(state: ServerState, req: IncomingMessage, res: ServerRes
     }
     return;
   }
-  if (!state.authenticate(req.headers.authorization)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+  if (!certified && !state.authenticate(req.headers.authorization)) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
   if (route === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   if (url.searchParams.has('dryRun')) throw new ApiError(400, 'BadRequest', 'dryRun is not supported by this server');
   const method = req.method ?? 'GET';

@@ -1,10 +1,13 @@
 // A Kubernetes API server for tests, serving AuthPolicy (gatehouse.dev/v1alpha1) and core v1 Secret
 // the way the real one does for list, watch, get and writes, with faults a test can inject and, when
-// given grants, RBAC's refusals.
+// given grants, RBAC's refusals. Over HTTPS when given a certificate, and then, given a client CA,
+// authenticating clients by certificate as well as by token, as the real one does.
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { TLSSocket } from 'node:tls';
+import { type ClusterAccess, nativeAccess } from '../../../src/sources/kube-access.js';
 import { handleRequest, ServerState, type FaultVerb, type StatusWrite } from './handler.js';
 import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
 import { resourceByKind, type ResourceDef, type ResourceKind, type ResourcePlural } from './resources.js';
@@ -24,6 +27,16 @@ export interface FakeApiServerOptions {
   readonly listItemTypeMeta?: 'faithful' | 'always';
   /** RBAC: the `group|resource|verb` grants the client holds (default: everything is allowed). */
   readonly grants?: readonly string[];
+  /** Serve HTTPS with this certificate (PEM); `clientCa` also accepts client certificates it signed. */
+  readonly tls?: FakeApiServerTls;
+}
+
+export interface FakeApiServerTls {
+  readonly cert: string;
+  readonly key: string;
+  /** The CA that signed `cert`: what `kubeConfig()` trusts. */
+  readonly ca: string;
+  readonly clientCa?: string;
 }
 
 export interface FakeApiStats {
@@ -43,8 +56,10 @@ export class FakeApiServer {
   private port = 0;
   private readonly sockets = new Set<Socket>();
   private paused = false;
+  private readonly tls: FakeApiServerTls | undefined;
 
   constructor(options: FakeApiServerOptions = {}) {
+    this.tls = options.tls;
     this.token = options.token ?? randomBytes(24).toString('base64url');
     this.store = new ObjectStore(options.historyLimit ?? 10_000);
     this.state = new ServerState(
@@ -66,20 +81,21 @@ export class FakeApiServer {
 
   get url(): string {
     if (this.port === 0) throw new Error('the fake API server is not started');
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
   }
 
-  /** A client configuration for this server: plain HTTP, bearer token. */
-  kubeConfig(): KubeConfig {
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      // client-node refuses http:// servers unless TLS verification is marked as skipped.
-      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'fake-user', token: this.token }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake-user', namespace: 'default' }],
-      currentContext: 'fake',
+  /** What gatehouse needs to read this server: its URL, its CA when it serves HTTPS, the bearer token. */
+  kubeConfig(): ClusterAccess {
+    return nativeAccess({
+      server: this.url,
+      ca: this.tls === undefined ? undefined : Buffer.from(this.tls.ca),
+      cert: undefined,
+      key: undefined,
+      insecureSkipTlsVerify: false,
+      tlsServerName: undefined,
+      token: { kind: 'value', value: this.token },
+      description: 'the fake API server',
     });
-    return kc;
   }
 
   async stop(): Promise<void> {
@@ -208,9 +224,15 @@ export class FakeApiServer {
   }
 
   private listen(port: number): Promise<void> {
-    const server = createServer((req, res) => {
-      void handleRequest(this.state, req, res);
-    });
+    const handler: RequestListener = (req, res) => {
+      void handleRequest(this.state, req, res, clientCertified(req));
+    };
+    const tls = this.tls;
+    // A client certificate is asked for, not required: without a valid one the token must do.
+    const server =
+      tls === undefined
+        ? createServer(handler)
+        : createHttpsServer({ cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: tls.clientCa !== undefined, rejectUnauthorized: false }, handler);
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -238,6 +260,12 @@ export class FakeApiServer {
       server.closeAllConnections();
     });
   }
+}
+
+/** A client certificate the client CA signed authenticates its holder (the API server's x509 authenticator). */
+function clientCertified(req: IncomingMessage): boolean {
+  const socket = req.socket as Partial<TLSSocket>;
+  return socket.encrypted === true && socket.authorized === true;
 }
 
 function defOf(obj: JsonObject): ResourceDef {

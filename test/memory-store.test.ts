@@ -1,0 +1,240 @@
+// The store's compact forms (config/held-secret.ts, config/shared.ts): a Secret is held as its key
+// digests and consumer fields, label sets and compiled pieces are shared. What serves must be exactly
+// what the Secrets and policies say, through every change.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { HeldSecret } from '../src/config/held-secret.js';
+import type { SecretResource } from '../src/config/resources.js';
+import { SecretIndex } from '../src/config/secrets.js';
+import type { Allow } from '../src/core/decision.js';
+import type { Identity } from '../src/core/identity.js';
+import { CheckInput } from '../src/core/input.js';
+import { Pipeline } from '../src/core/pipeline.js';
+import type { CompiledPolicy } from '../src/core/ports.js';
+import { MethodNotAllowed } from '../src/core/route.js';
+import { PolicyStore } from '../src/policy/store.js';
+
+const pipeline = new Pipeline({ onNoPolicy: 'deny' });
+
+function keySecret(name: string, group: string, key: string, annotations: Record<string, string> = {}): SecretResource {
+  return {
+    namespace: 'shop',
+    name,
+    labels: { 'gatehouse.dev/credential': group },
+    annotations,
+    data: new Map([['api_key', Buffer.from(key)]]),
+    origin: 'test',
+  };
+}
+
+function keysPolicy(name: string, host: string, group: string, extra: Record<string, unknown> = {}): Parameters<PolicyStore['upsertPolicy']>[0] {
+  return {
+    namespace: 'shop',
+    name,
+    generation: 1,
+    creationTimestamp: undefined,
+    origin: 'test',
+    spec: { hosts: [host], authentication: { methods: [{ name: 'keys', apiKey: { from: [{ header: 'apikey' }], selector: { matchLabels: { 'gatehouse.dev/credential': group } } } }] }, ...extra },
+  };
+}
+
+/** A synced store of these policies and Secrets. */
+function synced(policies: ReadonlyArray<Parameters<PolicyStore['upsertPolicy']>[0]>, secrets: readonly SecretResource[]): PolicyStore {
+  const store = new PolicyStore({ clock: Date.now });
+  for (const p of policies) store.upsertPolicy(p);
+  for (const s of secrets) store.upsertSecret(s);
+  store.markSynced();
+  return store;
+}
+
+function decide(store: PolicyStore, host: string, key: string, path = '/'): ReturnType<Pipeline['decide']> {
+  store.flush();
+  const input = new CheckInput({ method: 'GET', scheme: 'https', host, path, headers: new Map([['apikey', key]]), peer: '127.0.0.1' });
+  return pipeline.decide(store.index, input, Date.now());
+}
+
+function answer(store: PolicyStore, host: string, key: string): string {
+  const d = decide(store, host, key);
+  assert.ok(!(d instanceof Promise), 'an API key decision is synchronous');
+  return d.kind === 'allow' ? `allow ${d.identity?.consumerId ?? '(none)'}` : `${d.kind} ${d.status}`;
+}
+
+function allowOf(store: PolicyStore, host: string, key: string): Allow & { readonly identity: Identity } {
+  const d = decide(store, host, key);
+  assert.ok(!(d instanceof Promise) && d.kind === 'allow' && d.identity !== undefined, 'an allow with an identity');
+  return { ...d, identity: d.identity };
+}
+
+function policyOf(store: PolicyStore, host: string): CompiledPolicy {
+  store.flush();
+  const route = store.index?.lookup(new CheckInput({ method: 'GET', scheme: 'https', host, path: '/', headers: new Map(), peer: '127.0.0.1' }));
+  assert.ok(route !== undefined && !(route instanceof MethodNotAllowed), `a policy for ${host}`);
+  return route;
+}
+
+describe('the store holds Secrets as key digests and consumer fields', () => {
+  it('a Secret rotated, removed and re-added is seen exactly, each time at once', () => {
+    const store = synced(
+      [keysPolicy('p', 'p.test', 'g')],
+      [keySecret('alice', 'g', 'key-1')],
+    );
+    assert.equal(answer(store, 'p.test', 'key-1'), 'allow alice');
+
+    store.upsertSecret(keySecret('alice', 'g', 'key-2'));
+    assert.equal(answer(store, 'p.test', 'key-2'), 'allow alice');
+    assert.equal(answer(store, 'p.test', 'key-1'), 'deny 401');
+
+    store.deleteSecret('shop', 'alice');
+    assert.equal(answer(store, 'p.test', 'key-2'), 'deny 401');
+    assert.equal(store.secretCount, 0);
+
+    store.upsertSecret(keySecret('alice', 'g', 'key-1', { 'gatehouse.dev/consumer-id': ' Alice ' }));
+    assert.equal(answer(store, 'p.test', 'key-1'), 'allow Alice');
+    assert.equal(answer(store, 'p.test', 'key-2'), 'deny 401');
+    assert.equal(store.secretCount, 1);
+  });
+
+  it('a Secret that moves to another label group leaves one policy and joins the other', () => {
+    const store = synced(
+      [keysPolicy('a', 'a.test', 'ga'), keysPolicy('b', 'b.test', 'gb')],
+      [keySecret('bob', 'ga', 'bob-key')],
+    );
+    assert.equal(answer(store, 'a.test', 'bob-key'), 'allow bob');
+    assert.equal(answer(store, 'b.test', 'bob-key'), 'deny 401');
+    store.upsertSecret(keySecret('bob', 'gb', 'bob-key'));
+    assert.equal(answer(store, 'a.test', 'bob-key'), 'deny 401');
+    assert.equal(answer(store, 'b.test', 'bob-key'), 'allow bob');
+  });
+
+  it('consumer fields come from the annotations, trimmed, and reach the upstream headers', () => {
+    const store = synced(
+      [keysPolicy('p', 'p.test', 'g')],
+      [
+        keySecret('carol', 'g', 'carol-key', {
+          'gatehouse.dev/consumer-id': 'c-1',
+          'gatehouse.dev/consumer-username': ' carol ',
+          'gatehouse.dev/consumer-custom-id': 'crm-9',
+          'gatehouse.dev/groups': 'gold, ,partners',
+          'gatehouse.dev/credential-id': 'carol-2026',
+        }),
+        keySecret('dave', 'g', 'dave-key'),
+      ],
+    );
+    const carol = allowOf(store, 'p.test', 'carol-key');
+    assert.deepEqual(
+      { consumerId: carol.identity.consumerId, username: carol.identity.username, customId: carol.identity.customId, credential: carol.identity.credential, groups: carol.identity.groups, method: carol.identity.method },
+      { consumerId: 'c-1', username: 'carol', customId: 'crm-9', credential: 'carol-2026', groups: ['gold', 'partners'], method: 'keys' },
+    );
+    assert.deepEqual(carol.setHeaders, [
+      { name: 'x-consumer-id', value: 'c-1' },
+      { name: 'x-consumer-username', value: 'carol' },
+      { name: 'x-consumer-custom-id', value: 'crm-9' },
+      { name: 'x-credential-identifier', value: 'carol-2026' },
+      { name: 'x-authenticated-groups', value: 'gold, partners' },
+    ]);
+    const dave = allowOf(store, 'p.test', 'dave-key');
+    assert.deepEqual(
+      { consumerId: dave.identity.consumerId, username: dave.identity.username, credential: dave.identity.credential, groups: dave.identity.groups },
+      { consumerId: 'dave', username: undefined, credential: 'shop/dave', groups: [] },
+    );
+    assert.ok(Object.isFrozen(dave.identity));
+  });
+
+  it('a held Secret keeps SHA-256 digests of its keys, never the keys, and notes the invalid lines', () => {
+    const digest = createHash('sha256').update('k2').digest('hex');
+    const held = new HeldSecret(keySecret('e', 'g', `k1\n\n  not-a-digest-but-a-key  \nsha256:${digest}\nsha256:xyz\n`), 'shop', {});
+    const expected = [createHash('sha256').update('k1').digest(), createHash('sha256').update('not-a-digest-but-a-key').digest(), Buffer.from(digest, 'hex')];
+    assert.equal(held.digests, Buffer.concat(expected).toString('latin1'));
+    assert.deepEqual(held.invalidLines, [3]);
+    assert.equal(held.data.size, 0, 'a Secret of only api_key holds no bytes');
+    assert.equal(held.same(new HeldSecret(keySecret('e', 'g', `k1\nnot-a-digest-but-a-key\nsha256:${digest.toUpperCase()}\nsha256:xyz`), 'shop', {})), true);
+    assert.equal(held.same(new HeldSecret(keySecret('e', 'g', 'k1'), 'shop', {})), false);
+  });
+
+  it('a Secret with entries besides api_key keeps them all as bytes (JWT and session Secrets read by name)', () => {
+    const secret: SecretResource = { ...keySecret('mixed', 'g', 'k1'), data: new Map([['api_key', Buffer.from('k1')], ['hmac', Buffer.from('s3cret')]]) };
+    const held = new HeldSecret(secret, 'shop', {});
+    assert.deepEqual([...held.data.keys()].sort(), ['api_key', 'hmac']);
+    assert.equal(held.data.get('hmac')?.toString(), 's3cret');
+    assert.equal(held.digests, createHash('sha256').update('k1').digest().toString('latin1'));
+  });
+
+  it('a JWT secretRef naming the api_key entry of a key-only Secret does not compile: that entry is held as digests', () => {
+    const store = synced(
+      [
+        {
+          ...keysPolicy('j', 'j.test', 'g'),
+          spec: { hosts: ['j.test'], authentication: { methods: [{ name: 'jwt', jwt: { algorithms: ['HS256'], secretRef: { name: 'keys-only', key: 'api_key' } } }] } },
+        },
+      ],
+      [keySecret('keys-only', 'g', 'x'.repeat(40))],
+    );
+    const status = store.status('shop', 'j');
+    assert.deepEqual([status?.ready, status?.reason], [false, 'Invalid']);
+    assert.equal(status?.message, 'spec.authentication.methods[0].jwt.secretRef: Secret shop/keys-only has no entry "api_key"; its hosts are denied until it is fixed');
+  });
+
+  it('the invalid lines of a key Secret are warned about in line order, with the duplicates', () => {
+    const store = synced(
+      [keysPolicy('p', 'p.test', 'g')],
+      [keySecret('a', 'g', 'dup\nsha256:00\nb-key'), keySecret('b', 'g', 'sha256:zz\ndup')],
+    );
+    const messages = store.status('shop', 'p')?.problems.map((p) => p.message);
+    assert.deepEqual(messages, [
+      'spec.authentication.methods[0].apiKey.selector: Secret shop/a (test): line 2 of `api_key` is not a valid key (sha256: needs 64 hex digits; at most 4096 bytes)',
+      'spec.authentication.methods[0].apiKey.selector: Secret shop/b (test): line 1 of `api_key` is not a valid key (sha256: needs 64 hex digits; at most 4096 bytes)',
+      'spec.authentication.methods[0].apiKey.selector: Secret shop/b (test): a key is also held by consumer a; the first Secret by name keeps it',
+    ]);
+    assert.equal(answer(store, 'p.test', 'dup'), 'allow a');
+    assert.equal(answer(store, 'p.test', 'b-key'), 'allow a');
+  });
+});
+
+describe('the Secret index shares label sets', () => {
+  it('Secrets with equal labels hold one frozen label object, released with the last of them', () => {
+    const index = new SecretIndex();
+    index.put(keySecret('a', 'g', 'k'));
+    index.put(keySecret('b', 'g', 'k'));
+    const a = index.get('shop', 'a');
+    const b = index.get('shop', 'b');
+    assert.ok(a !== undefined && b !== undefined);
+    assert.equal(a.labels, b.labels);
+    assert.ok(Object.isFrozen(a.labels));
+    index.delete('shop', 'a');
+    index.delete('shop', 'b');
+    index.put(keySecret('c', 'g', 'k'));
+    assert.notEqual(index.get('shop', 'c')?.labels, a.labels, 'a label set no Secret holds is not kept');
+    assert.deepEqual(index.keys(), ['shop/c']);
+    assert.deepEqual(index.select('shop', { matchLabels: { 'gatehouse.dev/credential': 'g' }, requirements: [] }).map((s) => s.name), ['c']);
+    assert.equal(index.size, 1);
+  });
+});
+
+describe('policies share equal compiled pieces', () => {
+  it('two policies with equal pieces share them, and stay independent when one changes', () => {
+    const store = new PolicyStore({ clock: Date.now });
+    const denied = { response: { unauthenticated: { status: 401, body: { text: 'who are you?' } } } };
+    store.upsertPolicy(keysPolicy('a', 'a.test', 'ga', denied));
+    store.upsertPolicy(keysPolicy('b', 'b.test', 'gb', denied));
+    store.upsertSecret(keySecret('alice', 'ga', 'alice-key'));
+    store.upsertSecret(keySecret('bob', 'gb', 'bob-key'));
+    store.markSynced();
+    const [a, b] = [policyOf(store, 'a.test'), policyOf(store, 'b.test')];
+    assert.equal(a.unauthenticated, b.unauthenticated);
+    assert.equal(a.paths, b.paths);
+    assert.equal(a.identityHeaders, b.identityHeaders);
+    assert.ok(Object.isFrozen(a.unauthenticated) && Object.isFrozen(a.unauthenticated.headers));
+
+    store.upsertPolicy(keysPolicy('b', 'b.test', 'gb', { response: { unauthenticated: { status: 401, body: { text: 'sign in first' } } }, paths: ['/api'] }));
+    const d = decide(store, 'a.test', 'wrong');
+    assert.ok(!(d instanceof Promise) && d.kind === 'deny');
+    assert.deepEqual([d.status, d.body], [401, 'who are you?']);
+    const e = decide(store, 'b.test', 'wrong', '/api');
+    assert.ok(!(e instanceof Promise) && e.kind === 'deny');
+    assert.deepEqual([e.status, e.body], [401, 'sign in first']);
+    assert.deepEqual(policyOf(store, 'a.test').paths, ['/']);
+    assert.equal(answer(store, 'a.test', 'alice-key'), 'allow alice');
+    assert.equal(answer(store, 'a.test', 'bob-key'), 'deny 401');
+  });
+});
