@@ -486,7 +486,9 @@ describe('redis session store on a 3-node Redis Cluster', () => {
     let heard = 0;
     let hits = 0;
     const events = { lookup: (r: string) => void (r === 'hit' && hits++), invalidated: (n: number) => void (heard += n), subscribed: () => {} };
-    const cached = { url: cluster.url, commandTimeoutMs: 2000 };
+    // A key prefix (and so a channel) of their own: what earlier tests published may still be crossing
+    // the cluster bus, and must not be counted here.
+    const cached = { url: cluster.url, commandTimeoutMs: 2000, keyPrefix: `gatehouse:t${randomBytes(4).toString('hex')}:` };
     const [a, b] = await Promise.all([
       connectRedisSessionStore({ ...cached, cache: { maxAgeMs: 60_000 } }),
       connectRedisSessionStore({ ...cached, cache: { maxAgeMs: 60_000, events } }),
