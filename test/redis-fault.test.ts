@@ -45,8 +45,9 @@ const REVOCATION_CACHE_MS = 1_000;
 // Never a logged-out one: "no such session" is not kept.
 const SESSION_CACHE_MS = 1_000;
 // Every Check has at most two Redis commands out at once (a session's SET and index EVAL, or the
-// two revocation GETs).
-const MAX_PENDING = 2 * IN_FLIGHT;
+// two revocation GETs), and each of the two connections (sessions, revocation) sends its ready check
+// (INFO) when it reconnects.
+const MAX_PENDING = 2 * IN_FLIGHT + 2;
 // A stalled Redis answers nothing: a command fails after its timeout (500 ms) but stays queued until
 // the connection, silent for the socket timeout (2 s), is dropped. Until then each Check in flight
 // piles up two commands per 500 ms; afterwards only the ready checks of reconnections (a few) wait.
