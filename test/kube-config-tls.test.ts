@@ -65,12 +65,11 @@ describe('HTTPS to the API server from a kubeconfig', () => {
 
   it('a server certificate the configured CA did not sign is refused; insecure-skip-tls-verify accepts it', TIMEOUT, async (t) => {
     const server = await httpsServer(t);
-    const refused = await list(await access(`{server: "${server.url}", certificate-authority-data: ${Buffer.from(stranger.ca).toString('base64')}}`, `{token: "${server.token}"}`));
-    assert.ok('code' in refused, JSON.stringify(refused));
-    assert.equal(refused.code, 'network');
-    // Node 22+ appends a hint about the system CA store to the TLS error's message.
-    const hint = '; if the root CA is installed locally, try running Node.js with --use-system-ca';
-    assert.ok([`GET ${POLICIES}?limit=10: unable to verify the first certificate`, `GET ${POLICIES}?limit=10: unable to verify the first certificate${hint}`].includes(refused.message), refused.message);
+    assert.deepEqual(await list(await access(`{server: "${server.url}", certificate-authority-data: ${Buffer.from(stranger.ca).toString('base64')}}`, `{token: "${server.token}"}`)), {
+      code: 'network',
+      // The same on every Node: Node 22+ appends advice about the system CA store, which is dropped.
+      message: `GET ${POLICIES}?limit=10: unable to verify the first certificate`,
+    });
     assert.ok(server.url.startsWith('https://127.0.0.1:'), server.url);
     assert.deepEqual(await list(await access(`{server: "${server.url}", insecure-skip-tls-verify: true}`, `{token: "${server.token}"}`)), { items: 0 });
   });

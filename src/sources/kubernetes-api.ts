@@ -219,10 +219,15 @@ async function refusal(verb: string, path: string, res: IncomingMessage): Promis
 }
 
 /** A short description of an error, with its cause when it has one. */
+// Node 22+ ends an untrusted-certificate message with advice to trust the system CA store: the CA
+// that matters here is the kubeconfig's, so the advice would mislead.
+const NODE_CA_HINT = /; if the root CA is installed locally, try running Node\.js with --use-system-ca$/;
+
 export function describe(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
   // Connecting to a name with several addresses fails with an AggregateError whose own message is empty.
-  const own = e.message !== '' ? e.message : e instanceof AggregateError ? e.errors.map(describe).join('; ') : `${e.name} (no message)`;
+  const message = e.message.replace(NODE_CA_HINT, '');
+  const own = message !== '' ? message : e instanceof AggregateError ? e.errors.map(describe).join('; ') : `${e.name} (no message)`;
   const cause: unknown = e.cause;
   return cause instanceof Error && cause.message !== '' ? `${own}: ${cause.message}` : own;
 }
