@@ -104,8 +104,10 @@ export function allowFor(
   // The usual allow (no mutations, no look-alike header) sends the prepared lists as they are. One that
   // only hides a credential header, or only drops the session cookie that was the whole Cookie header,
   // by a shared (frozen) list, reuses the lists built the first time: same lists, same encoding.
+  // Only for an identity met before (a cached token, a key): a one-off identity (a token verified for
+  // the first time) would build a memo no later Check reads.
   const memo =
-    base === undefined || lookAlikes !== undefined
+    base === undefined || !base.reused || lookAlikes !== undefined
       ? undefined
       : extra !== undefined && cookies === undefined && Object.isFrozen(extra)
         ? (base.withHidden ??= new WeakMap())
@@ -176,6 +178,8 @@ interface IdentityHeaders {
   /** Undefined when a value cannot be sent as a header (a control character). */
   readonly set: readonly HeaderPair[] | undefined;
   readonly remove: readonly string[];
+  /** Set once the entry serves a second allow: the identity is shared, so its variants are worth keeping. */
+  reused: boolean;
   /** The lists again for an allow that also hides a credential header, by the (frozen) hidden names. */
   withHidden?: WeakMap<readonly string[], Lists>;
   /** ... and for one that drops the cookies named (the whole Cookie header), by the (frozen) names. */
@@ -191,7 +195,10 @@ const identityHeaders = new WeakMap<Identity, IdentityHeaders>();
 
 function identityHeadersOf(policy: CompiledPolicy, identity: Identity, names: StrippedHeaders): IdentityHeaders {
   const hit = identityHeaders.get(identity);
-  if (hit !== undefined && hit.policy === policy && hit.names === names) return hit;
+  if (hit !== undefined && hit.policy === policy && hit.names === names) {
+    hit.reused = true;
+    return hit;
+  }
   const h = policy.identityHeaders;
   const set: HeaderPair[] = [{ name: h.consumerId, value: identity.consumerId }];
   if (identity.username !== undefined) set.push({ name: h.username, value: identity.username });
@@ -208,6 +215,7 @@ function identityHeadersOf(policy: CompiledPolicy, identity: Identity, names: St
     names,
     set: sendable ? Object.freeze(set) : undefined,
     remove: remove.length === 0 ? EMPTY_NAMES : Object.freeze(remove),
+    reused: false,
   };
   identityHeaders.set(identity, entry);
   return entry;
