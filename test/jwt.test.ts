@@ -278,6 +278,30 @@ describe('jwt: verified-token cache', { timeout: 30_000 }, () => {
     assert.equal(own.tokens.size, 2);
   });
 
+  test('with the cache off every Check makes its own identity, marked transient; a cached token shares one', async () => {
+    const off = createJwtServices({ tokenCacheSize: 0 });
+    const on = createJwtServices({ tokenCacheSize: 10 });
+    after(() => Promise.all([off.close(), on.close()]));
+    const spec = { algorithms: ['HS256'], secretRef: { name: 'jwt-hmac', key: 'secret' } };
+    const t = await hs({ ...base, jti: 'tok-9' });
+    const identities = async (services: typeof off): Promise<unknown[]> => {
+      const m = mustCompile(spec, { services, secrets: [hsSecret] });
+      const out: unknown[] = [];
+      for (let i = 0; i < 2; i++) {
+        const r = await authenticate(m, bearer(t));
+        out.push(r.kind === 'success' ? r.identity : outcome(r));
+      }
+      return out;
+    };
+    const [a, b] = (await identities(off)) as [Record<string, unknown>, Record<string, unknown>];
+    assert.notEqual(a, b);
+    assert.deepEqual([a.transient, b.transient, a.consumerId, a.credential], [true, true, 'alice', 'tok-9']);
+    const [c, d] = (await identities(on)) as [Record<string, unknown>, Record<string, unknown>];
+    assert.equal(c, d);
+    assert.equal('transient' in c, false);
+    assert.deepEqual({ ...a, transient: undefined, claims: undefined }, { ...c, transient: undefined, claims: undefined });
+  });
+
   test('a recompiled method (a rotated Secret) does not trust tokens its predecessor cached', async () => {
     const own = createJwtServices();
     after(() => own.close());

@@ -150,3 +150,44 @@ describe('pipeline', () => {
     assert.equal(d.kind === 'deny' && d.status, 403);
   });
 });
+
+describe('pipeline: upstream header lists of shared and one-off identities', () => {
+  const headersOf = (d: Decision): readonly { readonly name: string; readonly value: string }[] => {
+    assert.equal(d.kind, 'allow');
+    return d.kind === 'allow' ? d.setHeaders : [];
+  };
+  const expected = [
+    { name: 'x-consumer-id', value: 'alice' },
+    { name: 'x-consumer-username', value: 'Alice' },
+    { name: 'x-tier', value: 'gold' },
+  ];
+
+  it('a shared identity (a key, a cached token): its lists are built once, frozen, and the same on every Check', () => {
+    const shared = identity('m', 'alice', { username: 'Alice', headers: [{ name: 'x-tier', value: 'gold' }] });
+    const index = setup({}, [method('a', { kind: 'success', identity: shared })]);
+    const first = headersOf(pipeline.decide(index, input, 0) as Decision);
+    const second = headersOf(pipeline.decide(index, input, 0) as Decision);
+    assert.deepEqual(first, expected);
+    assert.equal(second, first);
+    assert.ok(Object.isFrozen(first));
+  });
+
+  it('a one-off identity (transient: a token verified with the cache off): the same headers, in a list nothing keeps', () => {
+    const made: Identity[] = [];
+    const oneOff = (): AuthnResult => {
+      const id = identity('m', 'alice', { username: 'Alice', headers: [{ name: 'x-tier', value: 'gold' }], transient: true });
+      made.push(id);
+      return { kind: 'success', identity: id };
+    };
+    const index = setup({}, [{ ...method('a', { kind: 'none' }), presented: () => 'header:a', authenticate: oneOff }]);
+    const first = headersOf(pipeline.decide(index, input, 0) as Decision);
+    const second = headersOf(pipeline.decide(index, input, 0) as Decision);
+    assert.equal(made.length, 2);
+    assert.deepEqual(first, expected);
+    assert.deepEqual(second, expected);
+    assert.notEqual(second, first);
+    // Not frozen: transports cache the encoding of frozen lists only, so a one-off list is encoded once and dropped.
+    assert.equal(Object.isFrozen(first), false);
+    assert.equal(Object.isFrozen(second), false);
+  });
+});

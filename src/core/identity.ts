@@ -20,6 +20,12 @@ export interface Identity {
   readonly claims: Readonly<Record<string, unknown>>;
   /** Extra upstream headers this method sets (claims to headers, userinfo). Names lowercase. */
   readonly headers: readonly HeaderPair[];
+  /**
+   * Made for one Check only (a token verified while the token cache is off): nothing derived from it
+   * is kept. Without it an identity is shared (one per key, per cached token, per session) and its
+   * upstream header lists are built once and reused.
+   */
+  readonly transient?: true;
 }
 
 export const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({});

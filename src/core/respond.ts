@@ -117,7 +117,7 @@ export function allowFor(
   if (memo !== undefined) {
     const key = (extra ?? cookies) as readonly string[];
     let hit = memo.get(key);
-    if (hit === undefined) memo.set(key, (hit = Object.freeze(mutated(input, set, names, extra, cookies, undefined))));
+    if (hit === undefined) memo.set(key, (hit = frozen(mutated(input, set, names, extra, cookies, undefined))));
     set = hit.set;
     remove = hit.remove;
   } else if (extra !== undefined || cookies !== undefined || lookAlikes !== undefined) {
@@ -140,6 +140,11 @@ export function allowFor(
 interface Lists {
   readonly set: readonly HeaderPair[];
   readonly remove: readonly string[];
+}
+
+/** Lists kept for every later Check of a shared identity: frozen, so transports may cache their encoding. */
+function frozen(l: Lists): Lists {
+  return Object.freeze({ set: Object.freeze(l.set), remove: Object.freeze(l.remove) });
 }
 
 function nonEmpty<T>(list: readonly T[] | undefined): readonly T[] | undefined {
@@ -168,7 +173,7 @@ function mutated(
   if (extra !== undefined) for (const n of extra) if (!setNames.has(n) && !out.includes(n)) out.push(n);
   if (cookieRemoved && !out.includes('cookie')) out.push('cookie');
   if (lookAlikes !== undefined) for (const n of lookAlikes) if (!out.includes(n)) out.push(n);
-  return { set: all.length === base.length ? base : all, remove: out.length === 0 ? EMPTY_NAMES : Object.freeze(out) };
+  return { set: all.length === base.length ? base : all, remove: out.length === 0 ? EMPTY_NAMES : out };
 }
 
 /** An identity's headers under a policy, and the identity headers of the index it does not set. */
@@ -194,11 +199,20 @@ interface IdentityHeaders {
 const identityHeaders = new WeakMap<Identity, IdentityHeaders>();
 
 function identityHeadersOf(policy: CompiledPolicy, identity: Identity, names: StrippedHeaders): IdentityHeaders {
+  // A one-off identity's lists are neither kept nor frozen (frozen is what transports cache by): a
+  // weak-map entry or encoding cache per Check would outlive the Check and slow every young-generation GC.
+  if (identity.transient === true) return buildIdentityHeaders(policy, identity, names, false);
   const hit = identityHeaders.get(identity);
   if (hit !== undefined && hit.policy === policy && hit.names === names) {
     hit.reused = true;
     return hit;
   }
+  const entry = buildIdentityHeaders(policy, identity, names, true);
+  identityHeaders.set(identity, entry);
+  return entry;
+}
+
+function buildIdentityHeaders(policy: CompiledPolicy, identity: Identity, names: StrippedHeaders, shared: boolean): IdentityHeaders {
   const h = policy.identityHeaders;
   const set: HeaderPair[] = [{ name: h.consumerId, value: identity.consumerId }];
   if (identity.username !== undefined) set.push({ name: h.username, value: identity.username });
@@ -210,15 +224,13 @@ function identityHeadersOf(policy: CompiledPolicy, identity: Identity, names: St
   const sendable = !set.some((x) => CONTROL.test(x.value));
   const setNames = new Set(set.map((x) => x.name));
   const remove = names.identityHeaders.filter((n) => !setNames.has(n));
-  const entry: IdentityHeaders = {
+  return {
     policy,
     names,
-    set: sendable ? Object.freeze(set) : undefined,
-    remove: remove.length === 0 ? EMPTY_NAMES : Object.freeze(remove),
+    set: sendable ? (shared ? Object.freeze(set) : set) : undefined,
+    remove: remove.length === 0 ? EMPTY_NAMES : shared ? Object.freeze(remove) : remove,
     reused: false,
   };
-  identityHeaders.set(identity, entry);
-  return entry;
 }
 
 /** Request header names that fold onto an identity header name but are not spelled like one. */

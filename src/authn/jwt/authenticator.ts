@@ -115,7 +115,7 @@ export class JwtAuthenticator implements Authenticator {
     if (key === undefined) return fail(problem('jwt_signature_invalid', `signature matches none of ${selection.keys.length} candidate key(s)`));
     const times = checkClaims(parsed.payload, this.config.rules, ctx.now);
     if (times instanceof JwtProblem) return fail(times);
-    const identity = identityFrom(parsed.payload, parsed.payloadSegment, this.config.mapping);
+    const identity = identityFrom(parsed.payload, parsed.payloadSegment, this.config.mapping, this.#cache.max === 0);
     if (identity instanceof JwtProblem) return fail(identity);
     const entry: VerifiedToken = {
       identity,

@@ -106,7 +106,8 @@ export interface IdentityMapping {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const MAX_VALUE = 8192;
 
-export function identityFrom(payload: Readonly<Record<string, unknown>>, payloadSegment: string, m: IdentityMapping): Identity | JwtProblem {
+/** `transient`: the identity serves this Check only (no token cache keeps it). */
+export function identityFrom(payload: Readonly<Record<string, unknown>>, payloadSegment: string, m: IdentityMapping, transient = false): Identity | JwtProblem {
   const id = scalar(claimAt(payload, m.consumer.id));
   if (id === undefined) return problem('jwt_claim_invalid', `no consumer id in claim ${m.consumer.id}`);
   const username = m.consumer.username === undefined ? undefined : scalar(claimAt(payload, m.consumer.username));
@@ -124,7 +125,7 @@ export function identityFrom(payload: Readonly<Record<string, unknown>>, payload
     headers.push({ name: header, value });
   }
   if (m.payloadHeader !== undefined) headers.push({ name: m.payloadHeader, value: payloadSegment });
-  return Object.freeze({
+  const identity: Identity = {
     method: m.method,
     consumerId: id,
     username,
@@ -134,7 +135,8 @@ export function identityFrom(payload: Readonly<Record<string, unknown>>, payload
     anonymous: false,
     claims: deepFreeze(payload),
     headers: Object.freeze(headers),
-  });
+  };
+  return Object.freeze(transient ? { ...identity, transient: true } : identity);
 }
 
 function scalar(v: unknown): string | undefined {
