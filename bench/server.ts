@@ -3,16 +3,11 @@
 // tally and allocation probes, and exits when told to or when the orchestrator goes away.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GCProfiler, getHeapStatistics } from 'node:v8';
-import { startedUp, startingUp } from '../src/service/startup-heap.js';
 import { startGrpcServer } from '../src/transport/grpc.js';
+import { DEADLINE_MARGIN_MS, MAX_HEADER_BYTES, MAX_REQUEST_BYTES, startAllocationCount, startBenchGatehouse } from './in-process.js';
 import { NoopEngine } from './noop-engine.js';
 import { parseServerCommand, type ServerMessage, type ServerMode, type Tally } from './protocol.js';
 
-const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
-const MAX_HEADER_BYTES = 64 * 1024;
-const DEADLINE_MARGIN_MS = 10;
-const READY_WAIT_MS = 10_000;
 
 interface Running {
   readonly grpcPort: number;
@@ -80,88 +75,18 @@ async function start(mode: ServerMode): Promise<Running> {
       return { grpcPort: grpc.port, httpPort: http.port, policiesReady: 0, policiesInvalid: 0, tally: async () => noopTally(engine, http.answered()), stop };
     }
     case 'gatehouse': {
-      // Imported here: the no-op floor's memory must not include gatehouse's modules. Started as serve starts.
-      startingUp();
-      const [{ createJwtServices }, { startGatehouse }, { loadSettings }, { readServerExtras, startSeededRedis }] = await Promise.all([
-        import('../src/authn/jwt/services.js'),
-        import('../src/service/main.js'),
-        import('../src/service/settings.js'),
-        import('./server-extras.js'),
-      ]);
-      // What the policy set asks for beyond its manifests: a Redis of this server's own, a token cache size.
-      const extras = readServerExtras(mode.policiesDir);
-      const redis = extras.redisSessions === undefined ? undefined : await startSeededRedis(extras.redisSessions);
-      try {
-        // The environment is left out on purpose: GATEHOUSE_* variables of the caller must not change what is measured.
-        // No shutdown delay: there is no load balancer to drain, and the harness kills a server that takes over 3 s to stop.
-        const { settings } = loadSettings(
-          [
-            '--policies', mode.policiesDir, '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--log-level', 'error',
-            '--shutdown-delay', '0s', '--shutdown-grace', '1s', ...(redis === undefined ? [] : ['--redis-url', redis.url]),
-          ],
-          {},
-        );
-        const jwt = extras.jwtTokenCacheSize === undefined ? undefined : createJwtServices({ redisUrl: settings.redisUrl, tokenCacheSize: extras.jwtTokenCacheSize });
-        const g = await startGatehouse(settings, jwt === undefined ? {} : { jwt });
-        // A policy may wait for its provider's first answer (oidc): give it a bounded while to come up.
-        const deadline = Date.now() + READY_WAIT_MS;
-        while (g.store.statuses().some((st) => !st.ready) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        let ready = 0;
-        let invalid = 0;
-        for (const s of g.store.statuses()) s.ready ? ready++ : invalid++;
-        startedUp();
-        const stop = async (): Promise<void> => {
-          try {
-            await g.stop();
-          } finally {
-            await redis?.stop();
-          }
-        };
-        const tally = async (): Promise<Tally> => {
-          const out: Record<string, number> = {};
-          for (const { labels, value } of (await g.metrics.checks.get()).values) {
-            const key = labels.decision === 'allow' ? 'allow' : `${String(labels.decision)} ${String(labels.code)}`;
-            out[key] = (out[key] ?? 0) + value;
-          }
-          return out;
-        };
-        if (g.httpPort === undefined) throw new Error('gatehouse started without its forward-auth listener');
-        return { grpcPort: g.grpcPort, httpPort: g.httpPort, policiesReady: ready, policiesInvalid: invalid, tally, stop };
-      } catch (e) {
-        await redis?.stop();
-        throw e;
+      const g = await startBenchGatehouse(mode.policiesDir);
+      if (g.httpPort === undefined) {
+        await g.stop();
+        throw new Error('gatehouse started without its forward-auth listener');
       }
+      return { grpcPort: g.grpcPort, httpPort: g.httpPort, policiesReady: g.ready, policiesInvalid: g.invalid, tally: g.tally, stop: g.stop };
     }
     default: {
       const never: never = mode;
       throw new Error(`unknown server mode ${JSON.stringify(never)}`);
     }
   }
-}
-
-/**
- * Bytes allocated on the V8 heap from now until the returned function is called. Node has no
- * allocation counter, but the GC profiler reports the used heap before and after every collection:
- * what was allocated is each rise in between (after the last GC, or the start, up to the next GC's
- * "before"), plus the rise since the last GC. Buffers' backing stores live outside this heap.
- */
-function startAllocationCount(): () => { bytes: number; gcs: number; elu: number } {
-  const profiler = new GCProfiler();
-  const elu = performance.eventLoopUtilization();
-  const startUsed = getHeapStatistics().used_heap_size;
-  profiler.start();
-  return () => {
-    const endUsed = getHeapStatistics().used_heap_size;
-    const stats = profiler.stop()?.statistics ?? [];
-    let bytes = 0;
-    let previous = startUsed;
-    for (const gc of stats) {
-      bytes += Math.max(0, gc.beforeGC.heapStatistics.usedHeapSize - previous);
-      previous = gc.afterGC.heapStatistics.usedHeapSize;
-    }
-    bytes += Math.max(0, endUsed - previous);
-    return { bytes, gcs: stats.length, elu: performance.eventLoopUtilization(elu).utilization };
-  };
 }
 
 async function main(): Promise<void> {

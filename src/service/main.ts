@@ -1,6 +1,7 @@
 // Composition root: settings -> sources -> store/index -> engine -> servers; and orderly shutdown.
 import { createJwtServices, type JwtServices } from '../authn/jwt/services.js';
 import { explain } from '../core/explain.js';
+import type { CheckEngine } from '../core/engine-port.js';
 import type { CheckInputInit } from '../core/input.js';
 import { Pipeline } from '../core/pipeline.js';
 import { GatehouseEngine } from './metered-engine.js';
@@ -27,6 +28,8 @@ export interface Gatehouse {
   readonly adminPort: number;
   readonly store: PolicyStore;
   readonly metrics: Metrics;
+  /** What both transports ask: the in-process Check bench drives it without a network. */
+  readonly engine: CheckEngine;
   /**
    * Readiness false, in-flight Checks finish (up to the grace period), servers and connections close.
    * Takes at most shutdown delay + grace + CLOSE_MARGIN_MS, whatever Redis or the API server do.
@@ -215,6 +218,7 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
     adminPort: admin.port,
     store,
     metrics,
+    engine,
     stop: () => (stopping ??= shutdown()),
   };
 }
