@@ -10,6 +10,7 @@ import {
   probePort, rbacGrants, record, RELEASE, renderChart, valuePaths, WATCH_GRANTS,
 } from './support/manifests.js';
 import { repoRoot } from './support/tool-cache.js';
+import { loadSettings } from '../src/service/settings.js';
 
 const FULL = join(repoRoot, 'test', 'fixtures', 'helm', 'full-values.yaml');
 /** What `helm template` assumes of a cluster with the Prometheus Operator. */
@@ -282,6 +283,22 @@ test('the Redis URL comes from an existing Secret through secretKeyRef', TIMEOUT
   assert.match(both.stderr, /set redis\.url or redis\.existingSecret, not both/);
 });
 
+test('redis.sessionCacheMaxAge becomes GATEHOUSE_REDIS_SESSION_CACHE_MAX_AGE, only when set, in a form serve reads', TIMEOUT, async () => {
+  const env = async (args: string[]): Promise<unknown[]> =>
+    list(container(findOne(await renderChart(args), 'Deployment'))['env'], 'env').filter(
+      (e) => at(e, 'name') === 'GATEHOUSE_REDIS_SESSION_CACHE_MAX_AGE',
+    );
+  assert.deepEqual(await env([]), []);
+  assert.deepEqual(await env(['--set', 'redis.sessionCacheMaxAge=']), []);
+  assert.deepEqual(await env(['-f', FULL]), [{ name: 'GATEHOUSE_REDIS_SESSION_CACHE_MAX_AGE', value: '250ms' }]);
+  for (const [value, ms] of [['0s', 0], ['2s', 2000], ['1m', 60_000]] as const) {
+    const rendered = await env(['--set', `redis.sessionCacheMaxAge=${value}`]);
+    assert.deepEqual(rendered, [{ name: 'GATEHOUSE_REDIS_SESSION_CACHE_MAX_AGE', value }]);
+    const { settings } = loadSettings(['--policies', '/etc/gatehouse/policies'], { GATEHOUSE_REDIS_SESSION_CACHE_MAX_AGE: String(at(rendered[0], 'value')) });
+    assert.equal(settings.redisSessionCacheMs, ms);
+  }
+});
+
 test('optional objects: HPA, ServiceMonitor and PrometheusRule on, PDB off', TIMEOUT, async () => {
   const objects = await renderChart(['-f', FULL, ...PROMETHEUS_OPERATOR]);
   const name = 'edge-authn';
@@ -417,6 +434,10 @@ test('values breaking the schema are rejected with the offending field named', T
     [['--set', 'serviceMonitor.interval=often'], /\/serviceMonitor\/interval'/],
     [['--set', 'http.port=70000'], /\/http\/port': maximum: got 70,000, want 65,535/],
     [['--set', 'http.enabled=sometimes'], /\/http\/enabled': got string, want boolean/],
+    // serve refuses a duration without its unit too.
+    [['--set-string', 'redis.sessionCacheMaxAge=0'], /- at '\/redis\/sessionCacheMaxAge': '0' does not match pattern '\^\(\|\[0-9\]\+\(ms\|s\|m\|h\)\)\$'/],
+    [['--set', 'redis.sessionCacheMaxAge=a second'], /- at '\/redis\/sessionCacheMaxAge': 'a second' does not match pattern/],
+    [['--set', 'redis.sessionCacheMaxAge=1'], /\/redis\/sessionCacheMaxAge': got number, want string/],
   ];
   for (const [args, message] of cases) {
     for (const command of ['template', 'lint']) {

@@ -15,6 +15,7 @@ import { FileSource } from '../sources/files.js';
 import type { ClusterAccess } from '../sources/kube-access.js';
 import type { KubernetesSource } from '../sources/kubernetes.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
+import { limitWarnings, LogLimiter } from '../telemetry/log-limiter.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { startAdminServer } from '../transport/admin.js';
 import { startGrpcServer } from '../transport/grpc.js';
@@ -46,6 +47,8 @@ export interface Overrides {
   readonly kubeConfig?: ClusterAccess;
   /** Aborted during startup: what was started is closed and startGatehouse rejects with `startup_aborted`. */
   readonly signal?: AbortSignal;
+  /** Thins the warnings a client can cause once per request (default: one per key per 10 s). */
+  readonly logLimiter?: LogLimiter;
 }
 
 /** After the grace period, the time the rest (admin server, Redis connections, sources) has to close. */
@@ -148,7 +151,10 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
   }
 
   let stopping: Promise<void> | undefined;
-  const engine = new GatehouseEngine({ index: () => store.index, clock, metrics, logger, onNoPolicy: settings.defaultDecision });
+  const warnings = overrides.logLimiter ?? new LogLimiter();
+  const engine = new GatehouseEngine({ index: () => store.index, clock, metrics, logger, onNoPolicy: settings.defaultDecision, warnings });
+  // The transports warn of failures per request too (`check failed` for internal errors): per message and code.
+  const transportLogger = limitWarnings(logger, warnings, (msg, fields) => `transport\0${msg}\0${String(fields?.code)}`);
   const grpc = await listen(settings, 'grpcAddress', (address) =>
     startGrpcServer({
       address,
@@ -156,7 +162,7 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
       maxRequestBytes: settings.maxRequestBytes,
       maxHeaderBytes: settings.maxHeaderBytes,
       deadlineMarginMs: settings.deadlineMarginMs,
-      logger,
+      logger: transportLogger,
       tls,
     }),
   );
@@ -172,7 +178,7 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
             maxHeaderBytes: settings.maxHeaderBytes,
             maxRequestBytes: settings.maxRequestBytes,
             decisionTimeoutMs: HTTP_DECISION_TIMEOUT_MS,
-            logger,
+            logger: transportLogger,
             tls,
           }),
         );

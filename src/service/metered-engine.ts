@@ -15,6 +15,7 @@ import type { Probe } from '../core/trace.js';
 import { compactPhases, TraceRecorder } from '../core/trace-recorder.js';
 import type { PolicyIndex } from '../policy/index.js';
 import type { Logger } from '../telemetry/log.js';
+import { LogLimiter } from '../telemetry/log-limiter.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
 export interface EngineOptions {
@@ -26,6 +27,8 @@ export interface EngineOptions {
   readonly onNoPolicy: 'deny' | 'allow';
   /** Shadow evaluations under way at once, at most; beyond, one is skipped and counted as such. */
   readonly maxShadowEvaluations?: number;
+  /** Thins the 'check failed' warnings, per policy, method and code (default: one per 10 s each). */
+  readonly warnings?: LogLimiter;
 }
 
 type Child = { inc(): void };
@@ -49,6 +52,7 @@ export class GatehouseEngine implements CheckEngine {
   readonly #maxShadows: number;
   #shadowsUnderWay = 0;
   readonly #shadowLogged = new Map<string, number>();
+  readonly #warnings: LogLimiter;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -60,6 +64,7 @@ export class GatehouseEngine implements CheckEngine {
     this.#denyTimer = options.metrics.checkDuration.labels('deny');
     this.#debug = options.logger.enabled('debug');
     this.#maxShadows = options.maxShadowEvaluations ?? MAX_SHADOW_EVALUATIONS;
+    this.#warnings = options.warnings ?? new LogLimiter();
   }
 
   check(input: CheckInput): Decision | Promise<Decision> {
@@ -100,7 +105,12 @@ export class GatehouseEngine implements CheckEngine {
     (decision.kind === 'allow' ? this.#allowTimer : this.#denyTimer).observe(seconds);
     const log = this.#o.logger;
     if (decision.kind === 'deny' && (decision.status >= 500 || decision.code === 'internal_error')) {
-      log.warn('check failed', this.#fields(decision, seconds, input));
+      // A client can cause these once per request: the first per window in full, the rest counted.
+      const suppressed = this.#warnings.admit(`check failed\0${key}`);
+      if (suppressed === undefined) return;
+      const fields = this.#fields(decision, seconds, input);
+      if (suppressed > 0) fields.suppressed = suppressed;
+      log.warn('check failed', fields);
     } else if (log.enabled('debug')) {
       log.debug('check', this.#fields(decision, seconds, input));
     }

@@ -146,7 +146,7 @@ export const SETTINGS = [
   REDIS_URL_FLAG,
   {
     key: 'redisSessionCacheMs', flag: 'redis-session-cache-max-age', type: duration(), env: true, fallback: '1s',
-    help: 'reuse a Redis session record on this replica for at most this long (writes are announced to every replica at once); 0 asks Redis on every Check',
+    help: 'reuse a Redis session record on this replica for at most this long (writes are announced to every replica at once); 0s asks Redis on every Check',
   },
   { key: 'watchStaleAfterMs', flag: 'watch-stale-after', type: duration(), env: true, fallback: '60s', help: 'log and alarm when a Kubernetes watch has been down this long' },
   TLS_CERT_FLAG,
