@@ -7,7 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import { CompactSign, SignJWT } from 'jose';
 import { createJwtServices } from '../src/authn/jwt/services.js';
 import type { JwtAuthenticator } from '../src/authn/jwt/authenticator.js';
+import { JwtProblem } from '../src/authn/jwt/errors.js';
+import { parseToken } from '../src/authn/jwt/token.js';
 import { generateTestKey, startJwksServer, type JwksServer } from './support/jwks-server.js';
+import { seeded } from './support/random.js';
 import { authenticate, bearer, mustCompile, S0, secret } from './support/jwt-policy.js';
 
 const HMAC = 'hs256-shared-secret-0123456789abcdef';
@@ -193,6 +196,39 @@ describe('jwt attacks', { timeout: 30_000 }, () => {
       await expectDenied(rsOnly, token, 'jwt_malformed');
     });
   }
+
+  test('base64url is read only in its canonical form: every 2- and 3-character segment and 20,000 longer ones agree with re-encoding', () => {
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const EXTRA = '+/=~ \u00e9';
+    const head = b64({ alg: 'HS256' });
+    const body = b64(claims);
+    const reference = (seg: string): boolean => /^[A-Za-z0-9_-]*$/.test(seg) && Buffer.from(seg, 'base64url').toString('base64url') === seg;
+    const agrees = (seg: string): void => {
+      for (const [token, what] of [[`${head}.${body}.${seg}`, 'signature'], [`${head}.${seg}.c2ln`, 'payload']] as const) {
+        const r = parseToken(token, new Set(['HS256']), 1 << 16);
+        const refusedAsNonCanonical = r instanceof JwtProblem && r.detail === `${what} is not canonical base64url`;
+        if (refusedAsNonCanonical === reference(seg)) assert.fail(`${what} segment ${JSON.stringify(seg)}: canonical by re-encoding ${reference(seg)}, refused ${refusedAsNonCanonical}`);
+      }
+    };
+    let canonicalSeen = 0;
+    for (const a of ALPHABET) {
+      for (const b of ALPHABET) {
+        agrees(a + b);
+        for (const c of ALPHABET) agrees(a + b + c);
+        if (reference(a + b)) canonicalSeen++;
+      }
+    }
+    // Of 4,096 two-character segments, 4 bits of the second are stray: 64 × 4 are canonical.
+    assert.equal(canonicalSeen, 256);
+    const rng = seeded(1303);
+    const chars = ALPHABET + EXTRA;
+    for (let i = 0; i < 20_000; i++) {
+      const n = 4 + rng.int(60);
+      let seg = '';
+      for (let k = 0; k < n; k++) seg += rng.chance(0.02) ? (chars[64 + rng.int(EXTRA.length)] ?? '') : (ALPHABET[rng.int(64)] ?? '');
+      agrees(seg);
+    }
+  });
 
   test('a JWT signed with a key the policy never held, valid in every other way: jwt_signature_invalid', async () => {
     const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(attacker.privateKey);

@@ -65,8 +65,9 @@ export class JwtAuthenticator implements Authenticator {
     if (found === undefined) return NONE;
     const token = found.value;
     if (token.length > this.config.maxBytes) return fail(problem('jwt_too_large', `token of ${token.length} bytes exceeds maxTokenBytes ${this.config.maxBytes}`));
-    const cacheKey = TokenCache.key(this.#owner, token);
-    const hit = this.#cache.get(cacheKey, ctx.now);
+    // With the cache off (size 0) nothing is looked up or kept: no hash of the token either.
+    const cacheKey = this.#cache.max === 0 ? '' : TokenCache.key(this.#owner, token);
+    const hit = cacheKey === '' ? undefined : this.#cache.get(cacheKey, ctx.now);
     if (hit !== undefined) {
       const late = checkTimes(hit.times, this.config.rules, ctx.now);
       if (late !== undefined) {

@@ -51,12 +51,23 @@ export function parseToken(token: string, allowed: ReadonlySet<string>, maxBytes
 
 /**
  * The bytes of base64url without padding whose decoding re-encodes to the same text (no stray
- * bits, no other alphabet); undefined for anything else.
+ * bits, no other alphabet); undefined for anything else. With the alphabet checked, the text is
+ * canonical exactly when the bits of the last character that carry no byte are zero: 4 of them after
+ * a lone byte (length 2 mod 4), 2 after two bytes (length 3 mod 4).
  */
 function canonical(segment: string): Buffer | undefined {
-  if (!SEGMENT.test(segment) || segment.length % 4 === 1) return undefined;
-  const bytes = Buffer.from(segment, 'base64url');
-  return bytes.toString('base64url') === segment ? bytes : undefined;
+  const rest = segment.length % 4;
+  if (rest === 1 || !SEGMENT.test(segment)) return undefined;
+  if (rest !== 0 && (sextet(segment.charCodeAt(segment.length - 1)) & (rest === 2 ? 0b1111 : 0b11)) !== 0) return undefined;
+  return Buffer.from(segment, 'base64url');
+}
+
+/** The 6-bit value of a base64url character (the alphabet is already checked). */
+function sextet(c: number): number {
+  if (c >= 65 && c <= 90) return c - 65; // A-Z
+  if (c >= 97 && c <= 122) return c - 71; // a-z
+  if (c >= 48 && c <= 57) return c + 4; // 0-9
+  return c === 45 ? 62 : 63; // - _
 }
 
 function decodeObject(segment: string, what: 'header' | 'payload'): Readonly<Record<string, unknown>> | JwtProblem {
