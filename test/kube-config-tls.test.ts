@@ -117,4 +117,25 @@ describe('HTTPS to the API server from a kubeconfig', () => {
     writeFileSync(tokenFile, `${server.token}\n`);
     assert.deepEqual(await list(a), { items: 0 });
   });
+  it('an exec plugin (through @kubernetes/client-node): its token lists, watches and writes status; a plugin giving a wrong token gets 401', TIMEOUT, async (t) => {
+    const server = await httpsServer(t);
+    server.create(keyPolicy('shop', 'api', 'api.example.com'));
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kube-exec-'));
+    /** A credential plugin as kubectl runs them: an ExecCredential with this token on stdout. */
+    const plugin = (name: string, token: string): string => {
+      const file = join(dir, name);
+      const credential = { apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token } };
+      writeFileSync(file, `process.stdout.write(${JSON.stringify(JSON.stringify(credential))});\n`);
+      return `{exec: {apiVersion: client.authentication.k8s.io/v1, command: "${process.execPath}", args: ["${file}"], interactiveMode: Never}}`;
+    };
+    const cluster = `{server: "${server.url}", certificate-authority: ca.crt}`;
+    const kubeConfig = await access(cluster, plugin('good.mjs', server.token), { 'ca.crt': pki.ca });
+    assert.equal(kubeConfig.description.endsWith('through @kubernetes/client-node for user.exec'), true, kubeConfig.description);
+    assert.deepEqual(await list(await access(cluster, plugin('bad.mjs', 'not-the-token'), { 'ca.crt': pki.ca })), { code: 'http_401', message: `GET ${POLICIES}?limit=10: Unauthorized` });
+    const { source } = startSource(t, server, { kubeConfig });
+    await source.whenSynced();
+    server.create(keyPolicy('shop', 'later', 'later.example.com'));
+    await eventually(() => readyOf(server, 'shop', 'later')?.status === 'True', 10_000, 'the status of a policy seen through the watch');
+    assert.equal(readyOf(server, 'shop', 'api')?.status, 'True');
+  });
 });
