@@ -48,8 +48,8 @@ class AuthState {
   readonly #input: CheckInput;
   /** Successes, in method order. */
   readonly #accepted: Accepted[] = [];
-  /** Locations whose credential some method accepted. */
-  #acceptedAt: Set<string> | undefined;
+  /** Locations whose credential some method accepted (a list: one or two, never worth a Set per Check). */
+  #acceptedAt: string[] | undefined;
   /** Rejections not yet forgiven by another method accepting the same location. */
   #rejected: { error: GatehouseError; method: string; at: string | undefined }[] | undefined;
   /** `mode: all`: the first method that found no credential. */
@@ -64,7 +64,7 @@ class AuthState {
   skip(a: Authenticator): boolean {
     if (this.#policy.mode !== 'any' || this.#accepted.length === 0) return false;
     const at = a.presented(this.#input);
-    return at === undefined || this.#acceptedAt?.has(at) === true;
+    return at === undefined || this.#acceptedAt?.includes(at) === true;
   }
 
   feed(a: Authenticator, r: AuthnResult): Outcome | undefined {
@@ -74,7 +74,7 @@ class AuthState {
       case 'success': {
         this.#accepted.push({ identity: r.identity, mutations: r, responseHeaders: r.responseHeaders ?? EMPTY_PAIRS });
         const at = a.presented(this.#input);
-        if (at !== undefined) (this.#acceptedAt ??= new Set()).add(at);
+        if (at !== undefined && this.#acceptedAt?.includes(at) !== true) (this.#acceptedAt ??= []).push(at);
         return undefined;
       }
       case 'failure':
@@ -103,7 +103,7 @@ class AuthState {
       const presented = accepted.length > 0 || rest.some((a) => a.presented(this.#input) !== undefined);
       return presented ? { kind: 'unauthenticated', failure: undefined, method: this.#missing, presented } : NOTHING_PRESENTED;
     }
-    const open = this.#rejected?.find((r) => r.at === undefined || this.#acceptedAt?.has(r.at) !== true);
+    const open = this.#rejected?.find((r) => r.at === undefined || this.#acceptedAt?.includes(r.at) !== true);
     if (open !== undefined) return { kind: 'unauthenticated', failure: open.error, method: open.method, presented: true };
     const first = accepted[0];
     if (first === undefined) return NOTHING_PRESENTED;

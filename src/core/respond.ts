@@ -142,6 +142,12 @@ interface Lists {
   readonly remove: readonly string[];
 }
 
+/** Whether `pairs` sets header `name`: a few pairs, so a scan beats building a Set on every Check. */
+function setsName(pairs: readonly HeaderPair[], name: string): boolean {
+  for (const p of pairs) if (p.name === name) return true;
+  return false;
+}
+
 /** Lists kept for every later Check of a shared identity: frozen, so transports may cache their encoding. */
 function frozen(l: Lists): Lists {
   return Object.freeze({ set: Object.freeze(l.set), remove: Object.freeze(l.remove) });
@@ -160,17 +166,16 @@ function mutated(
   cookies: readonly string[] | undefined,
   lookAlikes: readonly string[] | undefined,
 ): Lists {
-  const all = [...base];
+  const all = base.slice();
   let cookieRemoved = false;
   if (cookies !== undefined) {
     const rest = rewriteCookies(input, cookies);
     if (rest === undefined) cookieRemoved = true;
     else all.push({ name: 'cookie', value: rest });
   }
-  const setNames = new Set(all.map((x) => x.name));
   const out: string[] = [];
-  for (const n of names.identityHeaders) if (!setNames.has(n)) out.push(n);
-  if (extra !== undefined) for (const n of extra) if (!setNames.has(n) && !out.includes(n)) out.push(n);
+  for (const n of names.identityHeaders) if (!setsName(all, n)) out.push(n);
+  if (extra !== undefined) for (const n of extra) if (!setsName(all, n) && !out.includes(n)) out.push(n);
   if (cookieRemoved && !out.includes('cookie')) out.push('cookie');
   if (lookAlikes !== undefined) for (const n of lookAlikes) if (!out.includes(n)) out.push(n);
   return { set: all.length === base.length ? base : all, remove: out.length === 0 ? EMPTY_NAMES : out };
@@ -221,9 +226,10 @@ function buildIdentityHeaders(policy: CompiledPolicy, identity: Identity, names:
   if (identity.groups.length > 0) set.push({ name: h.groups, value: identity.groups.join(', ') });
   if (identity.anonymous) set.push({ name: h.anonymous, value: 'true' });
   for (const x of identity.headers) set.push(x);
-  const sendable = !set.some((x) => CONTROL.test(x.value));
-  const setNames = new Set(set.map((x) => x.name));
-  const remove = names.identityHeaders.filter((n) => !setNames.has(n));
+  let sendable = true;
+  for (const x of set) if (CONTROL.test(x.value)) sendable = false;
+  const remove: string[] = [];
+  for (const n of names.identityHeaders) if (!setsName(set, n)) remove.push(n);
   return {
     policy,
     names,

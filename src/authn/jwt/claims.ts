@@ -125,7 +125,7 @@ export function identityFrom(payload: Readonly<Record<string, unknown>>, payload
     headers.push({ name: header, value });
   }
   if (m.payloadHeader !== undefined) headers.push({ name: m.payloadHeader, value: payloadSegment });
-  const identity: Identity = {
+  const identity: { -readonly [K in keyof Identity]: Identity[K] } = {
     method: m.method,
     consumerId: id,
     username,
@@ -136,7 +136,9 @@ export function identityFrom(payload: Readonly<Record<string, unknown>>, payload
     claims: deepFreeze(payload),
     headers: Object.freeze(headers),
   };
-  return Object.freeze(transient ? { ...identity, transient: true } : identity);
+  // Added, not spread into a copy: a spread of this object costs ~850 bytes more on every first-seen token.
+  if (transient) identity.transient = true;
+  return Object.freeze(identity);
 }
 
 function scalar(v: unknown): string | undefined {
