@@ -172,6 +172,24 @@ describe('pipeline: upstream header lists of shared and one-off identities', () 
     assert.ok(Object.isFrozen(first));
   });
 
+  it('mode all: the identity merged from every method is made per Check, so it is transient and its lists are not kept', () => {
+    const index = setup({ authentication: { mode: 'all', methods: [] } }, [
+      method('a', ok('alice', { username: 'Alice', groups: ['staff'] })),
+      method('b', ok('bob', { groups: ['beta'], headers: [{ name: 'x-tier', value: 'gold' }] })),
+    ]);
+    const d = pipeline.decide(index, input, 0) as Decision;
+    assert.equal(d.kind, 'allow');
+    if (d.kind !== 'allow') return;
+    assert.equal(d.identity?.transient, true);
+    assert.deepEqual(d.setHeaders, [
+      { name: 'x-consumer-id', value: 'alice' },
+      { name: 'x-consumer-username', value: 'Alice' },
+      { name: 'x-authenticated-groups', value: 'staff, beta' },
+      { name: 'x-tier', value: 'gold' },
+    ]);
+    assert.equal(Object.isFrozen(d.setHeaders), false);
+  });
+
   it('a one-off identity (transient: a token verified with the cache off): the same headers, in a list nothing keeps', () => {
     const made: Identity[] = [];
     const oneOff = (): AuthnResult => {

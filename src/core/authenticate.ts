@@ -180,7 +180,8 @@ function merge(ids: readonly Accepted[]): Outcome {
   }
   // Field by field: an identity may be a class reading its fields through getters (API keys).
   const { method, consumerId, username, customId, credential, anonymous, claims } = first.identity;
-  return combine(ids, { method, consumerId, username, customId, credential, anonymous, claims, groups: [...groups], headers });
+  // Made for this Check alone: transient, so nothing derived from it is kept past the Check.
+  return combine(ids, { method, consumerId, username, customId, credential, anonymous, claims, groups: [...groups], headers, transient: true });
 }
 
 /** One identity with the credential hiding and response headers of every accepted method. */
