@@ -22,3 +22,23 @@ export function jwtScenarios(algorithms: readonly BenchJwtAlgorithm[]): Scenario
     }));
   });
 }
+
+/**
+ * A flood of forged tokens: well formed, signed with another key, so each is parsed and its signature
+ * checked (HS256: one HMAC) before the 401. What every Check of an attacker sending junk costs.
+ */
+export function jwtForgedScenario(): Scenario {
+  const t = jwtTenant('HS256');
+  return {
+    name: 'jwt deny (HS256, forged signature)',
+    policies: FIRST_SEEN,
+    transport: 'grpc',
+    request: async () => {
+      const [head, body] = (await mintJwt('HS256')).split('.');
+      // 32 bytes of zeros: the right length for HS256, canonical base64url, not the MAC.
+      const forged = `${head}.${body}.${Buffer.alloc(32).toString('base64url')}`;
+      return { http: { method: 'GET', host: t.host, path: '/v1/orders?page=2', headers: { authorization: `Bearer ${forged}`, 'user-agent': 'bench/1' } } };
+    },
+    expect: { kind: 'deny', status: 401, code: 'jwt_signature_invalid' },
+  };
+}

@@ -5,7 +5,7 @@
 import type { CheckOptions, SimpleHttpRequest } from '../test/support/envoy-client.js';
 import { API_KEY_HEADER, apiKeyPolicies, apiKeyTarget, apiKeyTenant, type PolicySet, UNKNOWN_KEY } from './policies.js';
 import { OIDC_TENANT, oidcPolicies, oidcSessionCookie } from './policies-oidc.js';
-import { jwtScenarios } from './scenarios-jwt.js';
+import { jwtForgedScenario, jwtScenarios } from './scenarios-jwt.js';
 import { oidcBearerScenarios } from './scenarios-oidc.js';
 import { sessionScenarios } from './scenarios-session.js';
 
@@ -79,5 +79,6 @@ export const SCENARIOS: readonly Scenario[] = [
 export const EXTRA_SCENARIOS: readonly Scenario[] = [
   { name: 'api-key deny (1 policy)', policies: ONE, transport: 'grpc', request: () => apiKeyRequest(1, UNKNOWN_KEY), expect: { kind: 'deny', status: 401, code: 'key_unknown' } },
   ...jwtScenarios(['HS256', 'RS256']),
+  jwtForgedScenario(),
   ...oidcBearerScenarios(),
 ];

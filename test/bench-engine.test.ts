@@ -10,10 +10,10 @@ import type { Scenario } from '../bench/scenarios.js';
 const quiet = (): void => undefined;
 
 describe('the in-process Check bench', () => {
-  it('measures the API-key and first-seen JWT Checks against the no-op engine, every figure filled in', { timeout: 60_000 }, async () => {
-    const o = { scenarios: select(['api-key allow (1 policy)', 'jwt allow (HS256, first-seen)']), rounds: 3, batchMs: 20 };
+  it('measures API-key, first-seen JWT and forged JWT Checks against the no-op engine, every figure filled in', { timeout: 60_000 }, async () => {
+    const o = { scenarios: select(['api-key allow (1 policy)', 'jwt allow (HS256, first-seen)', 'jwt deny (HS256, forged']), rounds: 3, batchMs: 20 };
     const results = await runEngineBench(o, quiet);
-    assert.deepEqual(results.map((r) => r.name), ['api-key allow (1 policy)', 'jwt allow (HS256, first-seen)']);
+    assert.deepEqual(results.map((r) => r.name), ['api-key allow (1 policy)', 'jwt allow (HS256, first-seen)', 'jwt deny (HS256, forged signature)']);
     for (const r of results) {
       for (const f of [r.floor, r.gatehouse]) {
         assert.ok(f.cpuMicros > 0 && Number.isFinite(f.cpuMicros), `${r.name}: ${f.cpuMicros}`);
@@ -25,9 +25,10 @@ describe('the in-process Check bench', () => {
     const table = formatEngineTable(results, o).split('\n');
     assert.match(table[0] ?? '', /^node v\d+\.\d+\.\d+; in one process, no network: .* 3 interleaved turns of 20 ms CPU per engine/);
     assert.match(table[2] ?? '', /^\| scenario +\| +floor µs \| +gatehouse µs \| added µs \| ratio \| floor bytes \| gatehouse bytes \|$/);
-    assert.equal(table.length, 6);
+    assert.equal(table.length, 7);
     assert.match(table[4] ?? '', /^\| api-key allow \(1 policy\) +\| +[\d.]+ \(min [\d.]+\) \| +[\d.]+ \(min [\d.]+\) \| +-?[\d.]+ \| +[\d.]+ \| +[\d,]+ \| +[\d,]+ \|$/);
     assert.match(table[5] ?? '', /^\| jwt allow \(HS256, first-seen\) /);
+    assert.match(table[6] ?? '', /^\| jwt deny \(HS256, forged signature\) /);
   });
 
   it('a scenario whose answers are not what it is named for stops the run with the difference', { timeout: 60_000 }, async () => {

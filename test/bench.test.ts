@@ -205,7 +205,7 @@ describe('the Check benchmark', () => {
     assert.deepEqual([quick.rounds, quick.durationMs, quick.warmupMs, quick.settleMs], [QUICK.rounds, QUICK.durationMs, QUICK.warmupMs, 0]);
     assert.equal(parseCli(['--settle', '2s'], { BENCH_SETTLE: '9' }).bench.settleMs, 2000);
     assert.deepEqual(parseCli(['--quick', '--scenario', 'redis'], {}).bench.scenarios.map((s) => s.name), ['session allow (redis)']);
-    assert.deepEqual(select(['HS256']).map((s) => s.name), ['jwt allow (HS256, cached)', 'jwt allow (HS256, first-seen)']);
+    assert.deepEqual(select(['HS256']).map((s) => s.name), ['jwt allow (HS256, cached)', 'jwt allow (HS256, first-seen)', 'jwt deny (HS256, forged signature)']);
     assert.equal(parseCli([], { BENCH_DURATION: '0.5' }).bench.durationMs, 500);
     assert.equal(parseCli(['--duration', '2s'], { BENCH_DURATION: '0.5' }).bench.durationMs, 2000);
     assert.equal(parseCli(['--rounds=5', '--json'], {}).bench.rounds, 5);

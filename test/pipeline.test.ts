@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuthnResult, Authenticator } from '../src/core/ports.js';
 import type { Decision } from '../src/core/decision.js';
-import { type ErrorCode, GatehouseError } from '../src/core/errors.js';
+import { type ErrorCode, GatehouseError, refusalError } from '../src/core/errors.js';
 import { NO_CLAIMS, type Identity } from '../src/core/identity.js';
 import { CheckInput } from '../src/core/input.js';
 import { Pipeline } from '../src/core/pipeline.js';
@@ -207,5 +207,54 @@ describe('pipeline: upstream header lists of shared and one-off identities', () 
     // Not frozen: transports cache the encoding of frozen lists only, so a one-off list is encoded once and dropped.
     assert.equal(Object.isFrozen(first), false);
     assert.equal(Object.isFrozen(second), false);
+  });
+});
+
+describe('pipeline: refusals', () => {
+  const refusedWith = (error: GatehouseError): Authenticator => method('a', { kind: 'failure', error });
+  const denyOf = (d: Decision): Extract<Decision, { kind: 'deny' }> => {
+    assert.equal(d.kind, 'deny');
+    if (d.kind !== 'deny') throw new Error('not a deny');
+    return d;
+  };
+
+  it('errors made per request with a shared challenge: one set of headers, each deny with its own detail', () => {
+    const challenge = Object.freeze({ scheme: 'Bearer', params: Object.freeze({ error: 'invalid_token' }) });
+    let n = 0;
+    const m: Authenticator = { ...method('a', { kind: 'none' }), presented: () => 'header:a', authenticate: () => ({ kind: 'failure', error: refusalError('jwt_signature_invalid', `forged token ${++n}`, { challenge }) }) };
+    const index = setup({}, [m]);
+    const first = denyOf(pipeline.decide(index, input, 0) as Decision);
+    const second = denyOf(pipeline.decide(index, input, 0) as Decision);
+    assert.deepEqual([first.status, first.code, first.detail, second.detail], [401, 'jwt_signature_invalid', 'forged token 1', 'forged token 2']);
+    assert.equal(second.headers, first.headers);
+    assert.ok(Object.isFrozen(first.headers));
+    assert.deepEqual(second.headers.map((h) => h.name), ['www-authenticate', 'content-type']);
+    assert.equal(second.body, first.body);
+  });
+
+  it('a challenge made for one request is answered as built and nothing of it is kept', () => {
+    let n = 0;
+    const m: Authenticator = { ...method('a', { kind: 'none' }), presented: () => 'header:a', authenticate: () => ({ kind: 'failure', error: new GatehouseError('jwt_expired', `token ${++n}`, { challenge: { scheme: 'Bearer', params: { error: `e${n}` } } }) }) };
+    const index = setup({}, [m]);
+    const first = denyOf(pipeline.decide(index, input, 0) as Decision);
+    const second = denyOf(pipeline.decide(index, input, 0) as Decision);
+    assert.equal(first.headers.find((h) => h.name === 'www-authenticate')?.value, 'Bearer realm="h.example.com", error="e1"');
+    assert.equal(second.headers.find((h) => h.name === 'www-authenticate')?.value, 'Bearer realm="h.example.com", error="e2"');
+    assert.equal(Object.isFrozen(second.headers), false);
+  });
+
+  it('a shared error answers the same frozen deny every time', () => {
+    const shared = new GatehouseError('key_unknown', 'no consumer holds the presented key', { challenge: Object.freeze({ scheme: 'Key' }) });
+    const index = setup({}, [refusedWith(shared)]);
+    const first = denyOf(pipeline.decide(index, input, 0) as Decision);
+    assert.equal(pipeline.decide(index, input, 0), first);
+    assert.ok(Object.isFrozen(first));
+  });
+
+  it('a refusal error carries no stack trace: it is an answer, not a fault', () => {
+    const e = refusalError('jwt_expired', 'token expired');
+    assert.equal(e.stack, 'GatehouseError: token expired');
+    assert.equal(Error.stackTraceLimit, 10);
+    assert.match(new GatehouseError('jwt_expired', 'x').stack ?? '', /\n {4}at /);
   });
 });

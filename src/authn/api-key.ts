@@ -150,9 +150,10 @@ class ApiKeyAuthenticator implements Authenticator {
 
 // Failures carry nothing about the request, so they are made once: an Error captures a stack trace,
 // which would otherwise be the most expensive part of refusing a key.
+const KEY_CHALLENGE = Object.freeze({ scheme: 'Key' });
 const KEY_UNKNOWN = failure('key_unknown', 'no consumer holds the presented key');
 const KEY_MALFORMED = failure('key_malformed', 'presented key is longer than any valid key');
 
 function failure(code: 'key_unknown' | 'key_malformed', detail: string): AuthnResult {
-  return Object.freeze({ kind: 'failure', error: new GatehouseError(code, detail, { challenge: { scheme: 'Key' } }) });
+  return Object.freeze({ kind: 'failure', error: new GatehouseError(code, detail, { challenge: KEY_CHALLENGE }) });
 }

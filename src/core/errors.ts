@@ -137,6 +137,21 @@ export class GatehouseError extends Error {
   }
 }
 
+/**
+ * A refusal made for one request (a bad token, say): an expected answer, not a fault, so it carries
+ * no stack trace. Capturing one is most of what an Error costs, and a flood of junk credentials
+ * would pay it on every Check.
+ */
+export function refusalError(code: ErrorCode, detail: string, options: FailureOptions = {}): GatehouseError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new GatehouseError(code, detail, options);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 export const STATUS_FOR_KIND: Readonly<Record<FailureKind, number>> = {
   unauthenticated: 401,
   forbidden: 403,

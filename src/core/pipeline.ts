@@ -163,22 +163,33 @@ function skipped(policy: CompiledPolicy, input: CheckInput, path: string, trace:
   return false;
 }
 
-/** The last refusal made for an error, by policy and method: refused keys repeat the same few. */
-const refusals = new WeakMap<GatehouseError, { readonly policy: CompiledPolicy; readonly method: string | undefined; readonly deny: Deny }>();
-
 /**
- * The 401 for an error under a policy, with every method's challenge. A failure (`key_unknown`...) is
- * one shared error, so a flood of bad keys reuses one frozen Deny instead of building it per Check;
- * an error made for one request is collected with its entry.
+ * The 401s a policy has answered, by method and code. What a refusal sends (status, headers, body)
+ * follows from the policy, the methods' challenges, the code and its challenge; only the operator's
+ * detail differs from one error to the next. So a flood of bad keys or forged tokens reuses one
+ * frozen Deny (whose encoding the transports keep), and nothing is kept per request: a Map per
+ * policy, bounded by its methods times the error catalogue.
  */
+const refusals = new WeakMap<CompiledPolicy, Map<string, { readonly challenge: Challenge | undefined; readonly deny: Deny }>>();
+
 function refusal(error: GatehouseError, policy: CompiledPolicy, method: string | undefined): Deny {
-  const hit = refusals.get(error);
-  if (hit !== undefined && hit.policy === policy && hit.method === method) return hit.deny;
+  let byKey = refusals.get(policy);
+  if (byKey === undefined) refusals.set(policy, (byKey = new Map()));
+  const key = `${method ?? ''}\0${error.code}`;
+  const hit = byKey.get(key);
+  if (hit !== undefined && hit.challenge === error.challenge) {
+    const d = hit.deny;
+    if (d.detail === error.message) return d;
+    return { kind: 'deny', code: d.code, policy: d.policy, method: d.method, status: d.status, headers: d.headers, body: d.body, detail: error.message };
+  }
   const challenges: Challenge[] = [];
   for (const a of policy.authenticators) if (a.challenge !== undefined) challenges.push({ scheme: a.challenge });
   const d = denyFor(error, policy, method, challenges);
+  // A challenge made for one request (not frozen, so not shared) would make every entry a miss: that
+  // refusal is answered as built and not kept.
+  if (error.challenge !== undefined && !Object.isFrozen(error.challenge)) return d;
   const deny: Deny = Object.freeze({ ...d, headers: Object.freeze(d.headers) });
-  refusals.set(error, { policy, method, deny });
+  byKey.set(key, { challenge: error.challenge, deny });
   return deny;
 }
 

@@ -1,6 +1,6 @@
 // The ways a token is refused, each with a stable code and the short RFC 6750 `error_description`
 // the client sees. `detail` (operators only) may say more; it never holds the token.
-import { ERRORS, type ErrorCode, GatehouseError } from '../../core/errors.js';
+import { type Challenge, ERRORS, type ErrorCode, GatehouseError, refusalError } from '../../core/errors.js';
 import type { AuthnResult } from '../../core/ports.js';
 
 /** The codes of the catalogue a token can be refused with. */
@@ -20,11 +20,20 @@ export function problem(code: JwtDenial, detail: string): JwtProblem {
   return new JwtProblem(code, detail);
 }
 
+/** One challenge per code (its text comes from the catalogue), shared by every refusal with that code. */
+const challenges = new Map<JwtDenial, Challenge>();
+
+function challengeFor(code: JwtDenial): Challenge {
+  let c = challenges.get(code);
+  if (c === undefined) {
+    c = Object.freeze({ scheme: 'Bearer', params: Object.freeze({ error: 'invalid_token', error_description: ERRORS[code].message }) });
+    challenges.set(code, c);
+  }
+  return c;
+}
+
 function jwtError(p: JwtProblem): GatehouseError {
-  const description = ERRORS[p.code].message;
-  return new GatehouseError(p.code, p.detail, {
-    challenge: { scheme: 'Bearer', params: { error: 'invalid_token', error_description: description } },
-  });
+  return refusalError(p.code, p.detail, { challenge: challengeFor(p.code) });
 }
 
 export function fail(p: JwtProblem): AuthnResult {

@@ -8,7 +8,7 @@
 // or over 8192 characters) is refused without one.
 import { hash } from 'node:crypto';
 import * as client from 'openid-client';
-import { GatehouseError } from '../../core/errors.js';
+import { GatehouseError, refusalError } from '../../core/errors.js';
 import type { CheckInput } from '../../core/input.js';
 import { NONE, type AuthnResult, type RequestContext } from '../../core/ports.js';
 import { compileLocations, findCredential, presentedAt } from '../credentials.js';
@@ -109,8 +109,9 @@ function answer(r: Introspected): AuthnResult {
   return r.active ? { kind: 'success', identity: r.identity } : refuse('oidc_token_inactive', r.detail);
 }
 
-/** RFC 6750: a refused bearer token is `invalid_token`. */
+/** RFC 6750: a refused bearer token is `invalid_token`. One shared challenge, so the 401 is built once. */
+const INVALID_TOKEN = Object.freeze({ scheme: 'Bearer', params: Object.freeze({ error: 'invalid_token' }) });
+
 function refuse(code: 'oidc_token_invalid' | 'oidc_token_inactive', detail: string): AuthnResult {
-  const error = new GatehouseError(code, detail, { challenge: { scheme: 'Bearer', params: { error: 'invalid_token' } } });
-  return { kind: 'failure', error };
+  return { kind: 'failure', error: refusalError(code, detail, { challenge: INVALID_TOKEN }) };
 }
