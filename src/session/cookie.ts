@@ -34,6 +34,8 @@ export interface CookieSpec {
   readonly sameSite: SameSite;
   readonly maxBytes: number;
   readonly maxParts: number;
+  /** The names of parts 1..maxParts (`name`, `name_2`, ...), made once: every Check probes them. */
+  readonly partNames: readonly string[];
 }
 
 /** A session cookie ends with the browser session; a persistent one ("remember me") at `expiresAt`. */
@@ -89,6 +91,9 @@ export function cookieProblem(options: CookieOptions): CookieProblem | undefined
 export function compileCookieSpec(options: CookieOptions): CookieSpec {
   const problem = cookieProblem(options);
   if (problem !== undefined) throw new GatehouseError('session_config_invalid', `cookie ${problem.field}: ${problem.message}`);
+  const maxParts = options.maxParts ?? 8;
+  const partNames: string[] = [];
+  for (let i = 1; i <= maxParts; i++) partNames.push(partName(options.name, i));
   return Object.freeze({
     name: options.name,
     path: options.path ?? '/',
@@ -97,8 +102,14 @@ export function compileCookieSpec(options: CookieOptions): CookieSpec {
     httpOnly: options.httpOnly ?? true,
     sameSite: options.sameSite ?? 'Lax',
     maxBytes: options.maxBytes ?? 4000,
-    maxParts: options.maxParts ?? 8,
+    maxParts,
+    partNames: Object.freeze(partNames),
   });
+}
+
+/** Name of part `index` (1-based) of this spec's cookie. */
+export function partOf(spec: CookieSpec, index: number): string {
+  return spec.partNames[index - 1] ?? partName(spec.name, index);
 }
 
 /** Name of part `index` (1-based) of a split value. */
@@ -192,7 +203,7 @@ export function readCookie(spec: CookieSpec, cookies: ReadonlyMap<string, string
   if (count < 2 || count > spec.maxParts) return { kind: 'malformed', reason: `split count ${count} out of range` };
   const chunks = [first.slice(head[0].length)];
   for (let i = 2; i <= count; i++) {
-    const part = cookies.get(partName(spec.name, i));
+    const part = cookies.get(partOf(spec, i));
     if (part === undefined || part === '') return { kind: 'malformed', reason: `part ${i} of ${count} missing` };
     if (part.includes('*')) return { kind: 'malformed', reason: `part ${i} of ${count} malformed` };
     chunks.push(part);
@@ -203,7 +214,7 @@ export function readCookie(spec: CookieSpec, cookies: ReadonlyMap<string, string
 /** How many parts of this cookie the browser holds, counting stale ones; pass to `buildSetCookies`. */
 export function heldParts(spec: CookieSpec, cookies: ReadonlyMap<string, string>): number {
   let held = cookies.has(spec.name) ? 1 : 0;
-  for (let i = 2; i <= spec.maxParts; i++) if (cookies.has(partName(spec.name, i))) held = i;
+  for (let i = 2; i <= spec.maxParts; i++) if (cookies.has(partOf(spec, i))) held = i;
   return held;
 }
 

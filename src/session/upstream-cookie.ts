@@ -2,7 +2,7 @@
 // goes upstream without it (and without any part of a split one), other cookies untouched.
 import type { Mutations } from '../core/respond.js';
 import type { CheckInput } from '../core/input.js';
-import { heldParts, partName, type CookieSpec } from './cookie.js';
+import { heldParts, partOf, type CookieSpec } from './cookie.js';
 
 const NOTHING: Mutations = Object.freeze({});
 /** The usual case, a one-part cookie: one frozen answer per spec, shared by every Check (and its encoding). */
@@ -13,7 +13,7 @@ export function hideSessionCookie(input: CheckInput, spec: CookieSpec): Mutation
   const held = heldParts(spec, input.cookies);
   const names: string[] = [];
   for (let i = 1; i <= held; i++) {
-    const name = partName(spec.name, i);
+    const name = partOf(spec, i);
     if (input.cookies.has(name)) names.push(name);
   }
   if (names.length === 0) return NOTHING;
