@@ -3,6 +3,7 @@
 // what the Secrets and policies say, through every change.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import { describe, it } from 'node:test';
 import { HeldSecret } from '../src/config/held-secret.js';
 import type { SecretResource } from '../src/config/resources.js';
@@ -236,5 +237,28 @@ describe('policies share equal compiled pieces', () => {
     assert.deepEqual(policyOf(store, 'a.test').paths, ['/']);
     assert.equal(answer(store, 'a.test', 'alice-key'), 'allow alice');
     assert.equal(answer(store, 'a.test', 'bob-key'), 'deny 401');
+  });
+});
+
+describe('policy statuses are compact', () => {
+  it('the statuses of many policies, ready or not, share one V8 hidden class', () => {
+    setFlagsFromString('--allow-natives-syntax');
+    const sameShape = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: unknown, b: unknown) => boolean;
+    setFlagsFromString('--no-allow-natives-syntax');
+    const policies = Array.from({ length: 50 }, (_, i) => ({ ...keysPolicy(`p${i}`, `p${i}.test`, `g${i}`), generation: 1 + (i % 3) }));
+    const store = synced([...policies, { ...keysPolicy('broken', 'broken.test', 'gx'), spec: { hosts: ['broken.test'] } }], [keySecret('alice', 'g0', 'alice-key')]);
+    store.flush();
+    const statuses = store.statuses();
+    assert.equal(statuses.length, 51);
+    assert.deepEqual(
+      statuses.map((s) => s.reason).filter((r, i, all) => all.indexOf(r) === i),
+      ['Compiled', 'Invalid'],
+    );
+    const [first] = statuses;
+    assert.ok(first !== undefined);
+    assert.deepEqual(
+      statuses.filter((s) => !sameShape(s, first)).map((s) => s.name),
+      [],
+    );
   });
 });
