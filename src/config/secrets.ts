@@ -140,7 +140,8 @@ export class SecretIndex {
       shared.refs++;
       return shared.labels;
     }
-    const frozen = Object.freeze({ ...labels });
+    // Not `{ ...labels }`: V8 gives every object built by spreading a hidden class of its own.
+    const frozen = Object.freeze(Object.fromEntries(Object.entries(labels)));
     this.#labelSets.set(key, { labels: frozen, refs: 1 });
     return frozen;
   }
