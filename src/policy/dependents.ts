@@ -23,7 +23,7 @@ export class Dependents {
         // Every selector requires all its labels, so indexing one pair finds every match.
         else {
           const [k, v] = pairs[0] ?? ['', ''];
-          addTo(this.#byLabel, `${namespace}\0${k}=${v}`, id);
+          addTo(this.#byLabel, labelKey(namespace, k, v), id);
         }
       }
     }
@@ -40,7 +40,7 @@ export class Dependents {
         if (pairs.length === 0) removeFrom(this.#byNamespace, old.namespace, id);
         else {
           const [k, v] = pairs[0] ?? ['', ''];
-          removeFrom(this.#byLabel, `${old.namespace}\0${k}=${v}`, id);
+          removeFrom(this.#byLabel, labelKey(old.namespace, k, v), id);
         }
       }
     }
@@ -50,7 +50,7 @@ export class Dependents {
   find(namespace: string, name: string, labels: Readonly<Record<string, string>>): Set<string> {
     const candidates = new Set<string>();
     for (const id of this.#byName.get(`${namespace}/${name}`) ?? []) candidates.add(id);
-    for (const [k, v] of Object.entries(labels)) for (const id of this.#byLabel.get(`${namespace}\0${k}=${v}`) ?? []) candidates.add(id);
+    for (const [k, v] of Object.entries(labels)) for (const id of this.#byLabel.get(labelKey(namespace, k, v)) ?? []) candidates.add(id);
     for (const id of this.#byNamespace.get(namespace) ?? []) candidates.add(id);
     const out = new Set<string>();
     for (const id of candidates) {
@@ -59,4 +59,9 @@ export class Dependents {
     }
     return out;
   }
+}
+
+/** `ns\0key=value`, flat: a template would hold a chain of rope strings per policy as the Map key. */
+function labelKey(namespace: string, key: string, value: string): string {
+  return [namespace, '\0', key, '=', value].join('');
 }
