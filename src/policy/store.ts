@@ -15,6 +15,7 @@ import { type Conflict, type IndexEntry, PolicyIndex } from './index.js';
 import type { Problem } from '../config/problems.js';
 import { policyKey, type PolicyResource, type SecretResource } from '../config/resources.js';
 import { SecretIndex } from '../config/secrets.js';
+import { exactList } from '../config/shared.js';
 
 /** What finds the policies that read a Secret. */
 type SecretIdentity = Pick<SecretResource, 'namespace' | 'name' | 'labels'>;
@@ -50,7 +51,7 @@ interface Entry {
   status: PolicyStatus | undefined;
   result: CompileResult | undefined;
   /** Stops watching the run-time dependencies of the serving compile result. */
-  unwatch: (() => void)[];
+  unwatch: readonly (() => void)[];
 }
 
 export class PolicyStore {
@@ -103,7 +104,7 @@ export class PolicyStore {
     const id = policyKey(res.namespace, res.name);
     const entry = this.#entries.get(id);
     if (entry === undefined) {
-      this.#entries.set(id, { current: res, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined, unwatch: [] });
+      this.#entries.set(id, { current: res, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined, unwatch: exactList([]) });
     } else {
       entry.current = res;
     }
@@ -228,11 +229,13 @@ export class PolicyStore {
     this.#dependents.set(id, e.current.namespace, e.deps);
     for (const stop of e.unwatch) stop();
     const runtime = e.result?.ok === true ? e.result.runtime : [];
-    e.unwatch = runtime.map((d) =>
-      d.watch(() => {
-        this.#stale.add(id);
-        this.#schedule();
-      }),
+    e.unwatch = exactList(
+      runtime.map((d) =>
+        d.watch(() => {
+          this.#stale.add(id);
+          this.#schedule();
+        }),
+      ),
     );
   }
 
