@@ -50,7 +50,7 @@ async function main(argv: readonly string[]): Promise<void> {
   let file: string;
   let rss: number;
   try {
-    await gatehouse.logged('kubernetes source synced');
+    await gatehouse.logged('memory settled after the first sync');
     await sleep(flag(argv, '--idle-seconds', 3) * 1000);
     rss = memoryOf(pid).rss;
     gatehouse.child.kill('SIGUSR2');

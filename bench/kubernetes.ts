@@ -2,8 +2,8 @@
 // child process against the fake API server (held here) with 10,000 AuthPolicies and 100,000 key
 // Secrets. Its resident memory is read from /proc/<pid>/status, so the number is gatehouse's alone
 // (this process loads the whole Kubernetes client for the fake server; the child loads what it uses).
-// Measured: time to the synced log line, status writes, RSS idle after sync, and the time from a
-// Secret change to the forward-auth endpoint accepting the new key.
+// Measured: time to the synced log line, status writes, RSS idle after sync (once memory has settled),
+// and the time from a Secret change to the forward-auth endpoint accepting the new key.
 //
 //   node dist/bench/kubernetes.js [--policies 10000] [--secrets 100000] [--updates 1000]
 //                                 [--status current|stale] [--idle-seconds 5] [--node-options '--trace-gc'] [--json]
@@ -104,6 +104,8 @@ async function measure(options: Options): Promise<void> {
     const rssAtSync = memoryOf(pid).rss;
     const port = Number(ports.httpPort);
     const statusWrites = await statusWritesSettled(server, 2000);
+    // Idle means after the collections that follow the first sync (src/sources/settle-memory.ts).
+    await gatehouse.logged('memory settled after the first sync');
     await new Promise((resolve) => setTimeout(resolve, options.idleSeconds * 1000));
     const idle = memoryOf(pid);
     const heapIdle = await heapOf(Number(ports.adminPort));

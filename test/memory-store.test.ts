@@ -3,6 +3,7 @@
 // what the Secrets and policies say, through every change.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import { describe, it } from 'node:test';
 import { HeldSecret } from '../src/config/held-secret.js';
 import type { SecretResource } from '../src/config/resources.js';
@@ -236,5 +237,46 @@ describe('policies share equal compiled pieces', () => {
     assert.deepEqual(policyOf(store, 'a.test').paths, ['/']);
     assert.equal(answer(store, 'a.test', 'alice-key'), 'allow alice');
     assert.equal(answer(store, 'a.test', 'bob-key'), 'deny 401');
+  });
+});
+
+/** Whether V8 gives two objects one hidden class (a class of its own per object costs ~100-300 bytes). */
+function sameShape(a: unknown, b: unknown): boolean {
+  setFlagsFromString('--allow-natives-syntax');
+  const native = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: unknown, b: unknown) => boolean;
+  setFlagsFromString('--no-allow-natives-syntax');
+  return native(a, b);
+}
+
+describe('objects held per policy and per label set share their shapes', () => {
+  it('the label sets of Secrets in many groups share one V8 hidden class', () => {
+    const index = new SecretIndex();
+    for (let i = 0; i < 50; i++) index.put(keySecret(`s${i}`, `g${i}`, `key-${i}`));
+    const held = Array.from({ length: 50 }, (_, i) => index.get('shop', `s${i}`));
+    const labels = held.map((h) => h?.labels);
+    assert.deepEqual(labels[49], { 'gatehouse.dev/credential': 'g49' });
+    assert.ok(labels.every((l) => l !== undefined && Object.isFrozen(l)));
+    assert.deepEqual(
+      labels.filter((l) => !sameShape(l, labels[0])).map((l) => l?.['gatehouse.dev/credential']),
+      [],
+    );
+  });
+
+  it('the statuses of many policies, ready or not, share one V8 hidden class', () => {
+    const policies = Array.from({ length: 50 }, (_, i) => ({ ...keysPolicy(`p${i}`, `p${i}.test`, `g${i}`), generation: 1 + (i % 3) }));
+    const store = synced([...policies, { ...keysPolicy('broken', 'broken.test', 'gx'), spec: { hosts: ['broken.test'] } }], [keySecret('alice', 'g0', 'alice-key')]);
+    store.flush();
+    const statuses = store.statuses();
+    assert.equal(statuses.length, 51);
+    assert.deepEqual(
+      statuses.map((s) => s.reason).filter((r, i, all) => all.indexOf(r) === i),
+      ['Compiled', 'Invalid'],
+    );
+    const [first] = statuses;
+    assert.ok(first !== undefined);
+    assert.deepEqual(
+      statuses.filter((s) => !sameShape(s, first)).map((s) => s.name),
+      [],
+    );
   });
 });

@@ -66,7 +66,9 @@ export class HeldSecret {
     const keys = raw === undefined || raw.length === 0 ? undefined : heldKeys(raw);
     this.digests = keys?.digests;
     const a = secret.annotations;
-    this.consumerId = clean(a[CONSUMER_ANNOTATION.consumerId]);
+    const consumerId = clean(a[CONSUMER_ANNOTATION.consumerId]);
+    // A consumer often has its Secret's name: one string for both.
+    this.consumerId = consumerId === secret.name ? secret.name : consumerId;
     const rare: Rare = {
       username: clean(a[CONSUMER_ANNOTATION.username]),
       customId: clean(a[CONSUMER_ANNOTATION.customId]),

@@ -23,6 +23,7 @@ export interface SecretResource {
   readonly origin: string;
 }
 
+/** Flat (`join`, not a template): a template makes a chain of rope strings, each held as a Map key per policy. */
 export function policyKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
+  return [namespace, name].join('/');
 }

@@ -3,7 +3,7 @@
 // of Secrets. The index holds the Secrets themselves in its sets: no `namespace/name` key string per
 // Secret, one shared object per distinct label set, one string per namespace.
 import { HeldSecret, labelsKey } from './held-secret.js';
-import { addTo, removeFrom } from './multimap.js';
+import { Multimap } from './multimap.js';
 import type { SecretResource } from './resources.js';
 
 export interface Requirement {
@@ -49,7 +49,7 @@ interface Namespace {
   readonly name: string;
   readonly secrets: Map<string, HeldSecret>;
   /** `label=value` -> Secrets carrying it. */
-  readonly byLabel: Map<string, Set<HeldSecret>>;
+  readonly byLabel: Multimap<string, HeldSecret>;
 }
 
 export class SecretIndex {
@@ -83,14 +83,14 @@ export class SecretIndex {
   put(secret: SecretResource): HeldSecret | undefined {
     let ns = this.#namespaces.get(secret.namespace);
     if (ns === undefined) {
-      ns = { name: secret.namespace, secrets: new Map(), byLabel: new Map() };
+      ns = { name: secret.namespace, secrets: new Map(), byLabel: new Multimap() };
       this.#namespaces.set(ns.name, ns);
     }
     const previous = this.#remove(ns, secret.name);
     const held = new HeldSecret(secret, ns.name, this.#shareLabels(secret.labels));
     ns.secrets.set(held.name, held);
     this.#size++;
-    for (const [k, v] of Object.entries(held.labels)) addTo(ns.byLabel, `${k}=${v}`, held);
+    for (const [k, v] of Object.entries(held.labels)) ns.byLabel.add(`${k}=${v}`, held);
     return previous;
   }
 
@@ -109,11 +109,11 @@ export class SecretIndex {
     let candidates: Iterable<HeldSecret> | undefined;
     let smallest = Infinity;
     for (const [k, v] of Object.entries(sel.matchLabels)) {
-      const set = ns.byLabel.get(`${k}=${v}`);
-      if (set === undefined) return [];
-      if (set.size < smallest) {
-        candidates = set;
-        smallest = set.size;
+      const count = ns.byLabel.count(`${k}=${v}`);
+      if (count === 0) return [];
+      if (count < smallest) {
+        candidates = ns.byLabel.values(`${k}=${v}`);
+        smallest = count;
       }
     }
     const out: HeldSecret[] = [];
@@ -126,7 +126,7 @@ export class SecretIndex {
     if (previous === undefined) return undefined;
     ns.secrets.delete(name);
     this.#size--;
-    for (const [k, v] of Object.entries(previous.labels)) removeFrom(ns.byLabel, `${k}=${v}`, previous);
+    for (const [k, v] of Object.entries(previous.labels)) ns.byLabel.delete(`${k}=${v}`, previous);
     const key = labelsKey(previous.labels);
     const shared = this.#labelSets.get(key);
     if (shared !== undefined && --shared.refs === 0) this.#labelSets.delete(key);
@@ -140,7 +140,8 @@ export class SecretIndex {
       shared.refs++;
       return shared.labels;
     }
-    const frozen = Object.freeze({ ...labels });
+    // Not `{ ...labels }`: V8 gives every object built by spreading a hidden class of its own.
+    const frozen = Object.freeze(Object.fromEntries(Object.entries(labels)));
     this.#labelSets.set(key, { labels: frozen, refs: 1 });
     return frozen;
   }

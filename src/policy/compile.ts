@@ -43,7 +43,8 @@ export function compilePolicy(res: PolicyResource, secrets: SecretIndex, env: Co
   const runtime: RuntimeDependency[] = [];
   const policy = build(res, validated.spec, lookup, env, problems, runtime);
   if (problems.hasErrors) return { ok: false, problems: problems.items, deps: lookup.deps, standIn: standIn(res, problems.items) };
-  return { ok: true, policy, problems: problems.items, deps: lookup.deps, runtime };
+  // Exact lists: most policies have no problems and no run-time dependencies (one shared empty list).
+  return { ok: true, policy, problems: exactList(problems.items), deps: lookup.deps, runtime: exactList(runtime) };
 }
 
 /** The one method block of a method entry, or why there is not exactly one. */

@@ -58,7 +58,10 @@ class PrefixTable {
 export class HostTable {
   /** The host as policies name it: exact, `*.suffix` or `*`. */
   readonly host: string;
-  /** Replaced, not pushed to: an array grown by push keeps room for 16 more (10,000 hosts, 1.7 MB). */
+  /**
+   * Replaced through concat, never pushed to nor spread into: V8 gives an array grown by push, or built
+   * by `[...a, x]`, room for 16 more elements (10,000 hosts, 1.4 MB); concat sizes it exactly.
+   */
   tables: readonly PrefixTable[] = [];
 
   constructor(host: string) {
@@ -67,7 +70,7 @@ export class HostTable {
 
   add(prefix: string, policy: CompiledPolicy): void {
     let table = this.tables.find((t) => t.options === policy.pathOptions);
-    if (table === undefined) this.tables = [...this.tables, (table = new PrefixTable(policy.pathOptions))];
+    if (table === undefined) this.tables = this.tables.concat([(table = new PrefixTable(policy.pathOptions))]);
     const slot = table.bySlot.get(prefix);
     // A literal of one: most prefixes have one policy, and a pushed-to array would keep room for 16.
     if (slot === undefined) table.bySlot.set(prefix, { prefix, policies: [policy], methods: undefined, refusal: undefined, fallThrough: false });

@@ -15,6 +15,7 @@ import { type Conflict, type IndexEntry, PolicyIndex } from './index.js';
 import type { Problem } from '../config/problems.js';
 import { policyKey, type PolicyResource, type SecretResource } from '../config/resources.js';
 import { SecretIndex } from '../config/secrets.js';
+import { exactList } from '../config/shared.js';
 
 /** What finds the policies that read a Secret. */
 type SecretIdentity = Pick<SecretResource, 'namespace' | 'name' | 'labels'>;
@@ -50,7 +51,7 @@ interface Entry {
   status: PolicyStatus | undefined;
   result: CompileResult | undefined;
   /** Stops watching the run-time dependencies of the serving compile result. */
-  unwatch: (() => void)[];
+  unwatch: readonly (() => void)[];
 }
 
 export class PolicyStore {
@@ -103,7 +104,7 @@ export class PolicyStore {
     const id = policyKey(res.namespace, res.name);
     const entry = this.#entries.get(id);
     if (entry === undefined) {
-      this.#entries.set(id, { current: res, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined, unwatch: [] });
+      this.#entries.set(id, { current: res, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined, unwatch: exactList([]) });
     } else {
       entry.current = res;
     }
@@ -228,11 +229,13 @@ export class PolicyStore {
     this.#dependents.set(id, e.current.namespace, e.deps);
     for (const stop of e.unwatch) stop();
     const runtime = e.result?.ok === true ? e.result.runtime : [];
-    e.unwatch = runtime.map((d) =>
-      d.watch(() => {
-        this.#stale.add(id);
-        this.#schedule();
-      }),
+    e.unwatch = exactList(
+      runtime.map((d) =>
+        d.watch(() => {
+          this.#stale.add(id);
+          this.#schedule();
+        }),
+      ),
     );
   }
 
@@ -326,9 +329,9 @@ function statusOf(id: string, e: Entry, conflict: Conflict | undefined, notes: r
   const r = e.result;
   const spec = e.current.spec;
   const asked = typeof spec === 'object' && spec !== null && (spec as { enforcement?: unknown }).enforcement === 'shadow' ? 'shadow' : 'enforce';
-  const base = { id, namespace: e.current.namespace, name: e.current.name, observedGeneration: e.current.generation, enforcement: e.serving?.enforcement ?? asked };
+  const base: StatusBase = { id, namespace: e.current.namespace, name: e.current.name, observedGeneration: e.current.generation, enforcement: e.serving?.enforcement ?? asked };
   if (r === undefined) {
-    return { ...base, ready: false, reason: 'Invalid', message: 'not compiled yet', problems: [], serving: 'nothing' };
+    return statusFrom(base, { ready: false, reason: 'Invalid', message: 'not compiled yet', problems: [], serving: 'nothing' });
   }
   if (!r.ok) {
     const first = r.problems.find((p) => p.severity === 'error');
@@ -340,27 +343,37 @@ function statusOf(id: string, e: Entry, conflict: Conflict | undefined, notes: r
         : serving === 'deny'
           ? '; its hosts are denied until it is fixed'
           : '';
-    return { ...base, ready: false, reason, message: `${first?.path ?? 'spec'}: ${first?.message ?? 'invalid'}${tail}`, problems: r.problems, serving };
+    return statusFrom(base, { ready: false, reason, message: `${first?.path ?? 'spec'}: ${first?.message ?? 'invalid'}${tail}`, problems: r.problems, serving });
   }
   if (conflict !== undefined) {
-    return {
-      ...base,
+    return statusFrom(base, {
       ready: false,
       reason: 'HostConflict',
       message: `host ${conflict.host} path ${conflict.path} is already served by ${conflict.winner}`,
       problems: r.problems,
       serving: 'current',
-    };
+    });
   }
   const problems = notes.length === 0 ? r.problems : [...r.problems, ...notes];
   for (const d of r.runtime) {
     const problem = d.problem();
     if (problem === undefined) continue;
     const message = `${d.field}: ${problem}; its logins answer 503 until it does (other methods and existing sessions still work)`;
-    return { ...base, ready: false, reason: 'ProviderUnavailable', message, problems, serving: 'current' };
+    return statusFrom(base, { ready: false, reason: 'ProviderUnavailable', message, problems, serving: 'current' });
   }
   const warnings = problems.filter((p) => p.severity === 'warning').map((p) => `${p.path}: ${p.message}`);
-  return { ...base, ready: true, reason: 'Compiled', message: warnings.join('; '), problems, serving: 'current' };
+  return statusFrom(base, { ready: true, reason: 'Compiled', message: warnings.join('; '), problems, serving: 'current' });
+}
+
+type StatusBase = Pick<PolicyStatus, 'id' | 'namespace' | 'name' | 'observedGeneration' | 'enforcement'>;
+
+/**
+ * Every status as one object literal of one shape: V8 gives an object built by spreading
+ * (`{ ...base, ready }`) a hidden class of its own, ~320 bytes per policy at 10,000 policies.
+ */
+function statusFrom(b: StatusBase, r: Omit<PolicyStatus, keyof StatusBase>): PolicyStatus {
+  const { id, namespace, name, observedGeneration, enforcement } = b;
+  return { id, namespace, name, observedGeneration, ready: r.ready, reason: r.reason, message: r.message, problems: r.problems, serving: r.serving, enforcement };
 }
 
 function sameConflict(a: Conflict | undefined, b: Conflict | undefined): boolean {

@@ -2,11 +2,12 @@
 // any error but a 410; this one restarts after every error with exponential backoff and jitter,
 // re-lists when the resourceVersion has expired (410, as an HTTP answer or an ERROR event), resumes
 // the watch without a list otherwise, and keeps "down since" for the staleness alarm.
-// It keeps only name -> resourceVersion per object (to skip replays and find deletions on a re-list);
-// the objects themselves go straight to the handler.
+// It keeps only name -> resourceVersion per object (known-versions.ts: to skip replays and find
+// deletions on a re-list); the objects themselves go straight to the handler.
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { collectionPath, describe, KubernetesApiError, type KubernetesApi, type ResourceName } from './kubernetes-api.js';
+import { KnownNames, KnownVersions } from './known-versions.js';
 import { isObject } from './resource-fields.js';
 
 export interface InformerHandler {
@@ -53,7 +54,7 @@ export class ResilientInformer {
   readonly #o: InformerOptions;
   readonly #path: string;
   readonly #clock: () => number;
-  readonly #known = new Map<string, string>();
+  readonly #known = new KnownVersions();
   #rv = '';
   #stopped = false;
   #running: Promise<void> | undefined;
@@ -158,23 +159,21 @@ export class ResilientInformer {
   async #list(): Promise<void> {
     const abort = new AbortController();
     this.#listAbort = abort;
-    const seen = new Set<string>();
+    const seen = new KnownNames();
     let token: string | undefined;
     let rv = '';
     do {
       const page = await this.#o.api.listPage(this.#path, { labelSelector: this.#o.labelSelector, limit: this.#o.pageSize ?? 500, continueToken: token }, abort.signal);
       if (this.#stopped) return;
       for (const item of page.items) {
-        const key = this.#apply(item);
-        if (key !== undefined) seen.add(key);
+        const meta = this.#apply(item);
+        if (meta !== undefined) seen.add(meta.namespace, meta.name);
       }
       token = page.continueToken;
       rv = page.resourceVersion;
     } while (token !== undefined);
     this.#listAbort = undefined;
-    for (const key of [...this.#known.keys()]) {
-      if (!seen.has(key)) this.#forget(key);
-    }
+    for (const [namespace, name] of this.#known.missingFrom(seen)) this.#forget(namespace, name);
     this.#rv = rv;
     this.#o.handler.listed(seen.size);
   }
@@ -208,7 +207,7 @@ export class ResilientInformer {
             break;
           case 'DELETED': {
             const meta = metaOf(object);
-            if (meta !== undefined) this.#forget(keyOf(meta.namespace, meta.name));
+            if (meta !== undefined) this.#forget(meta.namespace, meta.name);
             break;
           }
           case 'BOOKMARK':
@@ -249,32 +248,30 @@ export class ResilientInformer {
     });
   }
 
-  /** Records an object's version; hands it on when it is new or changed. Returns its key. */
-  #apply(object: unknown): string | undefined {
+  /** Records an object's version; hands it on when it is new or changed. Returns its metadata. */
+  #apply(object: unknown): Meta | undefined {
     const meta = metaOf(object);
     if (meta === undefined || !isObject(object)) {
       this.#o.logger.warn('kubernetes object without metadata.name/namespace/resourceVersion ignored', { resource: this.#o.resource, namespace: this.scope });
       return undefined;
     }
-    const key = keyOf(meta.namespace, meta.name);
-    if (this.#known.get(key) === meta.resourceVersion) return key;
-    this.#known.set(key, meta.resourceVersion);
-    this.#guard(key, () => this.#o.handler.upsert(object, meta.namespace, meta.name));
-    return key;
+    if (this.#known.has(meta.namespace, meta.name, meta.resourceVersion)) return meta;
+    this.#known.set(meta.namespace, meta.name, meta.resourceVersion);
+    this.#guard(meta.namespace, meta.name, () => this.#o.handler.upsert(object, meta.namespace, meta.name));
+    return meta;
   }
 
-  #forget(key: string): void {
-    if (!this.#known.delete(key)) return;
-    const slash = key.indexOf('/');
-    this.#guard(key, () => this.#o.handler.remove(key.slice(0, slash), key.slice(slash + 1)));
+  #forget(namespace: string, name: string): void {
+    if (!this.#known.delete(namespace, name)) return;
+    this.#guard(namespace, name, () => this.#o.handler.remove(namespace, name));
   }
 
   /** A failing handler is reported here and does not end the watch. */
-  #guard(key: string, apply: () => void): void {
+  #guard(namespace: string, name: string, apply: () => void): void {
     try {
       apply();
     } catch (e) {
-      this.#o.logger.error('kubernetes object could not be applied', { resource: this.#o.resource, object: key, error: e });
+      this.#o.logger.error('kubernetes object could not be applied', { resource: this.#o.resource, object: `${namespace}/${name}`, error: e });
     }
   }
 
@@ -325,10 +322,6 @@ function metaOf(object: unknown): Meta | undefined {
   const { namespace, name, resourceVersion } = object.metadata;
   if (typeof namespace !== 'string' || typeof name !== 'string' || typeof resourceVersion !== 'string' || name === '') return undefined;
   return { namespace, name, resourceVersion };
-}
-
-function keyOf(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
 }
 
 function statusOf(err: unknown): number | undefined {

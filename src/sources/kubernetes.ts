@@ -205,7 +205,9 @@ export class KubernetesSource {
     metrics.sourceSynced.labels(SOURCE).set(1);
     logger.info('kubernetes source synced', { policies: this.#policies.size, secrets: store.secretCount, ms: this.#clock() - this.#startedAt });
     this.#resolveSynced();
-    settleMemory();
+    settleMemory((collection) => {
+      if (collection === 'shrink') logger.info('memory settled after the first sync', { rssMb: Math.round(process.memoryUsage.rss() / 1048576) });
+    });
   }
 
   /** The writer's own change, known before its watch event: saves comparing against a stale status. */
