@@ -15,7 +15,7 @@ import { type CheckRequestMsg, type CheckResponseMsg, loadServices } from '../sr
 import { buildCheckRequest, checkMethod, decodeCheckResponse } from '../test/support/envoy-client.js';
 import { DEADLINE_MARGIN_MS, MAX_HEADER_BYTES, startAllocationCount, startBenchGatehouse, type BenchGatehouse } from './in-process.js';
 import { NoopEngine } from './noop-engine.js';
-import { BenchUsageError, select } from './options.js';
+import { BenchUsageError, count, select } from './options.js';
 import type { Expectation, Scenario } from './scenarios.js';
 import { mismatch } from './verify.js';
 
@@ -41,19 +41,13 @@ export function parseEngineCli(argv: readonly string[]): EngineOptions {
     if (value === undefined) throw new BenchUsageError(`${String(flag)} needs a value`);
     i++;
     if (flag === '--scenario') texts.push(value);
-    else if (flag === '--rounds') rounds = whole(flag, value, 1, 99);
-    else if (flag === '--batch-ms') batchMs = whole(flag, value, 10, 60_000);
+    else if (flag === '--rounds') rounds = count([value, flag], rounds, 1, 99);
+    else if (flag === '--batch-ms') batchMs = count([value, flag], batchMs, 10, 60_000);
     else throw new BenchUsageError(`unexpected argument "${String(flag)}"`);
   }
   const scenarios = select(texts).filter((s) => s.transport === 'grpc');
   if (scenarios.length === 0) throw new BenchUsageError('no gRPC scenario selected (forward-auth scenarios need the network)');
   return { scenarios, rounds, batchMs };
-}
-
-function whole(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new BenchUsageError(`${flag} must be an integer from ${min} to ${max}, got "${value}"`);
-  return n;
 }
 
 export interface EngineFigures {

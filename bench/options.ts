@@ -92,7 +92,8 @@ function duration(v: [string, string] | undefined, fallback: number, min: number
   return ms;
 }
 
-function count(v: [string, string] | undefined, fallback: number, min: number, max: number): number {
+/** A whole number flag (`[text, where it came from]`), or `fallback` when absent. */
+export function count(v: [string, string] | undefined, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
   const [text, where] = v;
   const n = Number(text);

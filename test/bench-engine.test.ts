@@ -47,8 +47,8 @@ describe('the in-process Check bench', () => {
     assert.deepEqual([o.rounds, o.batchMs], [4, 50]);
     assert.deepEqual(parseEngineCli([]).scenarios.map((s) => s.transport), parseEngineCli([]).scenarios.map(() => 'grpc'));
     const refused = (argv: string[], message: string): void => assert.throws(() => parseEngineCli(argv), (e: unknown) => e instanceof BenchUsageError && e.message === message);
-    refused(['--rounds', '0'], '--rounds must be an integer from 1 to 99, got "0"');
-    refused(['--batch-ms', 'x'], '--batch-ms must be an integer from 10 to 60000, got "x"');
+    refused(['--rounds', '0'], '--rounds: "0" is not a whole number from 1 to 99');
+    refused(['--batch-ms', 'x'], '--batch-ms: "x" is not a whole number from 10 to 60000');
     refused(['--rounds'], '--rounds needs a value');
     refused(['--fast', '1'], 'unexpected argument "--fast"');
     refused(['--scenario', 'forward-auth'], 'no gRPC scenario selected (forward-auth scenarios need the network)');

@@ -170,12 +170,16 @@ function skipped(policy: CompiledPolicy, input: CheckInput, path: string, trace:
  * frozen Deny (whose encoding the transports keep), and nothing is kept per request: a Map per
  * policy, bounded by its methods times the error catalogue.
  */
-const refusals = new WeakMap<CompiledPolicy, Map<string, { readonly challenge: Challenge | undefined; readonly deny: Deny }>>();
+type Refusals = Map<string, Map<string, { readonly challenge: Challenge | undefined; readonly deny: Deny }>>;
+const refusals = new WeakMap<CompiledPolicy, Refusals>();
 
 function refusal(error: GatehouseError, policy: CompiledPolicy, method: string | undefined): Deny {
-  let byKey = refusals.get(policy);
-  if (byKey === undefined) refusals.set(policy, (byKey = new Map()));
-  const key = `${method ?? ''}\0${error.code}`;
+  let byMethod = refusals.get(policy);
+  if (byMethod === undefined) refusals.set(policy, (byMethod = new Map()));
+  // Nested maps, not a joined key: no string is built per refusal.
+  let byKey = byMethod.get(method ?? '');
+  if (byKey === undefined) byMethod.set(method ?? '', (byKey = new Map()));
+  const key = error.code;
   const hit = byKey.get(key);
   if (hit !== undefined && hit.challenge === error.challenge) {
     const d = hit.deny;
