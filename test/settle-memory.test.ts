@@ -25,7 +25,7 @@ function burst(): Array<{ readonly i: number; readonly name: string }> {
 }
 
 describe('memory after the first sync', () => {
-  it('the young generation grown by a burst of allocation is given back after the quiet spell', { timeout: 30_000 }, async () => {
+  it('the young generation grown by a burst of allocation is given back after the quiet spell', { timeout: 60_000 }, async () => {
     const kept = burst();
     const grown = newSpaceBytes();
     assert.ok(grown >= 8 * MB, `the burst grows the young generation (${grown} bytes)`);
