@@ -50,6 +50,9 @@ export interface Figures {
   readonly p999Micros: number;
   /** Server and h2load CPU in the best throughput window, in cores. */
   readonly serverCpu: number;
+  /** Median over the throughput windows (64 in flight) and the latency windows (1 in flight) of server CPU µs per Check. */
+  readonly cpuMicrosPerCheck: number;
+  readonly cpuMicrosPerCheckAt1: number;
   readonly loadCpu: number;
   /** JS heap bytes allocated per Check over the fixed-rate window. */
   readonly bytesPerCheck: number;
@@ -67,6 +70,17 @@ export interface ScenarioResult {
   readonly ratio: number;
   /** gatehouse mean - floor mean at 1 in flight, µs. */
   readonly addedMicros: number;
+  /**
+   * The same-process floor: no-op servers inside gatehouse's process, measured in the same rounds
+   * (throughput and latency windows only; its rate, percentile and allocation figures are NaN, and
+   * all are NaN when the scenario failed before it was measured).
+   */
+  readonly beside: Figures;
+  /** gatehouse req/s / same-process floor req/s; gatehouse mean - its mean (µs); CPU µs per Check over its, at 64 and at 1 in flight. */
+  readonly besideRatio: number;
+  readonly besideAddedMicros: number;
+  readonly besideAddedCpuMicros: number;
+  readonly besideAddedCpuMicrosAt1: number;
   readonly rssIdleBytes: number;
   readonly rssAfterBytes: number;
   readonly serverPid: number;
@@ -206,15 +220,23 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
     const common = { transport: scenario.transport, request, bodyFile, path, headers, decode };
     const gh: Target = { ...common, server: current.server, expect: scenario.expect };
     const floor: Target = { ...common, server: noop, expect: NOOP_EXPECT[scenario.transport] };
+    if (current.server.beside === undefined) throw new Error(`gatehouse over ${set.id} started without its same-process no-op servers`);
+    const beside: Target = { ...common, server: current.server.beside, expect: NOOP_EXPECT[scenario.transport] };
     say(`running ${scenario.name}`);
-    const measured = await measureScenario(options, state, root, floor, gh);
+    const measured = await measureScenario(options, state, root, { floor, gatehouse: gh, beside });
+    const g = measured.gatehouse;
+    const b = measured.beside;
     results.push({
       name: scenario.name,
       transport: scenario.transport,
       policies: current.server.policiesReady,
       ...measured,
-      ratio: measured.gatehouse.rps / measured.floor.rps,
-      addedMicros: measured.gatehouse.meanMicros - measured.floor.meanMicros,
+      ratio: g.rps / measured.floor.rps,
+      addedMicros: g.meanMicros - measured.floor.meanMicros,
+      besideRatio: g.rps / b.rps,
+      besideAddedMicros: g.meanMicros - b.meanMicros,
+      besideAddedCpuMicros: g.cpuMicrosPerCheck - b.cpuMicrosPerCheck,
+      besideAddedCpuMicrosAt1: g.cpuMicrosPerCheckAt1 - b.cpuMicrosPerCheckAt1,
       rssIdleBytes: current.rssIdle,
       rssAfterBytes: current.server.rssBytes(),
       serverPid: current.server.pid,
@@ -238,28 +260,33 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
   };
 }
 
+type Who = 'floor' | 'gatehouse' | 'beside';
+const WHO: Readonly<Record<Who, string>> = { floor: 'no-op floor', gatehouse: 'gatehouse', beside: 'same-process floor' };
+
 async function measureScenario(
   o: BenchOptions,
   state: RunState,
   root: string,
-  floor: Target,
-  gh: Target,
-): Promise<{ gatehouse: Figures; floor: Figures; problem: string | undefined; sample: Sample | undefined }> {
+  targets: Readonly<Record<Who, Target>>,
+): Promise<{ gatehouse: Figures; floor: Figures; beside: Figures; problem: string | undefined; sample: Sample | undefined }> {
   const w = { durationMs: o.durationMs, warmupMs: o.warmupMs, deadlineMs: o.deadlineMs, signal: state.abort.signal };
-  for (const t of [floor, gh]) {
+  const empty = { gatehouse: figures(new Map(), 0), floor: figures(new Map(), 0), beside: figures(new Map(), Number.NaN) };
+  for (const who of ['floor', 'gatehouse', 'beside'] as const) {
+    const t = targets[who];
+    // Per process and transport: the same-process floor runs in gatehouse's process, already settled.
     const key = `${t.server.pid} ${t.transport}`;
     if ((o.settleMs ?? 0) <= 0 || state.settled.has(key)) continue;
     state.settled.add(key);
     const r = await measureWindow(t, 'throughput', { ...w, warmupMs: 0, durationMs: o.settleMs ?? 0 });
-    if (r.problem !== undefined) return { gatehouse: figures(new Map(), 0), floor: figures(new Map(), 0), problem: `${t === floor ? 'no-op floor' : 'gatehouse'}, settling: ${r.problem}`, sample: r.sample };
+    if (r.problem !== undefined) return { ...empty, problem: `${WHO[who]}, settling: ${r.problem}`, sample: r.sample };
   }
-  const runs = { floor: new Map<WindowKind, WindowResult[]>(), gatehouse: new Map<WindowKind, WindowResult[]>() };
+  const runs: Record<Who, Map<WindowKind, WindowResult[]>> = { floor: new Map(), gatehouse: new Map(), beside: new Map() };
   let problem: string | undefined;
   let sample: Sample | undefined;
-  const measure = async (who: 'floor' | 'gatehouse', kind: WindowKind, extra: { rate?: number; logFile?: string } = {}): Promise<void> => {
+  const measure = async (who: Who, kind: WindowKind, extra: { rate?: number; logFile?: string } = {}): Promise<void> => {
     if (problem !== undefined) return;
-    const r = await measureWindow(who === 'floor' ? floor : gh, kind, { ...w, ...extra });
-    if (r.problem !== undefined) problem = `${who === 'floor' ? 'no-op floor' : 'gatehouse'}, ${kind}: ${r.problem}`;
+    const r = await measureWindow(targets[who], kind, { ...w, ...extra });
+    if (r.problem !== undefined) problem = `${WHO[who]}, ${kind}: ${r.problem}`;
     if (who === 'gatehouse') sample = r.sample ?? sample;
     const list = runs[who].get(kind) ?? [];
     list.push(r);
@@ -267,18 +294,27 @@ async function measureScenario(
   };
   for (const kind of ['throughput', 'latency'] as const) {
     for (let round = 0; round < o.rounds; round++) {
-      await measure('floor', kind);
-      await measure('gatehouse', kind);
+      // The same-process floor goes first or last in turn, so neither it nor gatehouse always follows the other.
+      const order: readonly Who[] = round % 2 === 0 ? ['floor', 'gatehouse', 'beside'] : ['floor', 'beside', 'gatehouse'];
+      for (const who of order) await measure(who, kind);
     }
   }
-  const best = (who: 'floor' | 'gatehouse'): number => Math.max(...(runs[who].get('throughput') ?? []).map((r) => r.rps));
+  const best = (who: Who): number => Math.max(...(runs[who].get('throughput') ?? []).map((r) => r.rps));
   // Half the floor's throughput, but never more than 90% of what gatehouse itself served: past its
   // capacity a queue grows until Checks pass their deadline, and the percentiles measure the queue.
   const asked = Math.min(best('floor') / 2, best('gatehouse') * 0.9);
   const rate = Number.isFinite(asked) ? Math.max(1, Math.floor(asked)) : 1;
   await measure('floor', 'rate', { rate, logFile: join(root, 'floor.log') });
   await measure('gatehouse', 'rate', { rate, logFile: join(root, 'gatehouse.log') });
-  return { gatehouse: figures(runs.gatehouse, rate), floor: figures(runs.floor, rate), problem, sample };
+  return { gatehouse: figures(runs.gatehouse, rate), floor: figures(runs.floor, rate), beside: figures(runs.beside, Number.NaN), problem, sample };
+}
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
 }
 
 function figures(runs: ReadonlyMap<WindowKind, readonly WindowResult[]>, rate: number): Figures {
@@ -294,6 +330,8 @@ function figures(runs: ReadonlyMap<WindowKind, readonly WindowResult[]>, rate: n
     p99Micros: fixed?.quantiles[1] ?? Number.NaN,
     p999Micros: fixed?.quantiles[2] ?? Number.NaN,
     serverCpu: thr?.serverCpu ?? Number.NaN,
+    cpuMicrosPerCheck: median((runs.get('throughput') ?? []).map((r) => r.cpuMicrosPerCheck)),
+    cpuMicrosPerCheckAt1: median((runs.get('latency') ?? []).map((r) => r.cpuMicrosPerCheck)),
     loadCpu: thr?.loadCpu ?? Number.NaN,
     bytesPerCheck: fixed?.bytesPerCheck ?? Number.NaN,
     lateChecks: fixed?.lateChecks ?? 0,

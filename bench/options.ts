@@ -75,10 +75,11 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   const deadlineMs = duration(pick('deadline'), 1000, 10);
   const texts = given.get('scenario') ?? [];
   const scenarios = select(texts.length === 0 && quick ? QUICK.scenarios : texts);
-  // Budget: 4 windows a round and 2 fixed-rate ones per scenario, 0.8 s each of verification and
-  // h2load start, plus server start-up (10,000 policies compile); settling: gatehouse once per
-  // scenario at most, the floor once per transport.
-  const windows = 4 * rounds + 2;
+  // Budget: 6 windows a round (throughput and latency for the floor, gatehouse and the same-process
+  // floor) and 2 fixed-rate ones per scenario, 0.8 s each of verification and h2load start, plus
+  // server start-up (10,000 policies compile); settling: gatehouse once per scenario at most, the
+  // floor once per transport.
+  const windows = 6 * rounds + 2;
   const plan = 30_000 + scenarios.length * (windows * (warmupMs + durationMs + 800) + 8_000) + (scenarios.length + 2) * (settleMs + 800);
   const timeLimitMs = duration(pick('time-limit'), plan, 1000);
   return { bench: { scenarios, rounds, durationMs, warmupMs, settleMs, deadlineMs, timeLimitMs }, json, help, list };

@@ -9,7 +9,15 @@ export type Tally = Readonly<Record<string, number>>;
 
 /** Server child -> orchestrator. */
 export type ServerMessage =
-  | { readonly type: 'ready'; readonly grpcPort: number; readonly httpPort: number; readonly policiesReady: number; readonly policiesInvalid: number }
+  | {
+      readonly type: 'ready';
+      readonly grpcPort: number;
+      readonly httpPort: number;
+      readonly policiesReady: number;
+      readonly policiesInvalid: number;
+      /** gatehouse mode: the no-op gRPC and HTTP servers in the same process (the same-process floor). */
+      readonly beside?: { readonly grpcPort: number; readonly httpPort: number };
+    }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'cpu'; readonly micros: number }
   | { readonly type: 'tally'; readonly tally: Tally }
@@ -17,9 +25,9 @@ export type ServerMessage =
   | { readonly type: 'alloc'; readonly bytes: number; readonly gcs: number; readonly elu: number };
 
 /** Orchestrator -> server child. */
-export type ServerCommand = { readonly type: 'cpu' | 'stop' | 'tally' | 'alloc-start' | 'alloc-stop' };
+export type ServerCommand = { readonly type: 'cpu' | 'stop' | 'tally' | 'tally-beside' | 'alloc-start' | 'alloc-stop' };
 
-const COMMANDS = ['cpu', 'stop', 'tally', 'alloc-start', 'alloc-stop'] as const;
+const COMMANDS = ['cpu', 'stop', 'tally', 'tally-beside', 'alloc-start', 'alloc-stop'] as const;
 
 function field(o: unknown, name: string): unknown {
   return typeof o === 'object' && o !== null ? Reflect.get(o, name) : undefined;
@@ -43,8 +51,12 @@ export function parseServerMessage(m: unknown): ServerMessage | undefined {
   switch (field(m, 'type')) {
     case 'ready': {
       const [grpcPort, httpPort, ready, invalid] = ['grpcPort', 'httpPort', 'policiesReady', 'policiesInvalid'].map((k) => field(m, k));
-      if (isCount(grpcPort) && isCount(httpPort) && isCount(ready) && isCount(invalid)) return { type: 'ready', grpcPort, httpPort, policiesReady: ready, policiesInvalid: invalid };
-      return undefined;
+      if (!(isCount(grpcPort) && isCount(httpPort) && isCount(ready) && isCount(invalid))) return undefined;
+      const message = { type: 'ready', grpcPort, httpPort, policiesReady: ready, policiesInvalid: invalid } as const;
+      const beside = field(m, 'beside');
+      if (beside === undefined) return message;
+      const [bg, bh] = ['grpcPort', 'httpPort'].map((k) => field(beside, k));
+      return isCount(bg) && isCount(bh) ? { ...message, beside: { grpcPort: bg, httpPort: bh } } : undefined;
     }
     case 'failed': {
       const message = field(m, 'message');

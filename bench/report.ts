@@ -1,5 +1,5 @@
 // The report as markdown tables (what `npm run bench` prints) or as JSON.
-import type { BenchReport, ScenarioResult } from './harness.js';
+import type { BenchReport, Figures, ScenarioResult } from './harness.js';
 
 const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const whole = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
@@ -16,22 +16,37 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
 
 const quantiles = (f: ScenarioResult['floor']): string => `${whole(f.p50Micros)} / ${whole(f.p99Micros)} / ${whole(f.p999Micros)}`;
 
+/** req/s, the other's req/s, ratio, mean µs, the other's mean, added µs. */
+function versus(g: Figures, other: Figures, ratio: number, added: number): string[] {
+  return [whole(g.rps), whole(other.rps), fixed(ratio, 2), fixed(g.meanMicros, 0), fixed(other.meanMicros, 0), fixed(added, 0)];
+}
+
 export function formatTable(report: BenchReport): string {
   const speed = table(
     ['scenario', 'req/s', 'floor req/s', 'ratio', 'mean µs', 'floor µs', 'added µs', 'p50/p99/p99.9 µs', 'floor p50/p99/p99.9', 'at req/s (floor)', 'server CPU', 'h2load CPU'],
     report.results.map((r) => [
       r.name,
-      whole(r.gatehouse.rps),
-      whole(r.floor.rps),
-      fixed(r.ratio, 2),
-      fixed(r.gatehouse.meanMicros, 0),
-      fixed(r.floor.meanMicros, 0),
-      fixed(r.addedMicros, 0),
+      ...versus(r.gatehouse, r.floor, r.ratio, r.addedMicros),
       quantiles(r.gatehouse),
       quantiles(r.floor),
       `${whole(r.gatehouse.achievedRate)} / ${whole(r.floor.achievedRate)}`,
       percent(r.gatehouse.serverCpu),
       percent(r.gatehouse.loadCpu),
+    ]),
+  );
+  const cpu = (n: number): string => fixed(n, 1);
+  const same = table(
+    ['scenario', 'req/s', 'same-process floor req/s', 'ratio', 'mean µs', 'its µs', 'added µs', 'CPU µs/Check', 'its', 'added', 'at 1 in flight', 'its', 'added', 'floor process CPU µs/Check'],
+    report.results.map((r) => [
+      r.name,
+      ...versus(r.gatehouse, r.beside, r.besideRatio, r.besideAddedMicros),
+      cpu(r.gatehouse.cpuMicrosPerCheck),
+      cpu(r.beside.cpuMicrosPerCheck),
+      cpu(r.besideAddedCpuMicros),
+      cpu(r.gatehouse.cpuMicrosPerCheckAt1),
+      cpu(r.beside.cpuMicrosPerCheckAt1),
+      cpu(r.besideAddedCpuMicrosAt1),
+      cpu(r.floor.cpuMicrosPerCheck),
     ]),
   );
   const memory = table(
@@ -53,13 +68,19 @@ export function formatTable(report: BenchReport): string {
     .filter((r) => r.gatehouse.lateChecks + r.floor.lateChecks > 0)
     .map((r) => `- ${r.name}: fixed-rate Checks past their deadline: ${r.gatehouse.lateChecks} (floor ${r.floor.lateChecks})`);
   return [
-    `node ${report.node}; h2load pinned to its own core; best of ${report.rounds} interleaved no-op/gatehouse windows of ` +
+    `node ${report.node}; h2load pinned to its own core; best of ${report.rounds} interleaved no-op/gatehouse/same-process no-op windows of ` +
       `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s` +
       (report.settleMs > 0 ? `, each new server first settled by ${report.settleMs / 1000} s of load (discarded)` : '') +
       `. req/s: 1 connection × 64 in flight (HTTP/1.1: 16 connections); ` +
       `mean: 1 in flight; p50/p99/p99.9: fixed rate asked at half the floor's req/s (at most 0.9 × gatehouse's), over 10 connections (HTTP/1.1: 16); ratio = req/s / floor req/s; added = mean - floor mean`,
     '',
     ...speed,
+    '',
+    'Against the same-process floor: no-op servers inside gatehouse\'s own process, measured in the same rounds ' +
+      '(best req/s and lowest mean as above; CPU µs/Check: median over the windows of the server process\'s CPU time / Checks it decided, ' +
+      'at 64 in flight, then at 1 in flight; added = gatehouse - the same-process floor)',
+    '',
+    ...same,
     '',
     ...memory,
     '',

@@ -16,6 +16,15 @@ interface Running {
   readonly policiesInvalid: number;
   tally(): Promise<Tally>;
   stop(): Promise<void>;
+  /** gatehouse mode: the no-op servers started in the same process. */
+  readonly beside?: NoopServers;
+}
+
+interface NoopServers {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  tally(): Tally;
+  stop(): Promise<void>;
 }
 
 /** The forward-auth floor: parses the request as any Node HTTP server does and allows with one header. */
@@ -56,23 +65,40 @@ function noopTally(engine: NoopEngine, httpAnswered: number): Tally {
   return out;
 }
 
+/** The no-op floor's servers: gRPC with a constant-allow engine, HTTP answering 200. */
+async function startNoopServers(): Promise<NoopServers> {
+  const engine = new NoopEngine();
+  const http = await startNoopHttp();
+  let grpc;
+  try {
+    grpc = await startGrpcServer({
+      address: '127.0.0.1:0',
+      engine,
+      maxRequestBytes: MAX_REQUEST_BYTES,
+      maxHeaderBytes: MAX_HEADER_BYTES,
+      deadlineMarginMs: DEADLINE_MARGIN_MS,
+    });
+  } catch (e) {
+    await http.close();
+    throw e;
+  }
+  grpc.setServing(true);
+  const g = grpc;
+  return {
+    grpcPort: g.port,
+    httpPort: http.port,
+    tally: () => noopTally(engine, http.answered()),
+    stop: async () => {
+      await Promise.all([g.close(1000), http.close()]);
+    },
+  };
+}
+
 async function start(mode: ServerMode): Promise<Running> {
   switch (mode.kind) {
     case 'noop': {
-      const engine = new NoopEngine();
-      const http = await startNoopHttp();
-      const grpc = await startGrpcServer({
-        address: '127.0.0.1:0',
-        engine,
-        maxRequestBytes: MAX_REQUEST_BYTES,
-        maxHeaderBytes: MAX_HEADER_BYTES,
-        deadlineMarginMs: DEADLINE_MARGIN_MS,
-      });
-      grpc.setServing(true);
-      const stop = async (): Promise<void> => {
-        await Promise.all([grpc.close(1000), http.close()]);
-      };
-      return { grpcPort: grpc.port, httpPort: http.port, policiesReady: 0, policiesInvalid: 0, tally: async () => noopTally(engine, http.answered()), stop };
+      const noop = await startNoopServers();
+      return { grpcPort: noop.grpcPort, httpPort: noop.httpPort, policiesReady: 0, policiesInvalid: 0, tally: async () => noop.tally(), stop: noop.stop };
     }
     case 'gatehouse': {
       const g = await startBenchGatehouse(mode.policiesDir);
@@ -80,7 +106,20 @@ async function start(mode: ServerMode): Promise<Running> {
         await g.stop();
         throw new Error('gatehouse started without its forward-auth listener');
       }
-      return { grpcPort: g.grpcPort, httpPort: g.httpPort, policiesReady: g.ready, policiesInvalid: g.invalid, tally: g.tally, stop: g.stop };
+      // The same-process floor: per-process differences (memory placement, JIT, GC timing) moved a
+      // floor process's CPU per Check by a third from one process to the next on the development VM,
+      // more than gatehouse adds; against no-op servers in its own process, only the Check path differs.
+      let beside: NoopServers;
+      try {
+        beside = await startNoopServers();
+      } catch (e) {
+        await g.stop();
+        throw e;
+      }
+      const stop = async (): Promise<void> => {
+        await Promise.all([g.stop(), beside.stop()]);
+      };
+      return { grpcPort: g.grpcPort, httpPort: g.httpPort, policiesReady: g.ready, policiesInvalid: g.invalid, tally: g.tally, stop, beside };
     }
     default: {
       const never: never = mode;
@@ -107,6 +146,9 @@ async function main(): Promise<void> {
       case 'tally':
         void running.tally().then((tally) => send({ type: 'tally', tally }));
         return;
+      case 'tally-beside':
+        send({ type: 'tally', tally: running.beside?.tally() ?? {} });
+        return;
       case 'alloc-start':
         allocation = startAllocationCount();
         return;
@@ -124,7 +166,8 @@ async function main(): Promise<void> {
       }
     }
   });
-  send({ type: 'ready', grpcPort: running.grpcPort, httpPort: running.httpPort, policiesReady: running.policiesReady, policiesInvalid: running.policiesInvalid });
+  const beside = running.beside === undefined ? {} : { beside: { grpcPort: running.beside.grpcPort, httpPort: running.beside.httpPort } };
+  send({ type: 'ready', grpcPort: running.grpcPort, httpPort: running.httpPort, policiesReady: running.policiesReady, policiesInvalid: running.policiesInvalid, ...beside });
 }
 
 main().catch((e: unknown) => {

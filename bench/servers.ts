@@ -45,6 +45,11 @@ export interface ServerProcess {
   rssBytes(): number;
   /** Graceful stop, then SIGKILL after a grace period; resolves once the process is gone. */
   stop(): Promise<void>;
+  /**
+   * gatehouse's process only: its no-op servers (same process, own ports and tally). CPU, allocation
+   * and RSS are the process's; stopping it stops the process.
+   */
+  readonly beside: ServerProcess | undefined;
 }
 
 export function startServer(mode: ServerMode, timeoutMs: number): Promise<ServerProcess> {
@@ -116,7 +121,7 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
     if (m.type !== 'ready') throw new ServerStartError(m.type === 'failed' ? `server failed to start: ${m.message}` : `unexpected ${m.type} message at start-up`);
     // What the server started (its redis-server) stands for another machine: off the server's core.
     for (const d of descendants(pid)) pin(d, LOAD_CPU);
-    return {
+    const server: ServerProcess = {
       pid,
       grpcPort: m.grpcPort,
       httpPort: m.httpPort,
@@ -128,7 +133,18 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
       allocStop: async () => ask('alloc-stop', 'alloc'),
       rssBytes: () => vmRss(pid),
       stop,
+      beside: undefined,
     };
+    if (m.beside === undefined) return server;
+    const beside: ServerProcess = {
+      ...server,
+      grpcPort: m.beside.grpcPort,
+      httpPort: m.beside.httpPort,
+      policiesReady: 0,
+      policiesInvalid: 0,
+      tally: async () => (await ask('tally-beside', 'tally')).tally,
+    };
+    return { ...server, beside };
   };
   return ready().catch(async (e: unknown) => {
     child.kill('SIGKILL');

@@ -61,6 +61,11 @@ export interface WindowResult {
   readonly quantiles: readonly number[];
   /** Server and h2load CPU over the h2load run, in cores. */
   readonly serverCpu: number;
+  /**
+   * Server CPU time over the h2load run (warm-up included) / Checks the server decided in it, µs.
+   * Unlike req/s, it does not move with how the scheduler shares the cores.
+   */
+  readonly cpuMicrosPerCheck: number;
   readonly loadCpu: number;
   /** Rate runs: JS heap bytes allocated per Check, GCs, event loop utilization. */
   readonly bytesPerCheck: number;
@@ -152,7 +157,8 @@ export async function measureWindow(t: Target, kind: WindowKind, o: WindowOption
     },
     o.signal,
   );
-  const serverCpu = ((await t.server.cpuMicros()) - cpu0) / ((performance.now() - started) * 1000);
+  const cpuSpent = (await t.server.cpuMicros()) - cpu0;
+  const serverCpu = cpuSpent / ((performance.now() - started) * 1000);
   if (spanStart !== undefined) span = [spanStart, await t.server.tally()];
   const alloc = rate === undefined ? undefined : await t.server.allocStop();
   const last = await verifyOnce(t, o.deadlineMs);
@@ -177,11 +183,14 @@ export async function measureWindow(t: Target, kind: WindowKind, o: WindowOption
     rmSync(o.logFile, { force: true });
   }
   const spanChecks = span === undefined ? 0 : total(delta(span[1], span[0]));
+  // The verifying client's calls fall outside the CPU span.
+  const loadChecks = total(counted) - 2 * VERIFY_CALLS;
   return {
     rps: h.rps,
     meanMicros: h.meanMicros,
     quantiles,
     serverCpu,
+    cpuMicrosPerCheck: loadChecks > 0 ? cpuSpent / loadChecks : Number.NaN,
     loadCpu: h.cpu,
     bytesPerCheck: alloc === undefined || spanChecks === 0 ? Number.NaN : alloc.bytes / spanChecks,
     gcs: alloc?.gcs ?? 0,

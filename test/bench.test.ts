@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { h2loadArgs, logQuantiles, parseH2loadOutput } from '../bench/h2load.js';
-import { type BenchReport, runBench, type ScenarioResult } from '../bench/harness.js';
+import { type BenchReport, median, runBench, type ScenarioResult } from '../bench/harness.js';
+import { parseServerCommand, parseServerMessage } from '../bench/protocol.js';
 import { BenchUsageError, parseCli, QUICK, select } from '../bench/options.js';
 import { apiKeyPolicies, apiKeyTarget, apiKeyTenant } from '../bench/policies.js';
 import { OIDC_TENANT } from '../bench/policies-oidc.js';
@@ -73,6 +74,15 @@ describe('the Check benchmark', () => {
       }
       assert.equal(r.ratio, r.gatehouse.rps / r.floor.rps);
       assert.equal(r.addedMicros, r.gatehouse.meanMicros - r.floor.meanMicros);
+      for (const f of [r.gatehouse, r.floor, r.beside]) {
+        for (const v of [f.rps, f.meanMicros, f.cpuMicrosPerCheck, f.cpuMicrosPerCheckAt1]) assert.ok(Number.isFinite(v) && v > 0, `${r.name}: ${JSON.stringify(f)}`);
+      }
+      // The same-process floor runs throughput and latency windows only.
+      for (const v of [r.beside.achievedRate, r.beside.p50Micros, r.beside.bytesPerCheck]) assert.ok(Number.isNaN(v), `${r.name}: ${JSON.stringify(r.beside)}`);
+      assert.equal(r.besideRatio, r.gatehouse.rps / r.beside.rps);
+      assert.equal(r.besideAddedMicros, r.gatehouse.meanMicros - r.beside.meanMicros);
+      assert.equal(r.besideAddedCpuMicros, r.gatehouse.cpuMicrosPerCheck - r.beside.cpuMicrosPerCheck);
+      assert.equal(r.besideAddedCpuMicrosAt1, r.gatehouse.cpuMicrosPerCheckAt1 - r.beside.cpuMicrosPerCheckAt1);
       assert.ok(r.rssIdleBytes > 10e6 && r.rssAfterBytes > 10e6, `${r.name}: RSS ${r.rssIdleBytes} / ${r.rssAfterBytes}`);
     }
     const tenant = apiKeyTenant(apiKeyTarget(1));
@@ -90,6 +100,9 @@ describe('the Check benchmark', () => {
     const table = formatTable(report);
     for (const r of report.results) assert.match(table, new RegExp(`^\\| ${r.name.replace(/[()]/g, '\\$&')} `, 'm'));
     assert.match(table, /^\| no-op floor \(one process, whole run\) /m);
+    // Each scenario has a row in the speed table, the same-process table and the memory table.
+    for (const r of report.results) assert.equal(table.match(new RegExp(`^\\| ${r.name.replace(/[()]/g, '\\$&')} `, 'gm'))?.length, 3, table);
+    assert.match(table, /^\| scenario +\| +req\/s \| same-process floor req\/s \| ratio \|/m);
     assert.match(table, /^scaling: mean latency at 10,000 policies \+ 100,000 keys \/ 1 policy = - \(not run\)$/m);
   });
 
@@ -186,6 +199,25 @@ describe('the Check benchmark', () => {
     }
   });
 
+  it('reads the server child\'s ready message with and without its same-process no-op servers, and refuses malformed ones', () => {
+    const base = { type: 'ready', grpcPort: 5001, httpPort: 5002, policiesReady: 1, policiesInvalid: 0 };
+    assert.deepEqual(parseServerMessage(base), base);
+    assert.deepEqual(parseServerMessage({ ...base, beside: { grpcPort: 5003, httpPort: 5004 } }), { ...base, beside: { grpcPort: 5003, httpPort: 5004 } });
+    for (const beside of [{ grpcPort: 5003 }, { grpcPort: -1, httpPort: 5004 }, { grpcPort: '5003', httpPort: 5004 }, 7, null]) {
+      assert.equal(parseServerMessage({ ...base, beside }), undefined, JSON.stringify(beside));
+    }
+    assert.deepEqual(parseServerCommand({ type: 'tally-beside' }), { type: 'tally-beside' });
+    assert.equal(parseServerCommand({ type: 'tally-everything' }), undefined);
+  });
+
+  it('takes the median of the finite values', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.equal(median([5, Number.NaN, 1, Number.POSITIVE_INFINITY, 3]), 3);
+    assert.ok(Number.isNaN(median([])));
+    assert.ok(Number.isNaN(median([Number.NaN])));
+  });
+
   it('reads its flags and BENCH_* variables, and refuses bad ones by name', () => {
     const defaults = parseCli([], {});
     assert.deepEqual([defaults.bench.rounds, defaults.bench.durationMs, defaults.bench.warmupMs, defaults.bench.settleMs, defaults.bench.deadlineMs], [3, 2000, 1000, 5000, 1000]);
@@ -199,8 +231,8 @@ describe('the Check benchmark', () => {
       'forward-auth allow (nginx, api-key)',
       'api-key allow (10,000 policies, 100,000 keys)',
     ]);
-    // `npm run bench` stays bounded: the default plan aborts a run past 10 minutes.
-    assert.ok(defaults.bench.timeLimitMs <= 600_000, `default time limit ${defaults.bench.timeLimitMs} ms`);
+    // `npm run bench` stays bounded: the default plan aborts a run past 15 minutes.
+    assert.ok(defaults.bench.timeLimitMs <= 900_000, `default time limit ${defaults.bench.timeLimitMs} ms`);
     const quick = parseCli(['--quick'], {}).bench;
     assert.deepEqual([quick.rounds, quick.durationMs, quick.warmupMs, quick.settleMs], [QUICK.rounds, QUICK.durationMs, QUICK.warmupMs, 0]);
     assert.equal(parseCli(['--settle', '2s'], { BENCH_SETTLE: '9' }).bench.settleMs, 2000);

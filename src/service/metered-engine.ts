@@ -41,8 +41,12 @@ const SHADOW_INFO_EVERY_MS = 1000;
 export class GatehouseEngine implements CheckEngine {
   readonly #o: EngineOptions;
   readonly #pipeline: Pipeline;
-  /** prom-client label lookups hash every call; the label sets are few, so keep the children. */
-  readonly #counters = new Map<string, Child>();
+  /**
+   * prom-client label lookups hash every call; the label sets are few, so keep the children, by
+   * policy, method, decision and code: the strings come from compiled policies, and a Map probe with
+   * a string already hashed costs less than building and hashing a joined key on every Check.
+   */
+  readonly #counters = new Map<string, Map<string, Map<string, Map<string, Child>>>>();
   readonly #shadowCounters = new Map<string, Child>();
   readonly #allowTimer;
   readonly #denyTimer;
@@ -95,18 +99,12 @@ export class GatehouseEngine implements CheckEngine {
   }
 
   observe(decision: Decision, seconds: number, input: CheckInput | undefined): void {
-    const key = `${decision.policy ?? ''}\0${decision.method ?? ''}\0${decision.kind}\0${decision.code}`;
-    let child = this.#counters.get(key);
-    if (child === undefined) {
-      child = this.#o.metrics.checks.labels(decision.policy ?? '', decision.method ?? '', decision.kind, decision.code);
-      this.#counters.set(key, child);
-    }
-    child.inc();
+    this.#counterOf(decision).inc();
     (decision.kind === 'allow' ? this.#allowTimer : this.#denyTimer).observe(seconds);
     const log = this.#o.logger;
     if (decision.kind === 'deny' && (decision.status >= 500 || decision.code === 'internal_error')) {
       // A client can cause these once per request: the first per window in full, the rest counted.
-      const suppressed = this.#warnings.admit(`check failed\0${key}`);
+      const suppressed = this.#warnings.admit(`check failed\0${decision.policy ?? ''}\0${decision.method ?? ''}\0${decision.kind}\0${decision.code}`);
       if (suppressed === undefined) return;
       const fields = this.#fields(decision, seconds, input);
       if (suppressed > 0) fields.suppressed = suppressed;
@@ -114,6 +112,20 @@ export class GatehouseEngine implements CheckEngine {
     } else if (log.enabled('debug')) {
       log.debug('check', this.#fields(decision, seconds, input));
     }
+  }
+
+  #counterOf(d: Decision): Child {
+    const policy = d.policy ?? '';
+    const method = d.method ?? '';
+    let byMethod = this.#counters.get(policy);
+    if (byMethod === undefined) this.#counters.set(policy, (byMethod = new Map()));
+    let byKind = byMethod.get(method);
+    if (byKind === undefined) byMethod.set(method, (byKind = new Map()));
+    let byCode = byKind.get(d.kind);
+    if (byCode === undefined) byKind.set(d.kind, (byCode = new Map()));
+    let child = byCode.get(d.code);
+    if (child === undefined) byCode.set(d.code, (child = this.#o.metrics.checks.labels(policy, method, d.kind, d.code)));
+    return child;
   }
 
   #traced(input: CheckInput): Probe {
