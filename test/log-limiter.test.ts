@@ -8,7 +8,7 @@ import { GatehouseError } from '../src/core/errors.js';
 import { CheckInput } from '../src/core/input.js';
 import { GatehouseEngine } from '../src/service/metered-engine.js';
 import { createLogger } from '../src/telemetry/log.js';
-import { limitWarnings, LOG_MAX_KEYS, LOG_WINDOW_MS, LogLimiter } from '../src/telemetry/log-limiter.js';
+import { limitWarnings, LOG_MAX_KEYS, LOG_WINDOW_MS, LogLimiter, reportSuppressed, type Summary } from '../src/telemetry/log-limiter.js';
 import { Metrics } from '../src/telemetry/metrics.js';
 
 /** A clock the test moves. */
@@ -18,10 +18,11 @@ function manualClock(start = 1000): { now: () => number; advance: (ms: number) =
 }
 
 /** JSON log lines without their time stamp. */
-function lines(): { sink: (line: string) => void; read: () => Record<string, unknown>[] } {
+function lines(): { sink: (line: string) => void; read: () => Record<string, unknown>[]; peek: () => number } {
   const out: string[] = [];
   return {
     sink: (line) => void out.push(line),
+    peek: () => out.length,
     read: () =>
       out.splice(0).map((l) => {
         const { time, ...rest } = JSON.parse(l) as Record<string, unknown>;
@@ -107,6 +108,70 @@ describe('LogLimiter', () => {
   });
 });
 
+describe('LogLimiter.sweep', () => {
+  const summary = (code: string): (() => Summary) => () => ({ msg: 'check failed', fields: { code } });
+
+  it('reports a closed window with occurrences not logged once, forgets every closed window, and leaves open ones', () => {
+    const clock = manualClock();
+    const limiter = new LogLimiter({ windowMs: 10_000, clock: clock.now });
+    assert.equal(limiter.admit('flood', summary('a')), 0);
+    for (let i = 0; i < 7; i++) assert.equal(limiter.admit('flood', summary('a')), undefined);
+    assert.equal(limiter.admit('once', summary('b')), 0);
+    assert.equal(limiter.admit('bare'), 0);
+    assert.equal(limiter.admit('bare'), undefined);
+    clock.advance(5_000);
+    assert.equal(limiter.admit('late', summary('c')), 0);
+    assert.equal(limiter.admit('late', summary('c')), undefined);
+    assert.deepEqual(limiter.sweep(), []);
+    assert.equal(limiter.size, 4);
+    clock.advance(5_000);
+    // 'flood' reported; 'once' (nothing suppressed) and 'bare' (no summary) forgotten silently; 'late' still open.
+    assert.deepEqual(limiter.sweep(), [{ summary: { msg: 'check failed', fields: { code: 'a' } }, suppressed: 7 }]);
+    assert.equal(limiter.size, 1);
+    assert.deepEqual(limiter.sweep(), []);
+    // Its count was reported: the next occurrence opens a window without carrying it again.
+    assert.equal(limiter.admit('flood', summary('a')), 0);
+    clock.advance(5_000);
+    assert.deepEqual(limiter.sweep(), [{ summary: { msg: 'check failed', fields: { code: 'c' } }, suppressed: 1 }]);
+  });
+
+  it('asks for the summary only when a window opens', () => {
+    const clock = manualClock();
+    const limiter = new LogLimiter({ windowMs: 10_000, clock: clock.now });
+    let asked = 0;
+    const thunk = (): Summary => {
+      asked++;
+      return { msg: 'm', fields: {} };
+    };
+    for (let i = 0; i < 1000; i++) limiter.admit('k', thunk);
+    assert.equal(asked, 1);
+    clock.advance(10_000);
+    limiter.admit('k', thunk);
+    assert.equal(asked, 2);
+  });
+
+  it('reportSuppressed logs what sweep finds, every window, until stopped', async () => {
+    const log = lines();
+    const limiter = new LogLimiter({ windowMs: 50 });
+    const warn = limitWarnings(createLogger('warn', log.sink), limiter, (msg, f) => `${msg}\0${String(f?.code)}`, (msg, f) => ({ msg, fields: { code: f?.code } }));
+    const stop = reportSuppressed(createLogger('warn', log.sink), limiter);
+    try {
+      for (let i = 0; i < 5; i++) warn.warn('transport failure', { code: 'internal_error', error: `boom ${i}` });
+      assert.deepEqual(log.read(), [{ level: 'warn', msg: 'transport failure', code: 'internal_error', error: 'boom 0' }]);
+      // The sweep runs at most once a second; a busy machine may delay the timer.
+      const deadline = Date.now() + 5000;
+      while (log.peek() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(log.read(), [{ level: 'warn', msg: 'transport failure', code: 'internal_error', suppressed: 4 }]);
+    } finally {
+      stop();
+    }
+    warn.warn('transport failure', { code: 'internal_error', error: 'again' });
+    warn.warn('transport failure', { code: 'internal_error', error: 'again' });
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.deepEqual(log.read(), [{ level: 'warn', msg: 'transport failure', code: 'internal_error', error: 'again' }]);
+  });
+});
+
 describe('limitWarnings', () => {
   it('logs the first warning per key in full and the next after the window with suppressed', () => {
     const clock = manualClock();
@@ -159,5 +224,19 @@ describe("the engine's check failed warnings", () => {
     ]);
     const counted = (await metrics.checks.get()).values.map((v) => `${String(v.labels.policy)} ${String(v.labels.code)} ${v.value}`).sort();
     assert.deepEqual(counted, ['shop/a key_unknown 1', 'shop/a session_store_unavailable 101', 'shop/b session_store_unavailable 2']);
+  });
+
+  it('a flood that stops inside its window is reported once the window closes, by policy, method and code', () => {
+    const clock = manualClock();
+    const log = lines();
+    const warnings = new LogLimiter({ windowMs: 10_000, clock: clock.now });
+    const engine = new GatehouseEngine({ index: () => undefined, clock: Date.now, metrics: new Metrics({ processMetrics: false }), logger: createLogger('warn', log.sink), onNoPolicy: 'deny', warnings });
+    const down: Deny = { ...engine.reject(new GatehouseError('session_store_unavailable', 'redis down')), policy: 'shop/a', method: 'web' };
+    for (let i = 0; i < 40; i++) engine.observe(down, 0.002, input(`/a${i}`));
+    assert.equal(log.read().length, 1);
+    clock.advance(10_000);
+    assert.deepEqual(warnings.sweep(), [
+      { summary: { msg: 'check failed', fields: { decision: 'deny', code: 'session_store_unavailable', policy: 'shop/a', method: 'web', status: 503 } }, suppressed: 39 },
+    ]);
   });
 });

@@ -15,7 +15,7 @@ import { FileSource } from '../sources/files.js';
 import type { ClusterAccess } from '../sources/kube-access.js';
 import type { KubernetesSource } from '../sources/kubernetes.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
-import { limitWarnings, LogLimiter } from '../telemetry/log-limiter.js';
+import { limitWarnings, LogLimiter, reportSuppressed } from '../telemetry/log-limiter.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { startAdminServer } from '../transport/admin.js';
 import { startGrpcServer } from '../transport/grpc.js';
@@ -154,7 +154,15 @@ async function start(settings: Settings, overrides: Overrides, logger: Logger, p
   const warnings = overrides.logLimiter ?? new LogLimiter();
   const engine = new GatehouseEngine({ index: () => store.index, clock, metrics, logger, onNoPolicy: settings.defaultDecision, warnings });
   // The transports warn of failures per request too (`check failed` for internal errors): per message and code.
-  const transportLogger = limitWarnings(logger, warnings, (msg, fields) => `transport\0${msg}\0${String(fields?.code)}`);
+  const transportLogger = limitWarnings(
+    logger,
+    warnings,
+    (msg, fields) => `transport\0${msg}\0${String(fields?.code)}`,
+    (msg, fields) => ({ msg, fields: { code: fields?.code } }),
+  );
+  // A flood that stops inside its window has no next line to carry its count: reported once the window closes.
+  const stopReporting = reportSuppressed(logger, warnings);
+  parts.push({ name: 'suppressed-warning reports', close: () => stopReporting() });
   const grpc = await listen(settings, 'grpcAddress', (address) =>
     startGrpcServer({
       address,

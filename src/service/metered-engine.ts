@@ -104,7 +104,10 @@ export class GatehouseEngine implements CheckEngine {
     const log = this.#o.logger;
     if (decision.kind === 'deny' && (decision.status >= 500 || decision.code === 'internal_error')) {
       // A client can cause these once per request: the first per window in full, the rest counted.
-      const suppressed = this.#warnings.admit(`check failed\0${decision.policy ?? ''}\0${decision.method ?? ''}\0${decision.kind}\0${decision.code}`);
+      const suppressed = this.#warnings.admit(`check failed\0${decision.policy ?? ''}\0${decision.method ?? ''}\0${decision.kind}\0${decision.code}`, () => ({
+        msg: 'check failed',
+        fields: { decision: decision.kind, code: decision.code, policy: decision.policy, method: decision.method, status: decision.status },
+      }));
       if (suppressed === undefined) return;
       const fields = this.#fields(decision, seconds, input);
       if (suppressed > 0) fields.suppressed = suppressed;

@@ -1,6 +1,7 @@
 // Warnings that a client can cause once per request (a 503 under a flood, Redis down) are logged once
 // per key and window: the first in full, the rest counted, and that count carried by the key's next
-// line once the window has closed. Metrics still count every request; only the log is thinned.
+// line once the window has closed; a window that closes without a next line is reported by sweep().
+// Metrics still count every request; only the log is thinned.
 import type { Fields } from './log.js';
 
 /** How long after a logged line the same key is only counted. */
@@ -18,6 +19,13 @@ export interface LogLimiterOptions {
 interface Window {
   readonly start: number;
   suppressed: number;
+  readonly summary: Summary | undefined;
+}
+
+/** What a window's lines were, without what differs per request: logged with the count by sweep(). */
+export interface Summary {
+  readonly msg: string;
+  readonly fields: Fields;
 }
 
 export class LogLimiter {
@@ -40,8 +48,9 @@ export class LogLimiter {
   /**
    * One occurrence of `key`: undefined when it falls in the key's open window (counted, not to be
    * logged); else a new window opens and the answer is how many were not logged in the last one.
+   * `summary` (asked only when a window opens) is what sweep() reports the window as.
    */
-  admit(key: string): number | undefined {
+  admit(key: string, summary?: () => Summary): number | undefined {
     const now = this.#clock();
     const open = this.#windows.get(key);
     if (open !== undefined) {
@@ -56,8 +65,29 @@ export class LogLimiter {
       const oldest = this.#windows.keys().next();
       if (oldest.done !== true) this.#windows.delete(oldest.value);
     }
-    this.#windows.set(key, { start: now, suppressed: 0 });
+    this.#windows.set(key, { start: now, suppressed: 0, summary: summary?.() });
     return open?.suppressed ?? 0;
+  }
+
+  /**
+   * Forgets the windows that have closed; those with a summary and occurrences not logged are
+   * returned with their count, so that a flood that stopped is still reported once.
+   */
+  sweep(): { readonly summary: Summary; readonly suppressed: number }[] {
+    const now = this.#clock();
+    const out: { readonly summary: Summary; readonly suppressed: number }[] = [];
+    for (const [key, w] of this.#windows) {
+      const elapsed = now - w.start;
+      if (elapsed >= 0 && elapsed < this.#windowMs) continue;
+      this.#windows.delete(key);
+      if (w.summary !== undefined && w.suppressed > 0) out.push({ summary: w.summary, suppressed: w.suppressed });
+    }
+    return out;
+  }
+
+  /** The window length, in milliseconds. */
+  get windowMs(): number {
+    return this.#windowMs;
   }
 
   /** Keys tracked now (at most maxKeys). */
@@ -74,12 +104,29 @@ export interface WarnLogger {
  * A logger whose warnings go through `limiter`, keyed by `keyOf` (message and fields); a line after
  * suppressed ones carries `suppressed: <count>`.
  */
-export function limitWarnings(logger: WarnLogger, limiter: LogLimiter, keyOf: (msg: string, fields: Fields | undefined) => string): WarnLogger {
+export function limitWarnings(
+  logger: WarnLogger,
+  limiter: LogLimiter,
+  keyOf: (msg: string, fields: Fields | undefined) => string,
+  summaryOf?: (msg: string, fields: Fields | undefined) => Summary,
+): WarnLogger {
   return {
     warn(msg, fields) {
-      const suppressed = limiter.admit(keyOf(msg, fields));
+      const suppressed = limiter.admit(keyOf(msg, fields), summaryOf === undefined ? undefined : () => summaryOf(msg, fields));
       if (suppressed === undefined) return;
       logger.warn(msg, suppressed > 0 ? { ...fields, suppressed } : fields);
     },
   };
+}
+
+/**
+ * Logs, every window, the windows that closed with occurrences not logged (`suppressed: <count>`),
+ * until the returned function is called.
+ */
+export function reportSuppressed(logger: WarnLogger, limiter: LogLimiter): () => void {
+  const timer = setInterval(() => {
+    for (const { summary, suppressed } of limiter.sweep()) logger.warn(summary.msg, { ...summary.fields, suppressed });
+  }, Math.max(1000, limiter.windowMs));
+  timer.unref();
+  return () => clearInterval(timer);
 }
