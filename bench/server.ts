@@ -69,21 +69,17 @@ function noopTally(engine: NoopEngine, httpAnswered: number): Tally {
 async function startNoopServers(): Promise<NoopServers> {
   const engine = new NoopEngine();
   const http = await startNoopHttp();
-  let grpc;
-  try {
-    grpc = await startGrpcServer({
-      address: '127.0.0.1:0',
-      engine,
-      maxRequestBytes: MAX_REQUEST_BYTES,
-      maxHeaderBytes: MAX_HEADER_BYTES,
-      deadlineMarginMs: DEADLINE_MARGIN_MS,
-    });
-  } catch (e) {
+  const g = await startGrpcServer({
+    address: '127.0.0.1:0',
+    engine,
+    maxRequestBytes: MAX_REQUEST_BYTES,
+    maxHeaderBytes: MAX_HEADER_BYTES,
+    deadlineMarginMs: DEADLINE_MARGIN_MS,
+  }).catch(async (e: unknown) => {
     await http.close();
     throw e;
-  }
-  grpc.setServing(true);
-  const g = grpc;
+  });
+  g.setServing(true);
   return {
     grpcPort: g.port,
     httpPort: http.port,

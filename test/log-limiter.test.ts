@@ -10,6 +10,9 @@ import { GatehouseEngine } from '../src/service/metered-engine.js';
 import { createLogger } from '../src/telemetry/log.js';
 import { limitWarnings, LOG_MAX_KEYS, LOG_WINDOW_MS, LogLimiter, reportSuppressed, type Summary } from '../src/telemetry/log-limiter.js';
 import { Metrics } from '../src/telemetry/metrics.js';
+import { eventually } from './support/eventually.js';
+import { authPolicy, yamlOf } from './support/fixtures.js';
+import { startTestGatehouse } from './support/gatehouse.js';
 
 /** A clock the test moves. */
 function manualClock(start = 1000): { now: () => number; advance: (ms: number) => void; set: (ms: number) => void } {
@@ -102,6 +105,14 @@ describe('LogLimiter', () => {
   it('refuses a window that is not a finite number >= 0 and a cap that is not a whole number >= 1', () => {
     for (const windowMs of [-1, Number.NaN, Infinity]) assert.throws(() => new LogLimiter({ windowMs }), { name: 'RangeError', message: `log window must be a finite number of milliseconds >= 0, not ${windowMs}` });
     for (const maxKeys of [0, 1.5, -3]) assert.throws(() => new LogLimiter({ maxKeys }), { name: 'RangeError', message: `log limiter keys must be a whole number >= 1, not ${maxKeys}` });
+    for (const sweepEveryMs of [0, 1.5, -3, Number.NaN, 2 ** 31]) {
+      assert.throws(() => new LogLimiter({ sweepEveryMs }), { name: 'RangeError', message: `log sweep interval must be a whole number of milliseconds from 1 to ${2 ** 31 - 1}, not ${sweepEveryMs}` });
+    }
+    // The sweep follows the window, at least once a second, never past what a timer takes.
+    assert.deepEqual(
+      [new LogLimiter().sweepEveryMs, new LogLimiter({ windowMs: 50 }).sweepEveryMs, new LogLimiter({ windowMs: 2500.5 }).sweepEveryMs, new LogLimiter({ windowMs: 1e12 }).sweepEveryMs, new LogLimiter({ sweepEveryMs: 7 }).sweepEveryMs],
+      [LOG_WINDOW_MS, 1000, 2501, 2 ** 31 - 1, 7],
+    );
     // A window of 0 limits nothing.
     const limiter = new LogLimiter({ windowMs: 0, clock: () => 5 });
     assert.deepEqual([limiter.admit('a'), limiter.admit('a')], [0, 0]);
@@ -188,6 +199,35 @@ describe('limitWarnings', () => {
       { level: 'warn', msg: 'check failed', code: 'internal_error', error: 'boom 4', suppressed: 3 },
       { level: 'warn', msg: 'check failed', code: 'other', error: 'y' },
     ]);
+  });
+});
+
+describe('the service reports a flood that stopped', () => {
+  it('a policy invalid from the start: the first check failed line in full, the other four as one line once the window closes', { timeout: 30_000 }, async () => {
+    const log = lines();
+    const g = await startTestGatehouse(
+      {
+        // Invalid from the start (a selector that selects every Secret): its host is denied 503 policy_invalid.
+        'broken.yaml': yamlOf(authPolicy('web', 'broken', { hosts: ['broken.example.com'], authentication: { methods: [{ name: 'k', apiKey: { selector: {} } }] } })),
+      },
+      { logger: createLogger('warn', log.sink), logLimiter: new LogLimiter({ windowMs: 2000, sweepEveryMs: 200 }) },
+    );
+    try {
+      await eventually(() => g.gatehouse.store.status('web', 'broken') !== undefined, 5000, 'broken status');
+      // At once, well inside the 2 s window.
+      const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => g.envoy.check({ host: 'broken.example.com', path: `/p${i}` })));
+      for (const res of answers) assert.equal(res.kind === 'denied' && res.denied.status, 503);
+      const failed = (): Record<string, unknown>[] => log.read().filter((l) => l.msg === 'check failed');
+      const first = failed();
+      assert.equal(first.length, 1, JSON.stringify(first));
+      assert.match(String(first[0]?.path), /^\/p[0-4]$/);
+      assert.equal(first[0]?.suppressed, undefined);
+      const later: Record<string, unknown>[] = [];
+      await eventually(() => (later.push(...failed()), later.length > 0), 10_000, 'the swept count');
+      assert.deepEqual(later, [{ level: 'warn', msg: 'check failed', decision: 'deny', code: 'policy_invalid', policy: 'web/broken', status: 503, suppressed: 4 }]);
+    } finally {
+      await g.stop();
+    }
   });
 });
 

@@ -149,7 +149,9 @@ describe('a flood of junk bearer tokens at an oidc method', () => {
     const wide = shopFiles([], { methods: [{ name: 'idp', oidc: block({ introspection: { inactiveCacheTtl: '10m' } }) }], rest: { hosts: [WIDE] } }, 'wide');
     g = await startTestGatehouse({ ...narrow, 'wide.yaml': wide['policy.yaml'] ?? '' }, {
       logger: createLogger('warn', (line) => void logs.push(line)),
-      logLimiter: new LogLimiter({ clock: () => logTime }),
+      // The test moves the window's clock; a sweep on the real clock in between would report the window
+      // the next line is asserted to carry, so the sweep is an hour away.
+      logLimiter: new LogLimiter({ clock: () => logTime, sweepEveryMs: 3_600_000 }),
     });
     await eventually(() => ['narrow', 'wide'].every((p) => g.gatehouse.store.status('shop', p)?.ready === true) && op.requests('/.well-known/openid-configuration') > 0, 10_000, 'discovery');
   });

@@ -8,12 +8,16 @@ import type { Fields } from './log.js';
 export const LOG_WINDOW_MS = 10_000;
 /** Keys tracked at most; past it the key whose window opened first is forgotten (its count with it). */
 export const LOG_MAX_KEYS = 1000;
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface LogLimiterOptions {
   readonly windowMs?: number;
   readonly maxKeys?: number;
   /** Milliseconds, monotonic; default performance.now. */
   readonly clock?: () => number;
+  /** How often reportSuppressed() sweeps, in real milliseconds; default the window, at least 1 s. */
+  readonly sweepEveryMs?: number;
 }
 
 interface Window {
@@ -32,6 +36,7 @@ export class LogLimiter {
   readonly #windowMs: number;
   readonly #maxKeys: number;
   readonly #clock: () => number;
+  readonly #sweepEveryMs: number;
   /** In the order the windows opened: the first entry is the oldest. */
   readonly #windows = new Map<string, Window>();
 
@@ -43,6 +48,9 @@ export class LogLimiter {
     this.#windowMs = windowMs;
     this.#maxKeys = maxKeys;
     this.#clock = options.clock ?? (() => performance.now());
+    const sweepEveryMs = options.sweepEveryMs ?? Math.min(MAX_TIMER_MS, Math.max(1000, Math.ceil(windowMs)));
+    if (!Number.isInteger(sweepEveryMs) || sweepEveryMs < 1 || sweepEveryMs > MAX_TIMER_MS) throw new RangeError(`log sweep interval must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, not ${sweepEveryMs}`);
+    this.#sweepEveryMs = sweepEveryMs;
   }
 
   /**
@@ -85,9 +93,9 @@ export class LogLimiter {
     return out;
   }
 
-  /** The window length, in milliseconds. */
-  get windowMs(): number {
-    return this.#windowMs;
+  /** How often reportSuppressed() sweeps, in milliseconds. */
+  get sweepEveryMs(): number {
+    return this.#sweepEveryMs;
   }
 
   /** Keys tracked now (at most maxKeys). */
@@ -126,7 +134,7 @@ export function limitWarnings(
 export function reportSuppressed(logger: WarnLogger, limiter: LogLimiter): () => void {
   const timer = setInterval(() => {
     for (const { summary, suppressed } of limiter.sweep()) logger.warn(summary.msg, { ...summary.fields, suppressed });
-  }, Math.max(1000, limiter.windowMs));
+  }, limiter.sweepEveryMs);
   timer.unref();
   return () => clearInterval(timer);
 }
