@@ -1,7 +1,7 @@
 // `node dist/bench/engine-cpu.js`: what gatehouse adds to a Check, measured in one process without a
 // network, where the VM's noise is smallest. For each gRPC scenario the same CheckRequest bytes go
-// through the server side of a Check exactly as grpc-js hands them over: the request decoded by the
-// service definition, the Check handler (CheckInput, engine, answer), the CheckResponse encoded.
+// through the server side of a Check exactly as grpc-js hands them over: the request decoded as the server
+// decodes it, the Check handler (CheckInput, engine, answer), the CheckResponse encoded.
 // gatehouse's engine and the no-op engine take turns in short batches; each reports CPU µs and JS heap
 // bytes per Check. What both leave out is the same: HTTP/2 framing and grpc-js's call objects.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,8 @@ import type * as grpc from '@grpc/grpc-js';
 import type { CheckEngine } from '../src/core/engine-port.js';
 import { CheckHandler } from '../src/transport/grpc-check.js';
 import { encodeCheckResponse } from '../src/transport/grpc-encode.js';
-import { type CheckRequestMsg, type CheckResponseMsg, loadServices } from '../src/transport/grpc-protos.js';
+import { type CheckRequestFields, readCheckRequest } from '../src/transport/grpc-decode.js';
+import type { CheckResponseMsg } from '../src/transport/grpc-protos.js';
 import { buildCheckRequest, checkMethod, decodeCheckResponse } from '../test/support/envoy-client.js';
 import { DEADLINE_MARGIN_MS, MAX_HEADER_BYTES, startAllocationCount, startBenchGatehouse, type BenchGatehouse } from './in-process.js';
 import { NoopEngine } from './noop-engine.js';
@@ -70,10 +71,10 @@ export interface EngineResult {
 class Driver {
   readonly #handler: CheckHandler;
   readonly #bytes: Buffer;
-  readonly #decode: (b: Buffer) => CheckRequestMsg;
+  readonly #decode: (b: Buffer) => CheckRequestFields;
   last: Buffer | undefined;
 
-  constructor(engine: CheckEngine, bytes: Buffer, decode: (b: Buffer) => CheckRequestMsg) {
+  constructor(engine: CheckEngine, bytes: Buffer, decode: (b: Buffer) => CheckRequestFields) {
     this.#handler = new CheckHandler(engine, MAX_HEADER_BYTES, DEADLINE_MARGIN_MS, undefined);
     this.#bytes = bytes;
     this.#decode = decode;
@@ -83,7 +84,7 @@ class Driver {
   once(): Promise<void> | undefined {
     let settled = false;
     let wake: (() => void) | undefined;
-    const call = { request: this.#decode(this.#bytes), getDeadline: () => Infinity } as unknown as grpc.ServerUnaryCall<CheckRequestMsg, CheckResponseMsg>;
+    const call = { request: this.#decode(this.#bytes), getDeadline: () => Infinity } as unknown as grpc.ServerUnaryCall<CheckRequestFields, CheckResponseMsg>;
     this.#handler.handle(call, (error, response) => {
       if (error !== null || response === undefined || response === null) throw new Error(`the Check handler answered an error: ${String(error?.details)}`);
       this.last = encodeCheckResponse(response);
@@ -135,10 +136,7 @@ const ALLOCATION_CHECKS = 20_000;
 
 export async function runEngineBench(o: EngineOptions, say: (line: string) => void): Promise<EngineResult[]> {
   const method = await checkMethod();
-  const services = await loadServices();
-  const check = services.authorization['Check'];
-  if (check === undefined) throw new Error('the Authorization service has no Check method');
-  const decode = (b: Buffer): CheckRequestMsg => check.requestDeserialize(b) as CheckRequestMsg;
+  const decode = readCheckRequest;
   const root = mkdtempSync(join(tmpdir(), 'gatehouse-engine-bench-'));
   const results: EngineResult[] = [];
   try {

@@ -5,7 +5,8 @@ import type { Decision } from '../core/decision.js';
 import type { CheckEngine } from '../core/engine-port.js';
 import type { CheckInput } from '../core/input.js';
 import { Answerer, type TransportLogger } from './answer.js';
-import type { CheckRequestMsg, CheckResponseMsg } from './grpc-protos.js';
+import type { CheckRequestFields } from './grpc-decode.js';
+import type { CheckResponseMsg } from './grpc-protos.js';
 import { toCheckInput } from './grpc-request.js';
 import { toCheckResponse } from './grpc-response.js';
 
@@ -25,13 +26,18 @@ export class CheckHandler {
   }
 
   /** The unary handler registered with grpc-js. */
-  readonly handle = (call: grpc.ServerUnaryCall<CheckRequestMsg, CheckResponseMsg>, callback: Callback): void => {
+  readonly handle = (call: grpc.ServerUnaryCall<CheckRequestFields, CheckResponseMsg>, callback: Callback): void => {
     const start = performance.now();
     // toCheckResponse runs inside send so that a decision that cannot be encoded becomes the last resort.
     const send = (decision: Decision): void => callback(null, toCheckResponse(decision));
-    const attributes = call.request.attributes;
-    const http = attributes?.request?.http;
+    const request = call.request;
     const a = this.#answerer;
+    if (request.failure !== undefined) {
+      a.answer(send, a.reject(request.failure), start, undefined);
+      return;
+    }
+    const attributes = request.attributes;
+    const http = attributes?.request?.http;
     if (http === undefined) {
       let decision: Decision;
       try {
@@ -54,7 +60,7 @@ export class CheckHandler {
 }
 
 /** The call deadline in epoch milliseconds; Infinity when the client set none. */
-function deadlineOf(call: grpc.ServerUnaryCall<CheckRequestMsg, CheckResponseMsg>): number {
+function deadlineOf(call: grpc.ServerUnaryCall<CheckRequestFields, CheckResponseMsg>): number {
   const deadline = call.getDeadline();
   return deadline instanceof Date ? deadline.getTime() : deadline;
 }

@@ -22,44 +22,7 @@ const LOADER_OPTIONS: protoLoader.Options = {
   includeDirs: [PROTO_DIR],
 };
 
-// --- envoy.service.auth.v3.CheckRequest, as decoded ------------------------------------------
-
-export interface HeaderValueMsg {
-  readonly key?: string;
-  readonly value?: string;
-  readonly raw_value?: Buffer;
-}
-
-export interface HttpRequestMsg {
-  readonly id?: string;
-  readonly method?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly header_map?: { readonly headers?: readonly HeaderValueMsg[] };
-  readonly path?: string;
-  readonly host?: string;
-  readonly scheme?: string;
-  readonly size?: number;
-  readonly protocol?: string;
-  readonly body?: string;
-  readonly raw_body?: Buffer;
-}
-
-export interface PeerMsg {
-  readonly address?: {
-    readonly socket_address?: { readonly address?: string; readonly port_value?: number };
-    readonly pipe?: { readonly path?: string };
-  };
-  readonly principal?: string;
-}
-
-export interface CheckRequestMsg {
-  readonly attributes?: {
-    readonly source?: PeerMsg;
-    readonly destination?: PeerMsg;
-    readonly request?: { readonly http?: HttpRequestMsg };
-    readonly context_extensions?: Readonly<Record<string, string>>;
-  };
-}
+// envoy.service.auth.v3.CheckRequest is read by the direct decoder in grpc-decode.ts.
 
 // --- envoy.service.auth.v3.CheckResponse, as encoded -----------------------------------------
 

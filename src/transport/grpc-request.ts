@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import { GatehouseError } from '../core/errors.js';
 import { CheckInput } from '../core/input.js';
-import type { HeaderValueMsg, HttpRequestMsg, PeerMsg } from './grpc-protos.js';
+import type { HeaderLine, HttpRequestFields, PeerFields } from './grpc-decode.js';
 import { HeaderCollector, safeHeaderName } from './request-headers.js';
 
 /** Headers the transport reads itself and does not pass on as request headers. */
@@ -18,15 +18,11 @@ interface Pseudo {
  * Builds the CheckInput for one HTTP request, or throws a GatehouseError the engine turns into a
  * deny. `maxHeaderBytes` bounds one header value and all headers together (names included).
  */
-export function toCheckInput(http: HttpRequestMsg, source: PeerMsg | undefined, maxHeaderBytes: number): CheckInput {
+export function toCheckInput(http: HttpRequestFields, source: PeerFields | undefined, maxHeaderBytes: number): CheckInput {
   const collected = new HeaderCollector(maxHeaderBytes);
   const pseudo: Pseudo = { authority: '', method: '', path: '', scheme: '' };
-  const list = http.header_map?.headers;
-  if (http.header_map !== undefined) {
-    if (list !== undefined) readHeaderList(list, collected, pseudo);
-  } else if (http.headers !== undefined) {
-    readHeaderRecord(http.headers, collected, pseudo);
-  }
+  if (http.header_map !== undefined) readHeaderList(http.header_map.headers, collected, pseudo);
+  else if (http.headers !== undefined) readHeaderMap(http.headers, collected, pseudo);
 
   const host = nonEmpty(http.host) ?? pseudo.authority;
   if (host === '') throw new GatehouseError('host_missing', 'CheckRequest has no host or :authority');
@@ -48,9 +44,9 @@ export function toCheckInput(http: HttpRequestMsg, source: PeerMsg | undefined, 
   });
 }
 
-function readHeaderList(list: readonly HeaderValueMsg[], out: HeaderCollector, pseudo: Pseudo): void {
+function readHeaderList(list: readonly HeaderLine[], out: HeaderCollector, pseudo: Pseudo): void {
   for (const h of list) {
-    const name = (h.key ?? '').toLowerCase();
+    const name = h.key.toLowerCase();
     let value: string;
     const raw = h.raw_value;
     if (raw !== undefined && raw.length > 0) {
@@ -67,9 +63,11 @@ function readHeaderList(list: readonly HeaderValueMsg[], out: HeaderCollector, p
   }
 }
 
-function readHeaderRecord(record: Readonly<Record<string, string>>, out: HeaderCollector, pseudo: Pseudo): void {
-  for (const key of Object.keys(record)) {
-    const value = record[key] ?? '';
+/** The `headers` map as decoded: key, value, key, value... A key repeated is joined like a repeated line. */
+function readHeaderMap(pairs: readonly string[], out: HeaderCollector, pseudo: Pseudo): void {
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const key = pairs[i] as string;
+    const value = pairs[i + 1] as string;
     out.count(key, value.length);
     addHeader(key.toLowerCase(), value, out, pseudo);
   }
@@ -103,13 +101,13 @@ function nonEmpty(s: string | undefined): string | undefined {
   return s === undefined || s === '' ? undefined : s;
 }
 
-function peerAddress(peer: PeerMsg | undefined): string {
+function peerAddress(peer: PeerFields | undefined): string {
   const address = peer?.address;
   if (address === undefined) return '';
   return address.socket_address?.address ?? address.pipe?.path ?? '';
 }
 
-function bodyOf(http: HttpRequestMsg): string | undefined {
+function bodyOf(http: HttpRequestFields): string | undefined {
   if (http.body !== undefined && http.body !== '') return http.body;
   if (http.raw_body !== undefined && http.raw_body.length > 0) return http.raw_body.toString('utf8');
   return undefined;

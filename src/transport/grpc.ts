@@ -5,6 +5,7 @@ import type { CheckEngine } from '../core/engine-port.js';
 import { CheckHandler, type GrpcLogger } from './grpc-check.js';
 import { HealthService } from './grpc-health.js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
+import { readCheckRequest } from './grpc-decode.js';
 import { encodeCheckResponse } from './grpc-encode.js';
 import { type CheckResponseMsg, loadServices } from './grpc-protos.js';
 import { listenFailed } from './listen-error.js';
@@ -58,7 +59,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   });
   const check = new CheckHandler(opts.engine, opts.maxHeaderBytes, opts.deadlineMarginMs, opts.logger);
   const health = new HealthService();
-  server.addService(withDirectEncoder(services.authorization), { Check: check.handle });
+  server.addService(withDirectCodec(services.authorization), { Check: check.handle });
   server.addService(services.health, health.implementation);
 
   const port = await new Promise<number>((resolve, reject) => {
@@ -125,9 +126,12 @@ function positiveInteger(field: string, value: number): void {
   }
 }
 
-/** The Check method with CheckResponse written by the direct encoder instead of the reflective one. */
-function withDirectEncoder(def: ServiceDefinition): ServiceDefinition {
+/** The Check method with CheckRequest read and CheckResponse written directly instead of by reflection. */
+function withDirectCodec(def: ServiceDefinition): ServiceDefinition {
   const check = def['Check'];
   if (check === undefined) throw new Error('the Authorization service has no Check method');
-  return { ...def, Check: { ...check, responseSerialize: (value: unknown) => encodeCheckResponse(value as CheckResponseMsg) } };
+  return {
+    ...def,
+    Check: { ...check, requestDeserialize: readCheckRequest, responseSerialize: (value: unknown) => encodeCheckResponse(value as CheckResponseMsg) },
+  };
 }
