@@ -11,10 +11,11 @@ export interface LocationSpec {
   readonly cookie?: string | undefined;
 }
 
+/** Where a credential is read; `key` is what `presented()` answers: one per place, so two methods reading it share it. */
 export type Location =
-  | { readonly kind: 'header'; readonly name: string; readonly prefix: string }
-  | { readonly kind: 'query'; readonly name: string }
-  | { readonly kind: 'cookie'; readonly name: string };
+  | { readonly kind: 'header'; readonly name: string; readonly key: string; readonly prefix: string; readonly prefixLower: string }
+  | { readonly kind: 'query'; readonly name: string; readonly key: string }
+  | { readonly kind: 'cookie'; readonly name: string; readonly key: string };
 
 export interface Found {
   readonly value: string;
@@ -33,23 +34,25 @@ export function compileLocations(specs: readonly LocationSpec[]): readonly Locat
   return shareEqual(
     'locations',
     specs.map((s): Location => {
-      if (s.header !== undefined) return { kind: 'header', name: s.header.toLowerCase(), prefix: s.prefix ?? '' };
-      if (s.query !== undefined) return { kind: 'query', name: s.query };
-      if (s.cookie !== undefined) return { kind: 'cookie', name: s.cookie };
+      if (s.header !== undefined) {
+        const name = s.header.toLowerCase();
+        const prefix = s.prefix ?? '';
+        return { kind: 'header', name, key: `header:${name}`, prefix, prefixLower: prefix.toLowerCase() };
+      }
+      if (s.query !== undefined) return { kind: 'query', name: s.query, key: `query:${s.query}` };
+      if (s.cookie !== undefined) return { kind: 'cookie', name: s.cookie, key: `cookie:${s.cookie}` };
       throw new Error('credential location without header, query or cookie');
     }),
   );
 }
 
-/** The location key `presented()` answers: one per place, so two methods reading it share it. */
-function locationKey(location: Location): string {
-  return `${location.kind}:${location.name}`;
-}
-
 /** The key of the first location holding a credential, for Authenticator.presented. */
 export function presentedAt(input: CheckInput, locations: readonly Location[]): string | undefined {
-  const found = findCredential(input, locations);
-  return found === undefined ? undefined : locationKey(found.location);
+  for (const location of locations) {
+    const value = read(input, location);
+    if (value !== undefined && value !== '') return location.key;
+  }
+  return undefined;
 }
 
 /** The first location holding a non-empty credential. A header without the prefix is not ours. */
@@ -69,7 +72,7 @@ function read(input: CheckInput, location: Location): string | undefined {
       if (location.prefix === '') return raw.trim();
       if (raw.length < location.prefix.length) return undefined;
       // Auth schemes are case-insensitive (RFC 7235).
-      if (raw.slice(0, location.prefix.length).toLowerCase() !== location.prefix.toLowerCase()) return undefined;
+      if (raw.slice(0, location.prefix.length).toLowerCase() !== location.prefixLower) return undefined;
       return raw.slice(location.prefix.length).trim();
     }
     case 'query':

@@ -113,8 +113,15 @@ class AuthState {
 }
 
 export function authenticate(policy: CompiledPolicy, input: CheckInput, ctx: RequestContext, trace?: TraceSink): Maybe<Outcome> {
-  const state = new AuthState(policy, input);
   const list = policy.authenticators;
+  // One method in `mode: any`, the common policy: its result is the outcome, and the bookkeeping
+  // for several (about 0.5 kB a Check) is not needed. Traced Checks take the general path.
+  const only = list.length === 1 && policy.mode === 'any' && trace === undefined ? list[0] : undefined;
+  if (only !== undefined) {
+    const r = only.authenticate(input, ctx);
+    return isPromise(r) ? r.then((settled) => onlyOutcome(only, settled)) : onlyOutcome(only, r);
+  }
+  const state = new AuthState(policy, input);
   for (let i = 0; i < list.length; i++) {
     const a = list[i] as Authenticator;
     if (state.skip(a)) {
@@ -160,6 +167,24 @@ async function continueAsync(
     if (state.settledMissing) return notRun(state.end(list.slice(i + 1)), list, i + 1, input, trace);
   }
   return state.end([]);
+}
+
+/** What AuthState settles on for the one method of a `mode: any` policy. */
+function onlyOutcome(a: Authenticator, r: AuthnResult): Outcome {
+  switch (r.kind) {
+    case 'respond':
+      return { kind: 'decided', decision: r.decision };
+    case 'success':
+      return { kind: 'identity', identity: r.identity, mutations: r, responseHeaders: r.responseHeaders ?? EMPTY_PAIRS };
+    case 'failure':
+      return { kind: 'unauthenticated', failure: r.error, method: a.name, presented: true };
+    case 'none':
+      return NOTHING_PRESENTED;
+    default: {
+      const never: never = r;
+      throw new Error(`unknown result ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 /** The methods after `from` were not asked: the outcome was settled before them. */
