@@ -3,7 +3,9 @@
 // mutated bytes; what it cannot read it refuses with its own error, and through the server that is an
 // INTERNAL status, never an answer.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { type CheckRequestFields, CheckRequestDecodeError, decodeCheckRequest, readCheckRequest } from '../src/transport/grpc-decode.js';
@@ -372,6 +374,39 @@ describe('CheckRequest decoder on hand-built wire', async () => {
 
   test('an empty message decodes to no attributes (the network filter’s shape is handled by the Check)', () => {
     assert.deepEqual(decodeCheckRequest(Buffer.alloc(0)), { attributes: undefined, failure: undefined });
+  });
+});
+
+describe('CheckRequest decoder and memory', () => {
+  test('a field kept after the Check keeps only itself, not the message it came in', { timeout: 60_000 }, () => {
+    // 2,000 requests of ~60 KiB (a body) each carry a 40-character header value and a short one; the
+    // values are kept, the requests dropped. Were a value a view into its message's text, the kept
+    // values would hold ~120 MB.
+    const decoder = fileURLToPath(new URL('../src/transport/grpc-decode.js', import.meta.url));
+    const script = `
+      const { decodeCheckRequest } = await import(${JSON.stringify(decoder)});
+      const varint = (n) => { const out = []; while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128); } out.push(n); return out; };
+      const len = (field, body) => Buffer.concat([Buffer.from([field * 8 + 2, ...varint(body.length)]), body]);
+      const str = (field, s) => len(field, Buffer.from(s, 'latin1'));
+      const kept = [];
+      globalThis.gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 2000; i++) {
+        const long = 'v'.repeat(36) + String(1000 + i);
+        const http = Buffer.concat([str(5, 'a.example'), len(3, Buffer.concat([str(1, 'x-token'), str(2, long)])), len(3, Buffer.concat([str(1, 'x-short'), str(2, 's' + (i % 10))])), str(11, 'b'.repeat(60 * 1024))]);
+        const msg = len(1, len(4, len(2, http)));
+        const h = decodeCheckRequest(msg).attributes.request.http.headers;
+        if (h[1] !== long) throw new Error('decoded ' + h[1]);
+        kept.push(h[1], h[3]);
+      }
+      globalThis.gc();
+      console.log(JSON.stringify({ grown: process.memoryUsage().heapUsed - before, kept: kept.length }));
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 50_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { grown: number; kept: number };
+    assert.equal(out.kept, 4000);
+    assert.ok(out.grown < 8 * 1024 * 1024, `heap grew by ${(out.grown / 1048576).toFixed(1)} MB for 4,000 kept values`);
   });
 });
 
