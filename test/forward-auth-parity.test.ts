@@ -177,6 +177,20 @@ describe('forward-auth over HTTP', { timeout: 120_000 }, () => {
     assert.deepEqual([nginx.status, values(nginx, 'x-auth-request-status')], [401, ['200']]);
   });
 
+  it('a request with a body is decided once the body is in; a body over the limit is refused with 400', async () => {
+    const o = { method: 'POST', path: '/envoy/admin/orders', headers: { host: 'api.example.com', apikey: 'acme-key-1', 'content-type': 'text/plain' } };
+    const without = await httpRequest(port, o);
+    const withBody = await httpRequest(port, { ...o, body: 'order=1' });
+    for (const res of [without, withBody]) {
+      assert.equal(res.status, 200);
+      assert.deepEqual(values(res, 'x-consumer-id'), ['acme']);
+    }
+    // --max-request-bytes defaults to 8 MiB.
+    const tooBig = await httpRequest(port, { ...o, body: 'b'.repeat(8 * 1024 * 1024 + 1) });
+    assert.equal(tooBig.status, 400);
+    assert.equal(tooBig.body, JSON.stringify({ code: 'request_malformed', message: 'Bad request' }));
+  });
+
   it('X-Original-URL alone gives the path and the host', async () => {
     const res = await httpRequest(port, { path: '/auth/nginx', headers: { host: 'gatehouse.internal', 'x-original-url': 'https://web.example.com/orders?x=1', 'x-original-method': 'GET', apikey: 'acme-key-1' } });
     assert.equal(res.status, 200);

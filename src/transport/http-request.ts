@@ -120,11 +120,18 @@ export function toForwardInput(dialect: Dialect, req: ForwardRequest, maxHeaderB
   const o = original(dialect, req, envoyPrefix);
   const collected = new HeaderCollector(maxHeaderBytes);
   const own = DIALECT_HEADERS[dialect];
-  for (const [name, value] of Object.entries(req.headers)) {
+  const headers = req.headers;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || own.has(name)) continue;
-    for (const v of Array.isArray(value) ? value : [value]) {
-      collected.count(name, Buffer.byteLength(v));
-      collected.add(name, v);
+    if (typeof value === 'string') {
+      collected.count(name, Buffer.byteLength(value));
+      collected.add(name, value);
+    } else {
+      for (const v of value) {
+        collected.count(name, Buffer.byteLength(v));
+        collected.add(name, v);
+      }
     }
   }
   // The original host is the request's host, whichever header carried it.

@@ -117,19 +117,24 @@ function guardSlowClients(server: Server | TlsServer, accepted: 'connection' | '
   });
 }
 
-function dialectOf(req: IncomingMessage): { dialect: Dialect | undefined; known: boolean } {
-  const path = (req.url ?? '').split('?')[0] ?? '';
-  if (req.url?.startsWith(`${ENVOY_PREFIX}/`) === true || req.url === ENVOY_PREFIX) return { dialect: 'envoy', known: true };
-  if (path === '/auth' || path === '/auth/') return { dialect: detectDialect(req.headers), known: true };
-  if (path === '/auth/nginx') return { dialect: 'nginx', known: true };
-  if (path === '/auth/traefik') return { dialect: 'traefik', known: true };
-  return { dialect: undefined, known: false };
+/** The dialect a request speaks; undefined on a known path that does not say; NOT_FOUND elsewhere. */
+const NOT_FOUND = 'not_found';
+
+function dialectOf(req: IncomingMessage): Dialect | undefined | typeof NOT_FOUND {
+  const url = req.url ?? '';
+  if (url.startsWith(`${ENVOY_PREFIX}/`) || url === ENVOY_PREFIX) return 'envoy';
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  if (path === '/auth/nginx') return 'nginx';
+  if (path === '/auth/traefik') return 'traefik';
+  if (path === '/auth' || path === '/auth/') return detectDialect(req.headers);
+  return NOT_FOUND;
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions, answerer: Answerer): void {
   const start = performance.now();
-  const { dialect, known } = dialectOf(req);
-  if (!known) {
+  const dialect = dialectOf(req);
+  if (dialect === NOT_FOUND) {
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'not_found', message: 'Use /auth, /auth/nginx, /auth/traefik or /envoy/...' }));
     return;
   }
@@ -138,8 +143,10 @@ function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions,
   const send = (decision: Decision): void => {
     const cookie = req.headers.cookie;
     const a = toHttpAnswer(decision, as, Array.isArray(cookie) ? cookie.join('; ') : cookie);
-    const headers: [string, string][] = a.headers.map((h) => [h.name, h.value]);
-    headers.push(['content-length', String(Buffer.byteLength(a.body))]);
+    // writeHead's flat form: name, value, name, value...
+    const headers: string[] = [];
+    for (const h of a.headers) headers.push(h.name, h.value);
+    headers.push('content-length', String(Buffer.byteLength(a.body)));
     res.writeHead(a.status, headers).end(a.body);
   };
   if (dialect === undefined) {
@@ -147,28 +154,38 @@ function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions,
     req.resume();
     return;
   }
-  readBody(req, o.maxRequestBytes).then(
-    (body) => {
-      let input: CheckInput;
-      try {
-        input = toForwardInput(dialect, { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, socketPeer: req.socket.remoteAddress ?? '', body }, o.maxHeaderBytes, ENVOY_PREFIX);
-      } catch (err) {
-        answerer.answer(send, answerer.reject(err), start, undefined);
-        return;
-      }
-      answerer.decide(send, start, input, Date.now() + o.decisionTimeoutMs);
-    },
-    (err: unknown) => answerer.answer(send, answerer.reject(err), start, undefined),
-  );
+  const decide = (body: string | undefined): void => {
+    let input: CheckInput;
+    try {
+      input = toForwardInput(dialect, { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, socketPeer: req.socket.remoteAddress ?? '', body }, o.maxHeaderBytes, ENVOY_PREFIX);
+    } catch (err) {
+      answerer.answer(send, answerer.reject(err), start, undefined);
+      return;
+    }
+    answerer.decide(send, start, input, Date.now() + o.decisionTimeoutMs);
+  };
+  // Proxies ask without a body unless told to forward it: decided at once, without a promise.
+  if (!hasBody(req)) {
+    req.resume();
+    decide(undefined);
+    return;
+  }
+  readBody(req, o.maxRequestBytes).then(decide, (err: unknown) => answerer.answer(send, answerer.reject(err), start, undefined));
+}
+
+/** Whether the request says it has a body: a Transfer-Encoding, or a Content-Length that is a number other than 0. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = Number(req.headers['content-length'] ?? '0');
+  return req.headers['transfer-encoding'] !== undefined || (Number.isFinite(length) && length !== 0);
 }
 
 /** The body as UTF-8 when one was sent; refused beyond `max` bytes. Shared with the admin endpoint. */
 export function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
-  const length = Number(req.headers['content-length'] ?? '0');
-  if (req.headers['transfer-encoding'] === undefined && (!Number.isFinite(length) || length === 0)) {
+  if (!hasBody(req)) {
     req.resume();
     return Promise.resolve(undefined);
   }
+  const length = Number(req.headers['content-length'] ?? '0');
   if (length > max) {
     req.resume();
     return Promise.reject(new GatehouseError('request_malformed', `request body of ${length} bytes exceeds ${max}`));
