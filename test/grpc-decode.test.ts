@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { type CheckRequestFields, CheckRequestDecodeError, decodeCheckRequest, readCheckRequest } from '../src/transport/grpc-decode.js';
+import { type CheckRequestFields, CheckRequestDecodeError, WHOLE_TEXT_MAX, decodeCheckRequest, readCheckRequest } from '../src/transport/grpc-decode.js';
 import { loadServices } from '../src/transport/grpc-protos.js';
 import { startGrpcServer } from '../src/transport/grpc.js';
 import { type CheckOptions, type DecodedCheckResponse, type SimpleHttpRequest, buildCheckRequest, checkMethod, createEnvoyClient, decodeCheckResponse, okOf } from './support/envoy-client.js';
@@ -227,11 +227,11 @@ describe('CheckRequest decoder', async () => {
     assert.ok(replaced > 500, `cases with a replacement character: ${replaced}`);
   });
 
-  test('a message over 64 KiB (fields decoded one by one) reads the same', () => {
+  test('a message over the whole-text size (fields decoded one by one) reads the same', () => {
     const bytes = encode(
       buildCheckRequest({ host: 'ünïcødé.example', path: '/up', method: 'PUT', headers: { 'x-a': 'ü', 'x-b': 'plain' } }, { body: 'b'.repeat(70_000) }),
     );
-    assert.ok(bytes.length > 64 * 1024);
+    assert.ok(bytes.length > WHOLE_TEXT_MAX);
     const direct = decodeCheckRequest(bytes);
     assert.deepEqual(view(direct), view(generic(bytes)));
     assert.equal(direct.attributes?.request?.http?.host, 'ünïcødé.example');
@@ -379,9 +379,9 @@ describe('CheckRequest decoder on hand-built wire', async () => {
 
 describe('CheckRequest decoder and memory', () => {
   test('a field kept after the Check keeps only itself, not the message it came in', { timeout: 60_000 }, () => {
-    // 2,000 requests of ~60 KiB (a body) each carry a 40-character header value and a short one; the
-    // values are kept, the requests dropped. Were a value a view into its message's text, the kept
-    // values would hold ~120 MB.
+    // 6,000 requests of ~12 KiB (a body; under the whole-text size) each carry a 40-character header
+    // value and a short one; the values are kept, the requests dropped. Were a value a view into its
+    // message's text, the kept values would hold ~72 MB.
     const decoder = fileURLToPath(new URL('../src/transport/grpc-decode.js', import.meta.url));
     const script = `
       const { decodeCheckRequest } = await import(${JSON.stringify(decoder)});
@@ -391,10 +391,11 @@ describe('CheckRequest decoder and memory', () => {
       const kept = [];
       globalThis.gc();
       const before = process.memoryUsage().heapUsed;
-      for (let i = 0; i < 2000; i++) {
+      for (let i = 0; i < 6000; i++) {
         const long = 'v'.repeat(36) + String(1000 + i);
-        const http = Buffer.concat([str(5, 'a.example'), len(3, Buffer.concat([str(1, 'x-token'), str(2, long)])), len(3, Buffer.concat([str(1, 'x-short'), str(2, 's' + (i % 10))])), str(11, 'b'.repeat(60 * 1024))]);
+        const http = Buffer.concat([str(5, 'a.example'), len(3, Buffer.concat([str(1, 'x-token'), str(2, long)])), len(3, Buffer.concat([str(1, 'x-short'), str(2, 's' + (i % 10))])), str(11, 'b'.repeat(12 * 1024))]);
         const msg = len(1, len(4, len(2, http)));
+        if (msg.length > ${WHOLE_TEXT_MAX}) throw new Error('message of ' + msg.length + ' bytes is past the whole-text size');
         const h = decodeCheckRequest(msg).attributes.request.http.headers;
         if (h[1] !== long) throw new Error('decoded ' + h[1]);
         kept.push(h[1], h[3]);
@@ -405,8 +406,8 @@ describe('CheckRequest decoder and memory', () => {
     const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 50_000 });
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { grown: number; kept: number };
-    assert.equal(out.kept, 4000);
-    assert.ok(out.grown < 8 * 1024 * 1024, `heap grew by ${(out.grown / 1048576).toFixed(1)} MB for 4,000 kept values`);
+    assert.equal(out.kept, 12_000);
+    assert.ok(out.grown < 8 * 1024 * 1024, `heap grew by ${(out.grown / 1048576).toFixed(1)} MB for 12,000 kept values`);
   });
 });
 

@@ -74,8 +74,12 @@ export class CheckRequestDecodeError extends GatehouseError {
   }
 }
 
-/** Up to this size the whole message is turned into one string and short fields are cut from it. */
-const WHOLE_TEXT_MAX = 64 * 1024;
+/**
+ * Up to this size the whole message is turned into one string and short fields are cut from it. A
+ * request with a forwarded body (with_request_body) is larger, and turning its body into text too
+ * would cost more than the short fields save.
+ */
+export const WHOLE_TEXT_MAX = 16 * 1024;
 const NON_ASCII = /[^\x00-\x7f]/;
 /**
  * V8 copies a substring shorter than this (SlicedString::kMinLength); a longer one is a view that
@@ -134,9 +138,13 @@ class Reader {
     return this.pos + n;
   }
 
-  /** A string field as UTF-8 (invalid sequences become U+FFFD, as Buffer#toString does). */
+  /** A length-delimited string field as UTF-8 (invalid sequences become U+FFFD, as Buffer#toString does). */
   string(end: number): string {
-    const stop = this.length(end);
+    return this.text(this.length(end));
+  }
+
+  /** The bytes from here to `stop` as a string. */
+  text(stop: number): string {
     const start = this.pos;
     this.pos = stop;
     const text = this.#text;
@@ -162,7 +170,8 @@ class Reader {
     return tag;
   }
 
-  skip(tag: number, end: number): void {
+  /** Passes over a field this decoder does not read. */
+  skipField(tag: number, end: number): void {
     switch (tag & 7) {
       case VARINT:
         this.varint(end);
@@ -208,17 +217,7 @@ export function readCheckRequest(buf: Buffer): CheckRequestFields {
 
 /** The fields of a CheckRequest; throws CheckRequestDecodeError for bytes it cannot read. */
 export function decodeCheckRequest(buf: Buffer): CheckRequestFields {
-  const r = new Reader(buf);
-  const end = buf.length;
-  let attributes: CheckRequestFields['attributes'];
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    if (tag >>> 3 === 1) {
-      expectLen(tag);
-      attributes = attributesOf(r, r.length(end));
-    } else r.skip(tag, end);
-  }
-  return { attributes, failure: undefined };
+  return { attributes: oneField(new Reader(buf), buf.length, 1, attributesOf), failure: undefined };
 }
 
 function attributesOf(r: Reader, end: number): CheckRequestFields['attributes'] {
@@ -236,22 +235,18 @@ function attributesOf(r: Reader, end: number): CheckRequestFields['attributes'] 
         request = requestOf(r, r.length(end));
         break;
       default:
-        r.skip(tag, end);
+        r.skipField(tag, end);
     }
   }
   return { source, request };
 }
 
 function peerOf(r: Reader, end: number): PeerFields {
-  let address: PeerFields['address'];
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    if (tag >>> 3 === 1) {
-      expectLen(tag);
-      address = addressOf(r, r.length(end));
-    } else r.skip(tag, end);
-  }
-  return { address };
+  return { address: oneField(r, end, 1, addressOf) };
+}
+
+function requestOf(r: Reader, end: number): { readonly http: HttpRequestFields | undefined } {
+  return { http: oneField(r, end, 2, httpOf) };
 }
 
 function addressOf(r: Reader, end: number): NonNullable<PeerFields['address']> {
@@ -262,42 +257,38 @@ function addressOf(r: Reader, end: number): NonNullable<PeerFields['address']> {
     switch (tag >>> 3) {
       case 1:
         expectLen(tag);
-        socket_address = { address: oneString(r, r.length(end), 2) };
+        socket_address = { address: oneField(r, r.length(end), 2, readString) };
         break;
       case 2:
         expectLen(tag);
-        pipe = { path: oneString(r, r.length(end), 1) };
+        pipe = { path: oneField(r, r.length(end), 1, readString) };
         break;
       default:
-        r.skip(tag, end);
+        r.skipField(tag, end);
     }
   }
   return { socket_address, pipe };
 }
 
-/** The string field `field` of a message, skipping the others. */
-function oneString(r: Reader, end: number, field: number): string | undefined {
-  let value: string | undefined;
+/**
+ * The one length-delimited field `field` a message is read for (a message or a string), the others
+ * skipped; sent twice, the last wins.
+ */
+function oneField<T>(r: Reader, end: number, field: number, read: (r: Reader, end: number) => T): T | undefined {
+  let value: T | undefined;
   while (r.pos < end) {
     const tag = r.tag(end);
     if (tag >>> 3 === field) {
       expectLen(tag);
-      value = r.string(end);
-    } else r.skip(tag, end);
+      value = read(r, r.length(end));
+    } else r.skipField(tag, end);
   }
   return value;
 }
 
-function requestOf(r: Reader, end: number): { readonly http: HttpRequestFields | undefined } {
-  let http: HttpRequestFields | undefined;
-  while (r.pos < end) {
-    const tag = r.tag(end);
-    if (tag >>> 3 === 2) {
-      expectLen(tag);
-      http = httpOf(r, r.length(end));
-    } else r.skip(tag, end);
-  }
-  return { http };
+/** A string field whose content ends at `stop` (the reader is at its first byte). */
+function readString(r: Reader, stop: number): string {
+  return r.text(stop);
 }
 
 function httpOf(r: Reader, end: number): HttpRequestFields {
@@ -350,7 +341,7 @@ function httpOf(r: Reader, end: number): HttpRequestFields {
         header_map = { headers: headerLines(r, r.length(end)) };
         break;
       default:
-        r.skip(tag, end);
+        r.skipField(tag, end);
     }
   }
   return { id, method, headers, header_map, path, host, scheme, body, raw_body };
@@ -371,7 +362,7 @@ function mapEntry(r: Reader, end: number, into: string[]): void {
         value = r.string(end);
         break;
       default:
-        r.skip(tag, end);
+        r.skipField(tag, end);
     }
   }
   into.push(key, value);
@@ -384,7 +375,7 @@ function headerLines(r: Reader, end: number): HeaderLine[] {
     if (tag >>> 3 === 1) {
       expectLen(tag);
       lines.push(headerLine(r, r.length(end)));
-    } else r.skip(tag, end);
+    } else r.skipField(tag, end);
   }
   return lines;
 }
@@ -409,7 +400,7 @@ function headerLine(r: Reader, end: number): HeaderLine {
         raw_value = r.bytes(end);
         break;
       default:
-        r.skip(tag, end);
+        r.skipField(tag, end);
     }
   }
   return { key, value, raw_value };

@@ -1,0 +1,68 @@
+// A policy with one method in `mode: any` settles authentication without the bookkeeping for several
+// (core/authenticate.ts). Its outcome must be the one the general path gives: every kind of result,
+// answered at once or later, is decided both ways (an explained Check takes the general path) and
+// compared.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { authenticate } from '../src/core/authenticate.js';
+import { GatehouseError } from '../src/core/errors.js';
+import type { Identity } from '../src/core/identity.js';
+import type { CheckInput } from '../src/core/input.js';
+import type { AuthnResult, Authenticator, CompiledPolicy, RequestContext } from '../src/core/ports.js';
+import type { TraceSink } from '../src/core/trace.js';
+
+const identity: Identity = { method: 'keys', consumerId: 'c1', username: 'u1', customId: undefined, credential: undefined, anonymous: false, claims: {}, groups: ['g'], headers: [] };
+
+const RESULTS: Record<string, AuthnResult> = {
+  none: { kind: 'none' },
+  success: { kind: 'success', identity },
+  'success hiding the credential, with a response header': {
+    kind: 'success',
+    identity,
+    removeHeaders: ['apikey'],
+    removeCookies: ['s'],
+    responseHeaders: [{ name: 'set-cookie', value: 's=1' }],
+  },
+  failure: { kind: 'failure', error: new GatehouseError('key_unknown', 'no consumer holds the presented key') },
+  respond: {
+    kind: 'respond',
+    decision: { kind: 'deny', code: 'login_redirect', policy: 'ns/p', method: 'oidc', status: 302, headers: [{ name: 'location', value: 'https://idp/' }], body: '', detail: '' },
+  },
+};
+
+function method(result: AuthnResult, later: boolean): Authenticator {
+  return {
+    name: 'keys',
+    type: 'apiKey',
+    challenge: 'Key',
+    headerNames: [],
+    authenticate: () => (later ? Promise.resolve(result) : result),
+    presented: () => (result.kind === 'none' ? undefined : 'header:apikey'),
+  };
+}
+
+// authenticate() reads the policy's methods and mode only; the input and context go to the method.
+const policyOf = (a: Authenticator): CompiledPolicy => ({ authenticators: [a], mode: 'any' }) as unknown as CompiledPolicy;
+const input = {} as CheckInput;
+const ctx = {} as RequestContext;
+const traced: TraceSink = { method: () => undefined } as unknown as TraceSink;
+
+describe('authentication with one method in mode any', () => {
+  for (const [name, result] of Object.entries(RESULTS)) {
+    for (const later of [false, true]) {
+      it(`${name}${later ? ', answered later' : ''}: the same outcome as the general path`, async () => {
+        const policy = policyOf(method(result, later));
+        const fast = authenticate(policy, input, ctx);
+        const general = authenticate(policy, input, ctx, traced);
+        assert.equal(fast instanceof Promise, later);
+        assert.deepEqual(await fast, await general);
+      });
+    }
+  }
+
+  it('a method that fails asynchronously rejects the same way on both paths', async () => {
+    const broken: Authenticator = { ...method({ kind: 'none' }, true), authenticate: () => Promise.reject(new Error('boom')) };
+    await assert.rejects(Promise.resolve(authenticate(policyOf(broken), input, ctx)), /boom/);
+    await assert.rejects(Promise.resolve(authenticate(policyOf(broken), input, ctx, traced)), /boom/);
+  });
+});
