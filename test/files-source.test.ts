@@ -1,7 +1,13 @@
 // The file source: watched YAML, atomic swaps, broken edits keep the last good policies serving.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { loadFiles } from '../src/sources/files.js';
 import { eventually, startTestGatehouse, type TestGatehouse } from './support/gatehouse.js';
+import { keptHeap } from './support/kept-heap.js';
 
 const policy = (host: string, extra = ''): string => `
 apiVersion: gatehouse.dev/v1alpha1
@@ -16,12 +22,14 @@ spec:
           selector: {matchLabels: {team: web}}
 ${extra}`;
 
-const secret = (key: string): string => `
+const secret = (key: string, name = 'k1'): string => `
 apiVersion: v1
 kind: Secret
-metadata: {name: k1, namespace: web, labels: {team: web}, annotations: {gatehouse.dev/consumer-id: alice}}
+metadata: {name: ${name}, namespace: web, labels: {team: web}, annotations: {gatehouse.dev/consumer-id: alice}}
 stringData: {api_key: ${key}}
 `;
+
+const BROKEN = '\n---\nkind: [unclosed\n';
 
 describe('file source', () => {
   let g: TestGatehouse;
@@ -94,5 +102,99 @@ spec:
   it('deleting a Secret file revokes its keys at once', async () => {
     g.write('secret.yaml', '# emptied\n');
     await eventually(async () => (await status('new.example.com', 'second-key')) === 401, 5000, 'revocation');
+  });
+});
+
+describe('file source: a file that cannot be read', () => {
+  let g: TestGatehouse;
+  const status = async (key: string): Promise<number | undefined> => {
+    const res = await g.envoy.check({ host: 'app.example.com', path: '/', headers: { apikey: key } });
+    return res.kind === 'ok' ? 200 : res.kind === 'denied' ? res.denied.status : undefined;
+  };
+  const problems = (): number => g.logs.filter((l) => l.includes('policy file problem') && l.includes('secret.yaml')).length;
+
+  before(async () => {
+    g = await startTestGatehouse({ 'policy.yaml': policy('app.example.com'), 'secret.yaml': secret('first-key'), 'other.yaml': secret('other-key', 'k2') });
+  });
+  after(async () => g.stop());
+
+  it('a Secret file broken mid-edit keeps serving its previous content; the part of the edit that still reads does not apply', async () => {
+    assert.equal(await status('first-key'), 200);
+    // The first document reads (a new key), the second does not: the file keeps its previous content whole.
+    g.write('secret.yaml', secret('edited-key') + BROKEN);
+    await eventually(() => problems() > 0, 5000, 'problem log');
+    assert.equal(await status('first-key'), 200);
+    assert.equal(await status('edited-key'), 401);
+    assert.equal(await status('other-key'), 200);
+  });
+
+  it('while it stays broken, the other files still change what is served', async () => {
+    unlinkSync(join(g.dir, 'other.yaml'));
+    await eventually(async () => (await status('other-key')) === 401, 5000, 'other file removed');
+    assert.equal(await status('first-key'), 200);
+  });
+
+  it('a second broken edit still serves the last content read, not the first broken one', async () => {
+    const before = problems();
+    g.write('secret.yaml', secret('second-edit') + BROKEN + BROKEN);
+    await eventually(() => problems() > before, 5000, 'second problem log');
+    assert.equal(await status('first-key'), 200);
+    assert.equal(await status('second-edit'), 401);
+  });
+
+  it('once it reads again, its new content replaces the old: the old key stops working', async () => {
+    g.write('secret.yaml', secret('fixed-key'));
+    await eventually(async () => (await status('fixed-key')) === 200, 5000, 'fixed file');
+    assert.equal(await status('first-key'), 401);
+  });
+
+  it('a broken file that then disappears takes its Secrets with it', async () => {
+    g.write('secret.yaml', secret('fixed-key') + BROKEN);
+    const before = problems();
+    await eventually(() => problems() > before, 5000, 'broken again');
+    assert.equal(await status('fixed-key'), 200);
+    unlinkSync(join(g.dir, 'secret.yaml'));
+    await eventually(async () => (await status('fixed-key')) === 401, 5000, 'file removed');
+  });
+});
+
+describe('loadFiles', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-load-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'half.yaml');
+  writeFileSync(file, secret('half-key') + BROKEN);
+
+  it('a file that cannot be read and is served from before is left out and listed as kept', () => {
+    const loaded = loadFiles([file], { serves: (f) => f === file });
+    assert.deepEqual(loaded.kept, [file]);
+    assert.deepEqual(loaded.secrets, []);
+    assert.deepEqual(loaded.problems.map((p) => [p.doc, p.message.slice(0, 6)]), [[2, 'YAML: ']]);
+  });
+
+  it('the first time, what it can read is used (nothing earlier to keep)', () => {
+    const loaded = loadFiles([file], { serves: () => false });
+    assert.deepEqual(loaded.kept, []);
+    assert.deepEqual(loaded.secrets.map((s) => `${s.namespace}/${s.name}`), ['web/k1']);
+  });
+});
+
+describe('YAML strings and memory', () => {
+  it('a name kept from a parsed file keeps only itself, not the file it came in', { timeout: 60_000 }, () => {
+    // 400 files of ~256 KiB, each one Secret with a 40-character name and consumer id; the Secrets'
+    // names and annotations are kept, the texts dropped. Were a string a view into its file's text,
+    // the kept strings would hold ~100 MB.
+    const manifests = fileURLToPath(new URL('../src/sources/manifests.js', import.meta.url));
+    const out = keptHeap(`
+      const { parseManifests } = await import(${JSON.stringify(manifests)});
+      for (let i = 0; i < 400; i++) {
+        const name = 'n'.repeat(36) + String(1000 + i);
+        const text = '# ' + 'p'.repeat(256 * 1024) + '\\napiVersion: v1\\nkind: Secret\\nmetadata:\\n  name: ' + name + '\\n  namespace: web\\n  annotations: {gatehouse.dev/consumer-id: c' + name + '}\\nstringData: {api_key: k}\\n';
+        const s = parseManifests(text, 'f' + i + '.yaml').secrets[0];
+        if (s.name !== name || s.annotations['gatehouse.dev/consumer-id'] !== 'c' + name) throw new Error('parsed ' + s.name);
+        kept.push(s.name, s.annotations);
+      }
+    `);
+    assert.equal(out.kept, 800);
+    assert.ok(out.grown < 8 * 1024 * 1024, `heap grew by ${(out.grown / 1048576).toFixed(1)} MB for 800 kept values`);
   });
 });

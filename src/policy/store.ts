@@ -136,18 +136,21 @@ export class PolicyStore {
     if (previous !== undefined) this.#secretChanged(previous, undefined);
   }
 
-  /** Replaces everything (a file source re-read): unchanged objects are kept as they are. */
-  replaceAll(policies: readonly PolicyResource[], secrets: readonly SecretResource[]): void {
+  /**
+   * Replaces everything (a file source re-read): unchanged objects are kept as they are. What is held
+   * from an origin for which `keep` is true stays too, unless redefined (a file that cannot be read
+   * now keeps serving what it last held).
+   */
+  replaceAll(policies: readonly PolicyResource[], secrets: readonly SecretResource[], keep: (origin: string) => boolean = () => false): void {
     const keepPolicies = new Set(policies.map((p) => policyKey(p.namespace, p.name)));
     for (const e of [...this.#entries.values()]) {
-      if (!keepPolicies.has(policyKey(e.current.namespace, e.current.name))) this.deletePolicy(e.current.namespace, e.current.name);
+      if (!keepPolicies.has(policyKey(e.current.namespace, e.current.name)) && !keep(e.current.origin)) this.deletePolicy(e.current.namespace, e.current.name);
     }
     const keepSecrets = new Set(secrets.map((s) => `${s.namespace}/${s.name}`));
     for (const key of this.#secrets.keys()) {
-      if (!keepSecrets.has(key)) {
-        const [ns = '', name = ''] = key.split('/');
-        this.deleteSecret(ns, name);
-      }
+      if (keepSecrets.has(key)) continue;
+      const [ns = '', name = ''] = key.split('/');
+      if (!keep(this.#secrets.get(ns, name)?.origin ?? '')) this.deleteSecret(ns, name);
     }
     for (const s of secrets) {
       if (!this.#secrets.holds(s)) this.upsertSecret(s);

@@ -15,15 +15,18 @@ export interface LoadedFiles {
   readonly policies: PolicyResource[];
   readonly secrets: SecretResource[];
   readonly problems: ManifestProblem[];
+  /** Files that cannot be read now and whose previous content keeps serving (see `serves`). */
+  readonly kept: readonly string[];
   /** With `locate`: the line and column of a field of the resource from `origin` (`file#doc`). */
   readonly locate?: (origin: string, path: string) => FieldPosition | undefined;
 }
 
 export interface LoadOptions {
-  /** What each file held at the last load: a file whose YAML cannot be read now keeps it. */
-  readonly previous?: ReadonlyMap<string, ParsedManifests>;
-  /** Receives what each file holds after this load. */
-  readonly parsed?: Map<string, ParsedManifests>;
+  /**
+   * Whether the caller still serves what this file held at its last load: when the file's YAML
+   * cannot be read now, its resources are left out and the file is listed in `kept`.
+   */
+  readonly serves?: (file: string) => boolean;
   /** Keep the parsed documents to tell where each field is (validate; not for a long-running source). */
   readonly locate?: boolean;
 }
@@ -33,6 +36,7 @@ export function loadFiles(files: readonly string[], options: LoadOptions = {}): 
   const policies = new Map<string, PolicyResource>();
   const secrets = new Map<string, SecretResource>();
   const problems: ManifestProblem[] = [];
+  const kept: string[] = [];
   const locators = new Map<string, Locate>();
   for (const file of files) {
     let result: ParsedManifests;
@@ -42,35 +46,41 @@ export function loadFiles(files: readonly string[], options: LoadOptions = {}): 
       result = { policies: [], secrets: [], unreadable: true, problems: [{ file, doc: 0, path: '', message: `cannot read: ${(e as Error).message}`, position: undefined }] };
     }
     problems.push(...result.problems);
-    const old = options.previous?.get(file);
-    const use = result.unreadable && old !== undefined ? old : result;
-    options.parsed?.set(file, use);
-    if (use.locate !== undefined) locators.set(file, use.locate);
+    if (result.unreadable && options.serves?.(file) === true) {
+      kept.push(file);
+      continue;
+    }
+    if (result.locate !== undefined) locators.set(file, result.locate);
     const duplicate = (origin: string, message: string): void => {
       const doc = docOf(origin);
-      problems.push({ file, doc, path: 'metadata.name', message, position: use.locate?.(doc, 'metadata.name') });
+      problems.push({ file, doc, path: 'metadata.name', message, position: result.locate?.(doc, 'metadata.name') });
     };
-    for (const p of use.policies) {
+    for (const p of result.policies) {
       const key = `${p.namespace}/${p.name}`;
       const first = policies.get(key);
       if (first !== undefined) duplicate(p.origin, `AuthPolicy ${key} is already defined in ${first.origin}; this one is ignored`);
       else policies.set(key, p);
     }
-    for (const s of use.secrets) {
+    for (const s of result.secrets) {
       const key = `${s.namespace}/${s.name}`;
       const first = secrets.get(key);
       if (first !== undefined) duplicate(s.origin, `Secret ${key} is already defined in ${first.origin}; this one is ignored`);
       else secrets.set(key, s);
     }
   }
-  const loaded = { policies: [...policies.values()], secrets: [...secrets.values()], problems };
+  const loaded = { policies: [...policies.values()], secrets: [...secrets.values()], problems, kept };
   if (options.locate !== true) return loaded;
-  const locate = (origin: string, path: string): FieldPosition | undefined => locators.get(origin.slice(0, origin.lastIndexOf('#')))?.(docOf(origin), path);
+  const locate = (origin: string, path: string): FieldPosition | undefined => locators.get(fileOf(origin))?.(docOf(origin), path);
   return { ...loaded, locate };
 }
 
 function docOf(origin: string): number {
   return Number(origin.slice(origin.lastIndexOf('#') + 1));
+}
+
+/** The file of an origin `file#doc`. */
+export function fileOf(origin: string): string {
+  return origin.slice(0, origin.lastIndexOf('#'));
 }
 
 export interface FileSourceOptions {
@@ -84,7 +94,12 @@ export interface FileSourceOptions {
 
 export class FileSource {
   readonly #o: FileSourceOptions;
-  #parsed = new Map<string, ParsedManifests>();
+  /**
+   * The files delivered to the store at the last load. Their resources are not kept here: when a
+   * file's YAML cannot be read, the store keeps serving what it holds from that file (this source
+   * holds no parsed Secret, so no key material beyond the store's digests).
+   */
+  #served = new Set<string>();
   readonly #watchers: FSWatcher[] = [];
   #timer: NodeJS.Timeout | undefined;
   #reloads = 0;
@@ -107,7 +122,7 @@ export class FileSource {
       const abs = resolve(p);
       dirs.add(statSync(abs).isDirectory() ? abs : dirname(abs));
     }
-    for (const file of this.#parsed.keys()) dirs.add(dirname(resolve(file)));
+    for (const file of this.#served) dirs.add(dirname(resolve(file)));
     for (const dir of dirs) {
       const w = watch(dir, { persistent: false }, () => this.#changed());
       w.on('error', (e) => this.#o.logger.warn('cannot watch policy directory', { dir, error: e }));
@@ -126,14 +141,15 @@ export class FileSource {
       logger.error('cannot list policy files; keeping the current policies', { error: e });
       return;
     }
-    const parsed = new Map<string, ParsedManifests>();
-    const loaded = loadFiles(files, { previous: this.#parsed, parsed });
-    this.#parsed = parsed;
+    const served = this.#served;
+    const loaded = loadFiles(files, { serves: (file) => served.has(file) });
+    this.#served = new Set(files);
     for (const p of loaded.problems) {
       metrics.compileErrors.labels('files').inc();
       logger.error('policy file problem', { file: p.file, doc: p.doc, line: p.position?.line, column: p.position?.column, field: p.path, problem: p.message });
     }
-    store.replaceAll(loaded.policies, loaded.secrets);
+    const kept = new Set(loaded.kept);
+    store.replaceAll(loaded.policies, loaded.secrets, kept.size === 0 ? undefined : (origin) => kept.has(fileOf(origin)));
     store.flush();
     this.#reloads++;
     logger.info('policy files loaded', { files: files.length, policies: loaded.policies.length, secrets: loaded.secrets.length });
