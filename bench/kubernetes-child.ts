@@ -1,5 +1,6 @@
 // The gatehouse child process of the Kubernetes benches: `gatehouse serve --kubernetes` against a
-// kubeconfig, its log lines awaited by message, its memory read from /proc and from its own /metrics.
+// kubeconfig (or `--policies` over files, for the heap report), its log lines awaited by message, its
+// memory read from /proc and from its own /metrics.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -21,9 +22,14 @@ export interface Gatehouse {
   logged(msg: string): Promise<Record<string, unknown>>;
 }
 
-export function startGatehouse(kubeconfig: string, nodeOptions: string): Gatehouse {
-  const args = ['serve', '--kubernetes', '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '0s'];
-  const child = spawn(process.execPath, [...nodeOptions.split(/\s+/).filter((f) => f !== ''), CLI, ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Where the child reads its policies: a kubeconfig (`--kubernetes`) or a directory of files. */
+export type ChildSource = { readonly kubeconfig: string } | { readonly policies: string };
+
+export function startGatehouse(source: ChildSource, nodeOptions: string): Gatehouse {
+  const from = 'kubeconfig' in source ? ['--kubernetes'] : ['--policies', source.policies];
+  const env = 'kubeconfig' in source ? { ...process.env, KUBECONFIG: source.kubeconfig } : process.env;
+  const args = ['serve', ...from, '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '0s'];
+  const child = spawn(process.execPath, [...nodeOptions.split(/\s+/).filter((f) => f !== ''), CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const waiters = new Map<string, (fields: Record<string, unknown>) => void>();
   const seen = new Map<string, Record<string, unknown>>();
   let buffered = '';

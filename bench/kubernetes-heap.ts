@@ -1,17 +1,20 @@
 // What holds the memory of `gatehouse serve --kubernetes` at scale: the same child and cluster as
 // bench/kubernetes.ts; once synced and idle, the child writes a heap snapshot (SIGUSR2, which runs a
 // full GC first) and this prints the heap by kind of object (self sizes) and the biggest holders
-// (retained sizes, from the dominator tree).
+// (retained sizes, from the dominator tree). With --files, the child is `gatehouse serve --policies`
+// over the files of the wire bench's 10,000-policy scenario (one key Secret per policy, --secrets keys
+// in all) instead.
 //
-//   node dist/bench/kubernetes-heap.js [--policies 10000] [--secrets 100000] [--idle-seconds 3] [--top 30] [--keep]
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+//   node dist/bench/kubernetes-heap.js [--files] [--policies 10000] [--secrets 100000] [--idle-seconds 3] [--top 30] [--keep]
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kubeConfigFile, startCluster } from './kubernetes-cluster.js';
 import { memoryOf, startGatehouse } from './kubernetes-child.js';
 import { labelOf, readHeapSnapshot, retainedSizes } from './heap-snapshot.js';
+import { apiKeyPolicies } from './policies.js';
 
-const USAGE = 'node dist/bench/kubernetes-heap.js [--policies 10000] [--secrets 100000] [--idle-seconds 3] [--top 30] [--keep]';
+const USAGE = 'node dist/bench/kubernetes-heap.js [--files] [--policies 10000] [--secrets 100000] [--idle-seconds 3] [--top 30] [--keep]';
 
 function flag(argv: readonly string[], name: string, fallback: number): number {
   const i = argv.indexOf(name);
@@ -43,14 +46,22 @@ async function main(argv: readonly string[]): Promise<void> {
   const policies = flag(argv, '--policies', 10_000);
   const secrets = flag(argv, '--secrets', 100_000);
   const top = flag(argv, '--top', 30);
+  const files = argv.includes('--files');
+  if (files && secrets % policies !== 0) throw new Error('--files needs --secrets (keys) to be a multiple of --policies');
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-heap-'));
-  const server = await startCluster(policies, secrets, 'current');
-  const gatehouse = startGatehouse(kubeConfigFile(server), `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`);
+  const server = files ? undefined : await startCluster(policies, secrets, 'current');
+  const policyDir = join(dir, 'policies');
+  if (files) {
+    mkdirSync(policyDir);
+    await apiKeyPolicies(policies, secrets / policies).write(policyDir);
+  }
+  const source = server === undefined ? { policies: policyDir } : { kubeconfig: kubeConfigFile(server) };
+  const gatehouse = startGatehouse(source, `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`);
   const pid = gatehouse.child.pid ?? 0;
   let file: string;
   let rss: number;
   try {
-    await gatehouse.logged('memory settled after the first sync');
+    await gatehouse.logged(files ? 'policy files loaded' : 'memory settled after the first sync');
     await sleep(flag(argv, '--idle-seconds', 3) * 1000);
     rss = memoryOf(pid).rss;
     gatehouse.child.kill('SIGUSR2');
@@ -59,7 +70,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const exited = new Promise((resolve) => gatehouse.child.once('exit', resolve));
     gatehouse.child.kill('SIGTERM');
     await exited;
-    await server.stop();
+    await server?.stop();
   }
   const g = readHeapSnapshot(file);
   const { idom, retained } = retainedSizes(g);
@@ -75,8 +86,8 @@ async function main(argv: readonly string[]): Promise<void> {
     groups.set(label, group);
   }
   const out: string[] = [];
-  out.push(`${policies} AuthPolicies, ${secrets} Secrets: RSS before the snapshot ${rss} MB, heap in the snapshot ${mb(total)} (${n} objects)`);
-  out.push(`heap per Secret ${((total / secrets) | 0)} B all included; per policy ${((total / policies) | 0)} B`);
+  out.push(`${policies} AuthPolicies, ${secrets} ${files ? 'keys in files' : 'Secrets'}: RSS before the snapshot ${rss} MB, heap in the snapshot ${mb(total)} (${n} objects)`);
+  out.push(`heap per ${files ? 'key' : 'Secret'} ${((total / secrets) | 0)} B all included; per policy ${((total / policies) | 0)} B`);
   out.push('', `kinds of object by self size (top ${top})`, '| kind | count | self | avg |', '|---|---|---|---|');
   for (const [label, x] of [...groups].sort((a, b) => b[1].self - a[1].self).slice(0, top)) {
     out.push(`| ${label.slice(0, 60)} | ${x.count} | ${mb(x.self)} | ${Math.round(x.self / x.count)} B |`);

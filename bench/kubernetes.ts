@@ -93,7 +93,7 @@ async function measure(options: Options): Promise<void> {
   const server = await startCluster(options.policies, options.secrets, options.status);
   const populateMs = performance.now() - populateStarted;
   const started = performance.now();
-  const gatehouse = startGatehouse(kubeConfigFile(server), options.nodeOptions);
+  const gatehouse = startGatehouse({ kubeconfig: kubeConfigFile(server) }, options.nodeOptions);
   const pid = gatehouse.child.pid ?? 0;
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, memoryOf(pid).rss)), 100);

@@ -383,8 +383,10 @@ describe('CheckRequest decoder and memory', () => {
     // value and a short one; the values are kept, the requests dropped. Were a value a view into its
     // message's text, the kept values would hold ~72 MB.
     const decoder = fileURLToPath(new URL('../src/transport/grpc-decode.js', import.meta.url));
-    const out = keptHeap(`
+    const setup = `
       const { decodeCheckRequest } = await import(${JSON.stringify(decoder)});
+    `;
+    const out = keptHeap(setup, `
       const varint = (n) => { const out = []; while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128); } out.push(n); return out; };
       const len = (field, body) => Buffer.concat([Buffer.from([field * 8 + 2, ...varint(body.length)]), body]);
       const str = (field, s) => len(field, Buffer.from(s, 'latin1'));

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { describe, it } from 'node:test';
 import { HeldSecret } from '../src/config/held-secret.js';
-import type { SecretResource } from '../src/config/resources.js';
+import type { PolicyResource, SecretResource } from '../src/config/resources.js';
 import { SecretIndex } from '../src/config/secrets.js';
 import type { Allow } from '../src/core/decision.js';
 import type { Identity } from '../src/core/identity.js';
@@ -29,7 +29,7 @@ function keySecret(name: string, group: string, key: string, annotations: Record
   };
 }
 
-function keysPolicy(name: string, host: string, group: string, extra: Record<string, unknown> = {}): Parameters<PolicyStore['upsertPolicy']>[0] {
+function keysPolicy(name: string, host: string, group: string, extra: Record<string, unknown> = {}): PolicyResource {
   return {
     namespace: 'shop',
     name,
@@ -41,7 +41,7 @@ function keysPolicy(name: string, host: string, group: string, extra: Record<str
 }
 
 /** A synced store of these policies and Secrets. */
-function synced(policies: ReadonlyArray<Parameters<PolicyStore['upsertPolicy']>[0]>, secrets: readonly SecretResource[]): PolicyStore {
+function synced(policies: ReadonlyArray<PolicyResource>, secrets: readonly SecretResource[]): PolicyStore {
   const store = new PolicyStore({ clock: Date.now });
   for (const p of policies) store.upsertPolicy(p);
   for (const s of secrets) store.upsertSecret(s);

@@ -11,6 +11,7 @@ import { type CompileEnv } from './compile-context.js';
 import { type Dependencies } from '../config/method-context.js';
 import { compilePolicy, type CompileResult } from './compile.js';
 import { findFallThroughs } from './fall-through.js';
+import { HeldPolicy } from './held-policy.js';
 import { type Conflict, type IndexEntry, PolicyIndex } from './index.js';
 import type { Problem } from '../config/problems.js';
 import { policyKey, type PolicyResource, type SecretResource } from '../config/resources.js';
@@ -44,8 +45,8 @@ export interface StoreListener {
 }
 
 interface Entry {
-  current: PolicyResource;
-  good: PolicyResource | undefined;
+  current: HeldPolicy;
+  good: HeldPolicy | undefined;
   serving: CompiledPolicy | undefined;
   deps: Dependencies[];
   status: PolicyStatus | undefined;
@@ -100,13 +101,18 @@ export class PolicyStore {
     return this.#entries.get(policyKey(namespace, name))?.status;
   }
 
-  upsertPolicy(res: PolicyResource): void {
-    const id = policyKey(res.namespace, res.name);
+  /** A policy as a source reads it, or as a source that keeps it already holds it (shared, not copied). */
+  upsertPolicy(res: PolicyResource | HeldPolicy): void {
+    this.#upsert(res instanceof HeldPolicy ? res : new HeldPolicy(res));
+  }
+
+  #upsert(held: HeldPolicy): void {
+    const id = policyKey(held.namespace, held.name);
     const entry = this.#entries.get(id);
     if (entry === undefined) {
-      this.#entries.set(id, { current: res, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined, unwatch: exactList([]) });
+      this.#entries.set(id, { current: held, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined, unwatch: exactList([]) });
     } else {
-      entry.current = res;
+      entry.current = held;
     }
     this.#markDirty(id);
   }
@@ -157,7 +163,8 @@ export class PolicyStore {
     }
     for (const p of policies) {
       const old = this.#entries.get(policyKey(p.namespace, p.name))?.current;
-      if (old === undefined || JSON.stringify(old.spec) !== JSON.stringify(p.spec) || old.origin !== p.origin) this.upsertPolicy(p);
+      const next = new HeldPolicy(p);
+      if (old === undefined || !old.same(next)) this.#upsert(next);
     }
   }
 
@@ -243,7 +250,7 @@ export class PolicyStore {
   }
 
   #compileInto(e: Entry): void {
-    const result = compilePolicy(e.current, this.#secrets, this.#env);
+    const result = compilePolicy(e.current.resource(), this.#secrets, this.#env);
     e.result = result;
     e.deps = [result.deps];
     if (result.ok) {
@@ -253,7 +260,7 @@ export class PolicyStore {
     }
     const secretMissing = result.problems.some((p) => p.reason === 'SecretMissing');
     if (e.good !== undefined && e.good !== e.current && !secretMissing) {
-      const again = compilePolicy(e.good, this.#secrets, this.#env);
+      const again = compilePolicy(e.good.resource(), this.#secrets, this.#env);
       e.deps.push(again.deps);
       if (again.ok) {
         e.serving = again.policy;
@@ -330,8 +337,7 @@ export class PolicyStore {
 
 function statusOf(id: string, e: Entry, conflict: Conflict | undefined, notes: readonly Problem[]): PolicyStatus {
   const r = e.result;
-  const spec = e.current.spec;
-  const asked = typeof spec === 'object' && spec !== null && (spec as { enforcement?: unknown }).enforcement === 'shadow' ? 'shadow' : 'enforce';
+  const asked = e.current.shadow ? 'shadow' : 'enforce';
   const base: StatusBase = { id, namespace: e.current.namespace, name: e.current.name, observedGeneration: e.current.generation, enforcement: e.serving?.enforcement ?? asked };
   if (r === undefined) {
     return statusFrom(base, { ready: false, reason: 'Invalid', message: 'not compiled yet', problems: [], serving: 'nothing' });

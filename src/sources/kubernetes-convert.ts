@@ -1,6 +1,7 @@
 // API objects (plain JSON from lists and watch events) -> source-neutral resources. The API server has
 // validated them already; what is checked here is only what gatehouse relies on, with the field named.
-import type { PolicyResource, SecretResource } from '../config/resources.js';
+import type { SecretResource } from '../config/resources.js';
+import { HeldPolicy } from '../policy/held-policy.js';
 import { EqualPieces } from '../config/shared.js';
 import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
 
@@ -30,7 +31,8 @@ export interface ObservedStatus {
 
 /** An AuthPolicy as last seen from the API: what the store needs and what the status writer compares. */
 export interface ObservedPolicy {
-  readonly resource: PolicyResource;
+  /** As the store keeps it (the same object is handed to the store: one copy of the spec). */
+  readonly resource: HeldPolicy;
   readonly resourceVersion: string;
   readonly status: ObservedStatus;
 }
@@ -49,14 +51,14 @@ export function toPolicy(object: unknown): Converted<ObservedPolicy> {
   return {
     ok: true,
     value: {
-      resource: {
+      resource: new HeldPolicy({
         namespace: m.namespace,
         name: m.name,
         generation: generation ?? 1,
         creationTimestamp: typeof m.raw.creationTimestamp === 'string' ? m.raw.creationTimestamp : undefined,
         spec: object.spec,
         origin: ORIGIN,
-      },
+      }),
       resourceVersion: m.resourceVersion,
       status: statusOf(object.status),
     },

@@ -255,6 +255,6 @@ function sameSpec(a: ObservedPolicy, b: ObservedPolicy): boolean {
   return (
     a.resource.generation === b.resource.generation &&
     a.resource.creationTimestamp === b.resource.creationTimestamp &&
-    JSON.stringify(a.resource.spec) === JSON.stringify(b.resource.spec)
+    a.resource.same(b.resource)
   );
 }

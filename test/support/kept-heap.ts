@@ -1,6 +1,8 @@
 // How much heap a list of kept values holds: `body` (an ES module's statements, run in a child node
 // with --expose-gc) pushes what it keeps onto `kept`; the heap is measured after full collections
-// before and after it. Retention tests use it to show that a kept value does not hold its source.
+// before and after it. `setup` runs before the first measure (imports, a warm-up call: what a module
+// allocates once is not what the kept values hold). Retention tests use it to show that a kept value
+// does not hold its source.
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 
@@ -11,8 +13,9 @@ export interface KeptHeap {
   readonly kept: number;
 }
 
-export function keptHeap(body: string, timeoutMs = 50_000): KeptHeap {
+export function keptHeap(setup: string, body: string, timeoutMs = 50_000): KeptHeap {
   const script = `
+    ${setup}
     const kept = [];
     globalThis.gc();
     const before = process.memoryUsage().heapUsed;
