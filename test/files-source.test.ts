@@ -103,6 +103,14 @@ spec:
     g.write('secret.yaml', '# emptied\n');
     await eventually(async () => (await status('new.example.com', 'second-key')) === 401, 5000, 'revocation');
   });
+
+  it('after the first load, garbage is collected and the young generation given back once it is quiet; the RSS is logged', { timeout: 40_000 }, async () => {
+    await eventually(() => g.logs.some((l) => l.includes('"memory settled after the first load"')), 30_000, 'settled log');
+    const line = JSON.parse(g.logs.find((l) => l.includes('"memory settled after the first load"')) ?? '{}') as Record<string, unknown>;
+    assert.equal(line.level, 'info');
+    assert.equal(typeof line.rssMb, 'number');
+    assert.ok(Number(line.rssMb) > 0);
+  });
 });
 
 describe('file source: a file that cannot be read', () => {
