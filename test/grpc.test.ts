@@ -499,6 +499,27 @@ describe('grpc.health.v1', { timeout: 20_000 }, () => {
     }
   });
 
+  test('List names the server and Authorization with the current status', async () => {
+    server.setServing(false);
+    assert.deepEqual(await health.list(), { '': ServingStatus.NOT_SERVING, [AUTHZ]: ServingStatus.NOT_SERVING });
+    server.setServing(true);
+    assert.deepEqual(await health.list(), { '': ServingStatus.SERVING, [AUTHZ]: ServingStatus.SERVING });
+    server.setServing(false);
+  });
+
+  test('a request read field by field: unknown fields are passed over; bytes that cannot be read fail INTERNAL', async () => {
+    server.setServing(true);
+    const service = Buffer.from(AUTHZ, 'utf8');
+    const known = Buffer.concat([Buffer.from([0x10, 0x05, 0x1a, 0x01, 0x78]), Buffer.from([0x0a, service.length]), service]);
+    assert.equal(await health.checkRaw(known), grpc.status.OK);
+    assert.equal(await health.checkRaw(Buffer.concat([Buffer.from([0x0a, 0x03]), Buffer.from('no.')])), grpc.status.NOT_FOUND);
+    for (const bad of [[0x0a, 0x05, 0x61], [0x0a], [0x00, 0x01], [0x0b], [0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]]) {
+      assert.equal(await health.checkRaw(Buffer.from(bad)), grpc.status.INTERNAL, Buffer.from(bad).toString('hex'));
+    }
+    assert.equal(await health.check(''), ServingStatus.SERVING, 'the server answers on after them');
+    server.setServing(false);
+  });
+
   test('Watch of an unknown service says SERVICE_UNKNOWN and stays open', async () => {
     const watch = health.watch('no.such.Service');
     try {

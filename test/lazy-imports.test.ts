@@ -1,6 +1,7 @@
 // What `gatehouse serve` loads decides its idle memory: @kubernetes/client-node alone costs ~80 MB and
 // ioredis ~30 MB. Served from policy files neither is loaded; with --kubernetes the client is loaded
-// only for a kubeconfig whose user needs it (an exec plugin, an auth provider).
+// only for a kubeconfig whose user needs it (an exec plugin, an auth provider). The gRPC services are
+// defined with direct codecs, so protobufjs and @grpc/proto-loader (~6 MB) are not loaded either.
 // The child process reports every package it resolved (ESM resolutions through a module hook, CommonJS
 // ones from the require cache) when it exits.
 import assert from 'node:assert/strict';
@@ -61,13 +62,15 @@ async function packagesLoadedBy(args: readonly string[], env: Record<string, str
 }
 
 describe('serve loads the Kubernetes client and the Redis client only when it uses them', () => {
-  it('serving the example policy files loads neither @kubernetes/client-node nor ioredis', { timeout: 60_000 }, async () => {
+  it('serving the example policy files loads neither @kubernetes/client-node nor ioredis, nor protobufjs', { timeout: 60_000 }, async () => {
     const loaded = await packagesLoadedBy(['--policies', 'deploy/examples']);
     // The report works: the gRPC server (CommonJS) and the YAML parser (ESM) are listed.
     assert.ok(loaded.has('@grpc/grpc-js'), [...loaded].join(', '));
     assert.ok(loaded.has('yaml'), [...loaded].join(', '));
     assert.equal(loaded.has('@kubernetes/client-node'), false, [...loaded].join(', '));
     assert.equal(loaded.has('ioredis'), false, [...loaded].join(', '));
+    assert.equal(loaded.has('@grpc/proto-loader'), false, [...loaded].join(', '));
+    assert.equal(loaded.has('protobufjs'), false, [...loaded].join(', '));
   });
 
   /** Serves --kubernetes from a kubeconfig whose one user is `user` (a YAML flow mapping); answers what it loaded. */

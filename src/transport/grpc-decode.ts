@@ -68,9 +68,13 @@ const LEN = 2;
 const FIXED32 = 5;
 
 export class CheckRequestDecodeError extends GatehouseError {
+  /** What is wrong with the bytes, without naming the message (the health service's decoder says its own). */
+  readonly detail: string;
+
   constructor(detail: string) {
     super('request_malformed', `CheckRequest malformed: ${detail}`);
     this.name = 'CheckRequestDecodeError';
+    this.detail = detail;
   }
 }
 
@@ -88,7 +92,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
  */
 const SLICED_MIN = 13;
 
-class Reader {
+/** Reads protobuf wire format: the CheckRequest here, and the health service's one-field requests. */
+export class Reader {
   readonly buf: Buffer;
   pos = 0;
   /**

@@ -1,12 +1,8 @@
 // grpc.health.v1.Health for Kubernetes gRPC probes and Envoy's gRPC health checks. The server as a
 // whole ('') and the Authorization service share one status.
 import * as grpc from '@grpc/grpc-js';
-import {
-  AUTHORIZATION_SERVICE,
-  type HealthCheckRequestMsg,
-  type HealthCheckResponseMsg,
-  type HealthListResponseMsg,
-} from './grpc-protos.js';
+import type { HealthCheckRequestMsg, HealthCheckResponseMsg, HealthListResponseMsg } from './grpc-protos.js';
+import { AUTHORIZATION_SERVICE } from './grpc-services.js';
 
 export const ServingStatus = {
   UNKNOWN: 0,

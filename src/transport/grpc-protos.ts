@@ -1,14 +1,16 @@
-// Loads proto/ once and describes the plain objects @grpc/proto-loader hands over and accepts.
+// Loads proto/ once (for `gatehouse check`, a client; the server's services are in grpc-services.ts)
+// and describes the plain objects @grpc/proto-loader hands over and accepts.
 // The shapes follow the loader options below: snake_case names, int64 as number, bytes as Buffer,
 // enums as numbers, and unset fields absent (no defaults), so presence can be told apart.
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ServiceDefinition } from '@grpc/proto-loader';
+import { AUTHORIZATION_SERVICE } from './grpc-services.js';
 
 /** proto/ at the package root: dist/src/transport/ -> ../../../proto (also in an installed package). */
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
 
-export const AUTHORIZATION_SERVICE = 'envoy.service.auth.v3.Authorization';
+export { AUTHORIZATION_SERVICE } from './grpc-services.js';
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
 const LOADER_OPTIONS: protoLoader.Options = {

@@ -4,10 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { CheckEngine } from '../core/engine-port.js';
 import { CheckHandler, type GrpcLogger } from './grpc-check.js';
 import { HealthService } from './grpc-health.js';
-import type { ServiceDefinition } from '@grpc/proto-loader';
-import { readCheckRequest } from './grpc-decode.js';
-import { encodeCheckResponse } from './grpc-encode.js';
-import { type CheckResponseMsg, loadServices } from './grpc-protos.js';
+import { AUTHORIZATION_DEFINITION, HEALTH_DEFINITION } from './grpc-services.js';
 import { listenFailed } from './listen-error.js';
 import { grpcServerCredentials, type TlsCertificates } from './tls.js';
 
@@ -50,7 +47,6 @@ const MAX_GRPC_MESSAGE = 2 ** 31 - 1;
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
   checkOptions(opts);
-  const services = await loadServices();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': opts.maxRequestBytes,
     'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
@@ -59,8 +55,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   });
   const check = new CheckHandler(opts.engine, opts.maxHeaderBytes, opts.deadlineMarginMs, opts.logger);
   const health = new HealthService();
-  server.addService(withDirectCodec(services.authorization), { Check: check.handle });
-  server.addService(services.health, health.implementation);
+  server.addService(AUTHORIZATION_DEFINITION, { Check: check.handle });
+  server.addService(HEALTH_DEFINITION, health.implementation);
 
   const port = await new Promise<number>((resolve, reject) => {
     const credentials = opts.tls === undefined ? grpc.ServerCredentials.createInsecure() : grpcServerCredentials(opts.tls);
@@ -124,14 +120,4 @@ function positiveInteger(field: string, value: number): void {
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new TypeError(`${field} must be a positive integer, got ${String(value)}`);
   }
-}
-
-/** The Check method with CheckRequest read and CheckResponse written directly instead of by reflection. */
-function withDirectCodec(def: ServiceDefinition): ServiceDefinition {
-  const check = def['Check'];
-  if (check === undefined) throw new Error('the Authorization service has no Check method');
-  return {
-    ...def,
-    Check: { ...check, requestDeserialize: readCheckRequest, responseSerialize: (value: unknown) => encodeCheckResponse(value as CheckResponseMsg) },
-  };
 }

@@ -317,6 +317,10 @@ export interface HealthWatch {
 export interface HealthClient {
   /** Health/Check; rejects with the grpc.ServiceError (NOT_FOUND for an unknown service). */
   check(service: string, deadlineMs?: number): Promise<number>;
+  /** Health/List: every service the server knows, with its status. */
+  list(): Promise<Record<string, number>>;
+  /** Health/Check with these bytes as the request, unread by any encoder; resolves with the gRPC status code. */
+  checkRaw(bytes: Buffer): Promise<number>;
   watch(service: string): HealthWatch;
   close(): void;
 }
@@ -331,8 +335,9 @@ export function createHealthClient(address: string): HealthClient {
   const def = pkg['grpc.health.v1.Health'];
   if (def === undefined || 'format' in def) throw new Error('grpc.health.v1.Health missing');
   const checkDef = def['Check'];
+  const listDef = def['List'];
   const watchDef = def['Watch'];
-  if (checkDef === undefined || watchDef === undefined) throw new Error('Health methods missing');
+  if (checkDef === undefined || listDef === undefined || watchDef === undefined) throw new Error('Health methods missing');
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   const statusOf = (msg: unknown): number => num(field(msg, 'status')) ?? ServingStatus.UNKNOWN;
 
@@ -348,6 +353,22 @@ export function createHealthClient(address: string): HealthClient {
           { deadline: Date.now() + deadlineMs },
           (err, res) => (err !== null ? reject(err) : resolve(statusOf(res))),
         );
+      });
+    },
+    list() {
+      return new Promise((resolve, reject) => {
+        client.makeUnaryRequest(listDef.path, listDef.requestSerialize, listDef.responseDeserialize, {}, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
+          if (err !== null) return reject(err);
+          const statuses = field(res, 'statuses');
+          const out: Record<string, number> = {};
+          if (typeof statuses === 'object' && statuses !== null) for (const [name, msg] of Object.entries(statuses)) out[name] = statusOf(msg);
+          resolve(out);
+        });
+      });
+    },
+    checkRaw(bytes) {
+      return new Promise((resolve) => {
+        client.makeUnaryRequest(checkDef.path, (b: Buffer) => b, (b: Buffer) => b, bytes, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err) => resolve(err === null ? grpc.status.OK : err.code));
       });
     },
     watch(service) {
