@@ -80,7 +80,7 @@ function docOf(origin: string): number {
 }
 
 /** The file of an origin `file#doc`. */
-export function fileOf(origin: string): string {
+function fileOf(origin: string): string {
   return origin.slice(0, origin.lastIndexOf('#'));
 }
 

@@ -7,7 +7,7 @@ import type { CheckResponseMsg, DeniedHttpResponseMsg, HeaderValueOptionMsg, OkH
 const LEN = 2; // wire type: length-delimited
 const VARINT = 0;
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   if (n < 0) return 10; // int32 negatives are sign-extended to 64 bits
   let size = 1;
   while (n >= 0x80) {
@@ -18,11 +18,11 @@ function varintSize(n: number): number {
 }
 
 /** Size of a length-delimited field with a one-byte tag (all our field numbers are < 16). */
-function lenField(contentSize: number): number {
+export function lenField(contentSize: number): number {
   return 1 + varintSize(contentSize) + contentSize;
 }
 
-class Writer {
+export class Writer {
   readonly buf: Buffer;
   pos = 0;
 

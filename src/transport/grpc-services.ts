@@ -7,7 +7,7 @@
 // clients built from those protos.
 import type * as grpc from '@grpc/grpc-js';
 import { CheckRequestDecodeError, Reader, readCheckRequest } from './grpc-decode.js';
-import { encodeCheckResponse } from './grpc-encode.js';
+import { encodeCheckResponse, lenField, Writer } from './grpc-encode.js';
 import type { HealthCheckRequestMsg, HealthCheckResponseMsg, HealthListResponseMsg } from './grpc-protos.js';
 
 export const AUTHORIZATION_SERVICE = 'envoy.service.auth.v3.Authorization';
@@ -31,7 +31,8 @@ export const AUTHORIZATION_DEFINITION: grpc.ServiceDefinition = {
 
 // --- grpc.health.v1 ----------------------------------------------------------------------------
 
-const SERVICE_FIELD = (1 << 3) | 2; // HealthCheckRequest.service, length-delimited
+const LEN = 2; // wire type: length-delimited
+const SERVICE_FIELD = (1 << 3) | LEN; // HealthCheckRequest.service
 
 /** HealthCheckRequest: its `service`, other fields passed over; bytes that cannot be read throw. */
 export function decodeHealthCheckRequest(buf: Buffer): HealthCheckRequestMsg {
@@ -65,31 +66,18 @@ export function encodeHealthCheckResponse(msg: HealthCheckResponseMsg): Buffer {
 
 /** HealthListResponse: `map<string, HealthCheckResponse> statuses = 1`, one entry per service. */
 export function encodeHealthListResponse(msg: HealthListResponseMsg): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, status] of Object.entries(msg.statuses)) {
-    const key = Buffer.from(name, 'utf8');
-    const value = encodeHealthCheckResponse(status);
-    const entry = Buffer.concat([
-      Buffer.from([0x0a]),
-      varint(key.length),
-      key,
-      Buffer.from([0x12]),
-      varint(value.length),
-      value,
-    ]);
-    parts.push(Buffer.from([0x0a]), varint(entry.length), entry);
+  const entries = Object.entries(msg.statuses).map(([name, status]) => ({ name, bytes: Buffer.byteLength(name, 'utf8'), value: encodeHealthCheckResponse(status) }));
+  const entrySize = (e: (typeof entries)[number]): number => lenField(e.bytes) + lenField(e.value.length);
+  const w = new Writer(entries.reduce((n, e) => n + lenField(entrySize(e)), 0));
+  for (const e of entries) {
+    w.tag(1, LEN);
+    w.varint(entrySize(e));
+    w.string(1, e.name, e.bytes);
+    w.tag(2, LEN);
+    w.varint(e.value.length);
+    w.bytes(e.value);
   }
-  return Buffer.concat(parts);
-}
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
+  return w.buf;
 }
 
 export const HEALTH_DEFINITION: grpc.ServiceDefinition = {
