@@ -18,8 +18,11 @@ export interface BenchOptions {
   readonly scenarios: readonly Scenario[];
   /** Interleaved no-op/gatehouse windows per measure; the best is kept. */
   readonly rounds: number;
+  /** Throughput and latency windows. */
   readonly durationMs: number;
   readonly warmupMs: number;
+  /** Fixed-rate windows (percentiles, allocation); absent: `durationMs`. */
+  readonly rateDurationMs?: number;
   /**
    * Load a server takes, discarded, before its first measured window on a transport: a new process
    * needs seconds of traffic before its JIT and young generation reach their steady state (the floor
@@ -95,6 +98,7 @@ export interface BenchReport {
   readonly rounds: number;
   readonly durationMs: number;
   readonly warmupMs: number;
+  readonly rateDurationMs: number;
   readonly settleMs: number;
   readonly floorRssIdleBytes: number;
   readonly floorRssAfterBytes: number;
@@ -250,6 +254,7 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
     rounds: options.rounds,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
+    rateDurationMs: options.rateDurationMs ?? options.durationMs,
     settleMs: options.settleMs ?? 0,
     floorRssIdleBytes,
     floorRssAfterBytes,
@@ -283,7 +288,7 @@ async function measureScenario(
   const runs: Record<Who, Map<WindowKind, WindowResult[]>> = { floor: new Map(), gatehouse: new Map(), beside: new Map() };
   let problem: string | undefined;
   let sample: Sample | undefined;
-  const measure = async (who: Who, kind: WindowKind, extra: { rate?: number; logFile?: string } = {}): Promise<void> => {
+  const measure = async (who: Who, kind: WindowKind, extra: { rate?: number; logFile?: string; durationMs?: number } = {}): Promise<void> => {
     if (problem !== undefined) return;
     const r = await measureWindow(targets[who], kind, { ...w, ...extra });
     if (r.problem !== undefined) problem = `${WHO[who]}, ${kind}: ${r.problem}`;
@@ -304,8 +309,9 @@ async function measureScenario(
   // capacity a queue grows until Checks pass their deadline, and the percentiles measure the queue.
   const asked = Math.min(best('floor') / 2, best('gatehouse') * 0.9);
   const rate = Number.isFinite(asked) ? Math.max(1, Math.floor(asked)) : 1;
-  await measure('floor', 'rate', { rate, logFile: join(root, 'floor.log') });
-  await measure('gatehouse', 'rate', { rate, logFile: join(root, 'gatehouse.log') });
+  const rateDurationMs = o.rateDurationMs ?? o.durationMs;
+  await measure('floor', 'rate', { rate, logFile: join(root, 'floor.log'), durationMs: rateDurationMs });
+  await measure('gatehouse', 'rate', { rate, logFile: join(root, 'gatehouse.log'), durationMs: rateDurationMs });
   return { gatehouse: figures(runs.gatehouse, rate), floor: figures(runs.floor, rate), beside: figures(runs.beside, Number.NaN), problem, sample };
 }
 

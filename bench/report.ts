@@ -72,7 +72,7 @@ export function formatTable(report: BenchReport): string {
       `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s` +
       (report.settleMs > 0 ? `, each new server first settled by ${report.settleMs / 1000} s of load (discarded)` : '') +
       `. req/s: 1 connection × 64 in flight (HTTP/1.1: 16 connections); ` +
-      `mean: 1 in flight; p50/p99/p99.9: fixed rate asked at half the floor's req/s (at most 0.9 × gatehouse's), over 10 connections (HTTP/1.1: 16); ratio = req/s / floor req/s; added = mean - floor mean`,
+      `mean: 1 in flight; p50/p99/p99.9: ${report.rateDurationMs / 1000} s at a fixed rate asked at half the floor's req/s (at most 0.9 × gatehouse's), over 10 connections (HTTP/1.1: 16); ratio = req/s / floor req/s; added = mean - floor mean`,
     '',
     ...speed,
     '',

@@ -54,8 +54,9 @@ describe('the Check benchmark', () => {
     const cli = parseCli(['--quick'], {});
     // Envoy's 1 s deadline can pass on a machine busy with other tests, and a 300 ms window can carry no
     // answer: a test asks for verified answers, not speed.
-    const report = await runBench({ ...cli.bench, deadlineMs: TINY.deadlineMs, durationMs: TINY.durationMs });
+    const report = await runBench({ ...cli.bench, deadlineMs: TINY.deadlineMs, durationMs: TINY.durationMs, rateDurationMs: TINY.durationMs });
     assert.equal(report.ok, true, formatTable(report));
+    assert.deepEqual([report.rounds, report.durationMs, report.warmupMs, report.rateDurationMs], [QUICK.rounds, TINY.durationMs, QUICK.warmupMs, TINY.durationMs]);
     assert.deepEqual(report.results.map((r) => [r.name, r.transport, r.policies]), [
       ['api-key allow (1 policy)', 'grpc', 1],
       ['forward-auth allow (nginx, api-key)', 'http', 1],
@@ -220,7 +221,10 @@ describe('the Check benchmark', () => {
 
   it('reads its flags and BENCH_* variables, and refuses bad ones by name', () => {
     const defaults = parseCli([], {});
-    assert.deepEqual([defaults.bench.rounds, defaults.bench.durationMs, defaults.bench.warmupMs, defaults.bench.settleMs, defaults.bench.deadlineMs], [3, 2000, 1000, 5000, 1000]);
+    assert.deepEqual(
+      [defaults.bench.rounds, defaults.bench.durationMs, defaults.bench.warmupMs, defaults.bench.rateDurationMs, defaults.bench.settleMs, defaults.bench.deadlineMs],
+      [6, 1000, 250, 2000, 5000, 1000],
+    );
     assert.deepEqual(defaults.bench.scenarios.map((s) => s.name), [
       'api-key allow (1 policy)',
       'jwt allow (ES256, cached)',
@@ -234,7 +238,10 @@ describe('the Check benchmark', () => {
     // `npm run bench` stays bounded: the default plan aborts a run past 15 minutes.
     assert.ok(defaults.bench.timeLimitMs <= 900_000, `default time limit ${defaults.bench.timeLimitMs} ms`);
     const quick = parseCli(['--quick'], {}).bench;
-    assert.deepEqual([quick.rounds, quick.durationMs, quick.warmupMs, quick.settleMs], [QUICK.rounds, QUICK.durationMs, QUICK.warmupMs, 0]);
+    assert.deepEqual([quick.rounds, quick.durationMs, quick.warmupMs, quick.rateDurationMs, quick.settleMs], [QUICK.rounds, QUICK.durationMs, QUICK.warmupMs, QUICK.durationMs, 0]);
+    assert.equal(parseCli(['--rate-duration', '3s'], { BENCH_RATE_DURATION: '9' }).bench.rateDurationMs, 3000);
+    assert.equal(parseCli([], { BENCH_RATE_DURATION: '1.5' }).bench.rateDurationMs, 1500);
+    assert.throws(() => parseCli(['--rate-duration', '50ms'], {}), { message: '--rate-duration: "50ms" is not a duration of at least 100 ms (e.g. 500ms, 5s, 2.5)' });
     assert.equal(parseCli(['--settle', '2s'], { BENCH_SETTLE: '9' }).bench.settleMs, 2000);
     assert.deepEqual(parseCli(['--quick', '--scenario', 'redis'], {}).bench.scenarios.map((s) => s.name), ['session allow (redis)']);
     assert.deepEqual(select(['HS256']).map((s) => s.name), ['jwt allow (HS256, cached)', 'jwt allow (HS256, first-seen)', 'jwt deny (HS256, forged signature)']);
