@@ -21,8 +21,8 @@ export interface BenchOptions {
   /** Throughput and latency windows. */
   readonly durationMs: number;
   readonly warmupMs: number;
-  /** Fixed-rate windows (percentiles, allocation); absent: `durationMs`. */
-  readonly rateDurationMs?: number;
+  /** Fixed-rate windows (percentiles, allocation). */
+  readonly rateDurationMs: number;
   /**
    * Load a server takes, discarded, before its first measured window on a transport: a new process
    * needs seconds of traffic before its JIT and young generation reach their steady state (the floor
@@ -48,6 +48,8 @@ export interface Figures {
   /** Rate asked of the fixed-rate window (half the floor's best, at most 90% of gatehouse's best), the rate h2load achieved, and its p50, p99, p99.9 in µs. */
   readonly rate: number;
   readonly achievedRate: number;
+  /** Requests h2load completed in the fixed-rate window: sized to its warm-up and `rateDurationMs` at the rate. */
+  readonly rateRequests: number;
   readonly p50Micros: number;
   readonly p99Micros: number;
   readonly p999Micros: number;
@@ -254,7 +256,7 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
     rounds: options.rounds,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
-    rateDurationMs: options.rateDurationMs ?? options.durationMs,
+    rateDurationMs: options.rateDurationMs,
     settleMs: options.settleMs ?? 0,
     floorRssIdleBytes,
     floorRssAfterBytes,
@@ -309,9 +311,8 @@ async function measureScenario(
   // capacity a queue grows until Checks pass their deadline, and the percentiles measure the queue.
   const asked = Math.min(best('floor') / 2, best('gatehouse') * 0.9);
   const rate = Number.isFinite(asked) ? Math.max(1, Math.floor(asked)) : 1;
-  const rateDurationMs = o.rateDurationMs ?? o.durationMs;
-  await measure('floor', 'rate', { rate, logFile: join(root, 'floor.log'), durationMs: rateDurationMs });
-  await measure('gatehouse', 'rate', { rate, logFile: join(root, 'gatehouse.log'), durationMs: rateDurationMs });
+  await measure('floor', 'rate', { rate, logFile: join(root, 'floor.log'), durationMs: o.rateDurationMs });
+  await measure('gatehouse', 'rate', { rate, logFile: join(root, 'gatehouse.log'), durationMs: o.rateDurationMs });
   return { gatehouse: figures(runs.gatehouse, rate), floor: figures(runs.floor, rate), beside: figures(runs.beside, Number.NaN), problem, sample };
 }
 
@@ -332,6 +333,7 @@ function figures(runs: ReadonlyMap<WindowKind, readonly WindowResult[]>, rate: n
     meanMicros: Number.isFinite(lat) ? lat : Number.NaN,
     rate,
     achievedRate: fixed?.rps ?? Number.NaN,
+    rateRequests: fixed?.done ?? Number.NaN,
     p50Micros: fixed?.quantiles[0] ?? Number.NaN,
     p99Micros: fixed?.quantiles[1] ?? Number.NaN,
     p999Micros: fixed?.quantiles[2] ?? Number.NaN,

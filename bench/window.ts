@@ -56,6 +56,8 @@ export interface WindowOptions {
 
 export interface WindowResult {
   readonly rps: number;
+  /** Requests h2load completed. */
+  readonly done: number;
   readonly meanMicros: number;
   /** p50, p99, p99.9 in µs (rate runs; NaN otherwise). */
   readonly quantiles: readonly number[];
@@ -187,6 +189,7 @@ export async function measureWindow(t: Target, kind: WindowKind, o: WindowOption
   const loadChecks = total(counted) - 2 * VERIFY_CALLS;
   return {
     rps: h.rps,
+    done: h.done,
     meanMicros: h.meanMicros,
     quantiles,
     serverCpu,

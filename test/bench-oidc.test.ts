@@ -10,7 +10,7 @@ import { OIDC_BEARER, OIDC_BEARER_USERINFO, stubIntrospections } from '../bench/
 import { formatTable } from '../bench/report.js';
 
 /** As the other bench tests: windows long enough to carry requests on a busy machine, short enough for a test. */
-const TINY = { rounds: 1, durationMs: 1000, warmupMs: 200, deadlineMs: 5000, timeLimitMs: 110_000 } as const;
+const TINY = { rounds: 1, durationMs: 1000, warmupMs: 200, rateDurationMs: 1000, deadlineMs: 5000, timeLimitMs: 110_000 } as const;
 
 describe('the OIDC bearer bench scenario', () => {
   it('an opaque token is allowed as the API client, with the introspection answer as x-userinfo, introspected once', { timeout: 120_000 }, async () => {

@@ -27,7 +27,7 @@ const h = (key: string, value: string): DecodedHeader => ({ key, value, append: 
  * Windows long enough to carry requests on a machine busy with other tests (250 ms once completed none
  * while two other test files ran), short enough for a test.
  */
-const TINY = { rounds: 1, durationMs: 1000, warmupMs: 200, deadlineMs: 5000, timeLimitMs: 110_000 } as const;
+const TINY = { rounds: 1, durationMs: 1000, warmupMs: 200, rateDurationMs: 1000, deadlineMs: 5000, timeLimitMs: 110_000 } as const;
 
 function gone(pid: number): boolean {
   try {
@@ -54,9 +54,11 @@ describe('the Check benchmark', () => {
     const cli = parseCli(['--quick'], {});
     // Envoy's 1 s deadline can pass on a machine busy with other tests, and a 300 ms window can carry no
     // answer: a test asks for verified answers, not speed.
-    const report = await runBench({ ...cli.bench, deadlineMs: TINY.deadlineMs, durationMs: TINY.durationMs, rateDurationMs: TINY.durationMs });
+    // The fixed-rate window gets its own length, longer than the others here, and is sized by it.
+    const rateDurationMs = 1500;
+    const report = await runBench({ ...cli.bench, deadlineMs: TINY.deadlineMs, durationMs: TINY.durationMs, rateDurationMs });
     assert.equal(report.ok, true, formatTable(report));
-    assert.deepEqual([report.rounds, report.durationMs, report.warmupMs, report.rateDurationMs], [QUICK.rounds, TINY.durationMs, QUICK.warmupMs, TINY.durationMs]);
+    assert.deepEqual([report.rounds, report.durationMs, report.warmupMs, report.rateDurationMs], [QUICK.rounds, TINY.durationMs, QUICK.warmupMs, rateDurationMs]);
     assert.deepEqual(report.results.map((r) => [r.name, r.transport, r.policies]), [
       ['api-key allow (1 policy)', 'grpc', 1],
       ['forward-auth allow (nginx, api-key)', 'http', 1],
@@ -71,6 +73,9 @@ describe('the Check benchmark', () => {
         // The fixed rate asked is half the floor's best throughput (at most 90% of gatehouse's), the same for both servers.
         assert.equal(f.rate, Math.max(1, Math.floor(Math.min(r.floor.rps / 2, r.gatehouse.rps * 0.9))));
         assert.ok(Number.isFinite(f.achievedRate) && f.achievedRate > 0, `${r.name}: ${JSON.stringify(f)}`);
+        // h2load -n: connections × the requests each sends at its share of the rate over warm-up + the fixed-rate window.
+        const connections = r.transport === 'http' ? 16 : 10;
+        assert.equal(f.rateRequests, connections * Math.ceil((f.rate * (QUICK.warmupMs + rateDurationMs)) / 1000 / connections), `${r.name}: ${JSON.stringify(f)}`);
         assert.ok(Number.isInteger(f.lateChecks) && f.lateChecks >= 0, `${r.name}: ${JSON.stringify(f)}`);
       }
       assert.equal(r.ratio, r.gatehouse.rps / r.floor.rps);
