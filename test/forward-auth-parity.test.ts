@@ -133,6 +133,40 @@ describe('forward-auth over HTTP', { timeout: 120_000 }, () => {
     for (const v of ['allow acme', 'allow tok-user', 'allow guest', 'allow -', 'deny 400', 'deny 401', 'deny 403', 'deny 405']) assert.ok(seenVerdicts.has(v), `the generator reached ${v}: ${[...seenVerdicts].join(', ')}`);
   });
 
+  it('a credential header sent twice is read whole, as Envoy joins it for the gRPC Check: neither copy decides alone', async () => {
+    // The upstream may read either copy: had the first one been checked alone, the second would pass unchecked.
+    const bearer = `Bearer ${token}`;
+    const repeated: [string, string[]][] = [
+      ['authorization', [bearer, 'Bearer e30.e30.forged']],
+      ['authorization', ['Bearer e30.e30.forged', bearer]],
+      ['authorization', [bearer, bearer]],
+      ['apikey', ['acme-key-1', 'nope']],
+      ['apikey', ['nope', 'acme-key-1']],
+      ['apikey', ['acme-key-1', 'acme-key-1']],
+    ];
+    const wrong: string[] = [];
+    for (const [name, copies] of repeated) {
+      // Each copy alone is what the list says; the name spelled as clients do, in any case.
+      for (const spelled of [name, name.toUpperCase(), name[0]?.toUpperCase() + name.slice(1)]) {
+        const o: Original = { method: 'GET', host: 'api.example.com', path: '/orders', headers: {} };
+        const grpc = fromGrpc(await gh.envoy.check({ host: o.host, path: o.path, method: o.method, headers: { [name]: copies.join(',') } }));
+        const twice = { [spelled]: copies };
+        const http = {
+          nginx: fromHttp(await httpRequest(port, { path: '/auth/nginx', headers: { ...twice, host: 'gatehouse.internal', 'x-original-uri': o.path, 'x-original-method': o.method, 'x-forwarded-host': o.host } })),
+          traefik: fromHttp(await httpRequest(port, { path: '/auth', headers: { ...twice, host: 'gatehouse.internal', 'x-forwarded-uri': o.path, 'x-forwarded-method': o.method, 'x-forwarded-host': o.host } })),
+          envoy: fromHttp(await httpRequest(port, { method: o.method, path: `/envoy${o.path}`, headers: { ...twice, host: o.host } })),
+        };
+        for (const [dialect, v] of Object.entries({ grpc, ...http })) if (v !== 'deny 401') wrong.push(`${spelled} ${JSON.stringify(copies)}: ${dialect} ${v}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+    // Sent once, in any case, the same credentials allow.
+    for (const [spelled, value] of [['Authorization', bearer], ['APIKEY', 'acme-key-1']] as const) {
+      const res = await httpRequest(port, { path: '/auth/nginx', headers: { [spelled]: value, host: 'gatehouse.internal', 'x-original-uri': '/orders', 'x-original-method': 'GET', 'x-forwarded-host': 'api.example.com' } });
+      assert.deepEqual([res.status, values(res, 'x-consumer-id')], [200, [spelled === 'APIKEY' ? 'acme' : 'tok-user']]);
+    }
+  });
+
   it('an allow answers the identity headers, the Set-Cookie lines, and what Envoy must remove', async () => {
     const o: Original = { method: 'GET', host: 'web.example.com', path: '/', headers: { apikey: 'acme-key-1', cookie: 'theme=dark' } };
     const nginx = await asNginx(o);

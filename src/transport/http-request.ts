@@ -1,10 +1,9 @@
 // A forward-auth request -> the CheckInput of the request the proxy is asking about. Each proxy says
 // what the original request was in its own way (its dialect); the result is the same CheckInput the
 // gRPC transport builds, so one AuthPolicy means the same thing behind every proxy.
-import type { IncomingHttpHeaders } from 'node:http';
 import { GatehouseError } from '../core/errors.js';
 import { CheckInput } from '../core/input.js';
-import { HeaderCollector } from './request-headers.js';
+import { HeaderCollector, joinField } from './request-headers.js';
 
 /**
  * - `nginx`: nginx `auth_request` / ingress-nginx `auth-url`: X-Original-Method, X-Original-URI (or
@@ -15,12 +14,13 @@ import { HeaderCollector } from './request-headers.js';
  */
 export type Dialect = 'nginx' | 'traefik' | 'envoy';
 
-/** What arrived at the forward-auth server. Header names are lowercase (node:http). */
+/** What arrived at the forward-auth server. */
 export interface ForwardRequest {
   readonly method: string;
   /** The request target as received (`/auth/nginx`, `/envoy/orders/7?x=1`). */
   readonly url: string;
-  readonly headers: IncomingHttpHeaders;
+  /** Its header fields (headerFields): the CheckInput takes this map over, less the proxy's own fields. */
+  readonly headers: Map<string, string>;
   /** The socket peer: the proxy. */
   readonly socketPeer: string;
   readonly body: string | undefined;
@@ -36,16 +36,28 @@ const DIALECT_HEADERS: Readonly<Record<Dialect, ReadonlySet<string>>> = {
 /** Hop-by-hop headers (RFC 9110 §7.6.1) describe the proxy's connection, not the original request. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length']);
 
+/**
+ * The header fields of node's raw list (`rawHeaders`: name, value, name, value...), names lowercased
+ * and a repeated field joined as Envoy joins it for a gRPC Check, so one AuthPolicy reads the same
+ * headers behind every proxy. Node's `headers` object would be a second copy built per request, and
+ * it keeps only the first of a repeated Authorization, Host or User-Agent: a second credential would
+ * go unseen.
+ */
+export function headerFields(raw: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < raw.length; i += 2) joinField(out, (raw[i] as string).toLowerCase(), raw[i + 1] as string);
+  return out;
+}
+
 /** The dialect a `/auth` request speaks, from its headers; undefined when none can be told. */
-export function detectDialect(headers: IncomingHttpHeaders): Dialect | undefined {
-  if (headers['x-original-uri'] !== undefined || headers['x-original-url'] !== undefined) return 'nginx';
-  if (headers['x-forwarded-uri'] !== undefined) return 'traefik';
+export function detectDialect(headers: ReadonlyMap<string, string>): Dialect | undefined {
+  if (headers.has('x-original-uri') || headers.has('x-original-url')) return 'nginx';
+  if (headers.has('x-forwarded-uri')) return 'traefik';
   return undefined;
 }
 
-function one(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  const s = Array.isArray(v) ? v[0] : v;
+function one(headers: ReadonlyMap<string, string>, name: string): string | undefined {
+  const s = headers.get(name);
   return s === undefined || s === '' ? undefined : s.trim();
 }
 
@@ -103,7 +115,7 @@ function missingValue(what: string): never {
 }
 
 /** The address the nearest proxy appended: earlier entries are whatever the client claimed. */
-function lastForwardedFor(h: IncomingHttpHeaders): string | undefined {
+function lastForwardedFor(h: ReadonlyMap<string, string>): string | undefined {
   return one(h, 'x-forwarded-for')?.split(',').at(-1)?.trim() || undefined;
 }
 
@@ -118,30 +130,22 @@ function absoluteTarget(url: string): { scheme: string; host: string; target: st
 /** The CheckInput for the original request described by `req`; throws a GatehouseError to deny. */
 export function toForwardInput(dialect: Dialect, req: ForwardRequest, maxHeaderBytes: number, envoyPrefix: string): CheckInput {
   const o = original(dialect, req, envoyPrefix);
-  const collected = new HeaderCollector(maxHeaderBytes);
   const own = DIALECT_HEADERS[dialect];
   const headers = req.headers;
-  for (const name of Object.keys(headers)) {
-    const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || own.has(name)) continue;
-    if (typeof value === 'string') {
-      collected.count(name, Buffer.byteLength(value));
-      collected.add(name, value);
-    } else {
-      for (const v of value) {
-        collected.count(name, Buffer.byteLength(v));
-        collected.add(name, v);
-      }
-    }
+  const limits = new HeaderCollector(maxHeaderBytes, headers);
+  // Deleting the entry being visited is safe while iterating a Map.
+  for (const [name, value] of headers) {
+    if (HOP_BY_HOP.has(name) || own.has(name)) headers.delete(name);
+    else limits.count(name, Buffer.byteLength(value));
   }
   // The original host is the request's host, whichever header carried it.
-  collected.headers.set('host', o.host);
+  headers.set('host', o.host);
   return new CheckInput({
     method: o.method,
     scheme: o.scheme,
     host: o.host,
     path: o.target,
-    headers: collected.headers,
+    headers,
     peer: o.peer,
     body: req.body,
     requestId: one(req.headers, 'x-request-id'),

@@ -14,7 +14,7 @@ import { GatehouseError } from '../core/errors.js';
 import type { CheckInput } from '../core/input.js';
 import { Answerer, type TransportLogger } from './answer.js';
 import { closeHttp, listenHttp } from './http-listen.js';
-import { detectDialect, type Dialect, toForwardInput } from './http-request.js';
+import { detectDialect, type Dialect, headerFields, toForwardInput } from './http-request.js';
 import { toHttpAnswer } from './http-response.js';
 import { secureContextOf, type TlsCertificates } from './tls.js';
 
@@ -42,9 +42,9 @@ export interface HttpServer {
 export const ENVOY_PREFIX = '/envoy';
 
 /** Slow clients: a request must arrive whole within these. Proxies keep connections alive longer. */
-const HEADERS_TIMEOUT_MS = 10_000;
+export const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 15_000;
-const KEEP_ALIVE_TIMEOUT_MS = 75_000;
+export const KEEP_ALIVE_TIMEOUT_MS = 75_000;
 
 export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer> {
   const answerer = new Answerer(o.engine, 0, o.logger);
@@ -56,11 +56,12 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
     // How often node looks for requests past their timeouts (default 30 s).
     connectionsCheckingInterval: 1000,
   };
-  const listener: RequestListener = (req, res) => handle(req, res, o, answerer);
+  const heads = new HeadDeadlines();
+  const listener: RequestListener = (req, res) => handle(req, res, o, answerer, heads);
   const tls = o.tls;
   if (tls === undefined) {
     const server = createServer(options, listener);
-    guardSlowClients(server, 'connection');
+    heads.watch(server, 'connection');
     const port = await listenHttp(server, o.address);
     return { port, close: (graceMs) => closeHttp(server, graceMs) };
   }
@@ -76,7 +77,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
   );
   // New handshakes get a rotated certificate; open connections keep theirs.
   const unsubscribe = tls.subscribe((m) => server.setSecureContext(secureContextOf(m)));
-  guardSlowClients(server, 'secureConnection');
+  heads.watch(server, 'secureConnection');
   const port = await listenHttp(server, o.address).catch((e: unknown) => {
     unsubscribe();
     throw e;
@@ -92,62 +93,118 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
 
 /**
  * A connection must deliver each request's headers in time, whatever else node's own periodic check
- * does: between the connection (or the end of the last response, plus the keep-alive allowance) and
- * the next complete request head, a client that dribbles bytes is cut off.
+ * does: between the connection (or the end of the last answer, plus the keep-alive allowance) and the
+ * next complete request head, a client that dribbles bytes is cut off. One timer per connection, set
+ * when it opens: a request and its answer only move the connection's deadline (no timer, listener or
+ * closure per request), and the timer, when it fires early, waits out the rest.
  */
-function guardSlowClients(server: Server | TlsServer, accepted: 'connection' | 'secureConnection'): void {
-  const timers = new WeakMap<Socket, NodeJS.Timeout>();
-  const arm = (socket: Socket, ms: number): void => {
-    clearTimeout(timers.get(socket));
-    const timer = setTimeout(() => socket.destroy(), ms);
-    timer.unref();
-    timers.set(socket, timer);
-  };
-  // Over TLS the request's socket is the TLS socket (the handshake has its own timeout).
-  server.on(accepted, (socket: Socket) => {
-    arm(socket, HEADERS_TIMEOUT_MS);
-    socket.once('close', () => clearTimeout(timers.get(socket)));
-  });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    clearTimeout(timers.get(socket));
-    res.once('finish', () => {
-      if (!socket.destroyed) arm(socket, KEEP_ALIVE_TIMEOUT_MS + HEADERS_TIMEOUT_MS);
+export class HeadDeadlines {
+  readonly #connections = new WeakMap<Socket, HeadDeadline>();
+  readonly #now: () => number;
+
+  /** `now`: a monotonic clock in ms (tests give a mocked one). */
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now;
+  }
+
+  watch(server: Pick<Server, 'on'> | TlsServer, accepted: 'connection' | 'secureConnection'): void {
+    // Over TLS the request's socket is the TLS socket (the handshake has its own timeout).
+    server.on(accepted, (socket: Socket) => {
+      const head = new HeadDeadline(socket, this.#now);
+      this.#connections.set(socket, head);
+      socket.once('close', () => head.stop());
     });
-  });
+  }
+
+  /** A request head arrived on `socket`: no deadline until its answer is sent. */
+  arrived(socket: Socket): void {
+    const head = this.#connections.get(socket);
+    if (head !== undefined) head.pending++;
+  }
+
+  /** An answer was sent on `socket`: the next head is due within the keep-alive allowance. */
+  answered(socket: Socket): void {
+    const head = this.#connections.get(socket);
+    if (head === undefined) return;
+    head.pending = Math.max(0, head.pending - 1);
+    head.deadline = this.#now() + KEEP_ALIVE_TIMEOUT_MS + HEADERS_TIMEOUT_MS;
+  }
+}
+
+class HeadDeadline {
+  /** Requests whose head arrived and whose answer is not sent yet (pipelined ones too). */
+  pending = 0;
+  deadline: number;
+  readonly #socket: Socket;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout;
+
+  constructor(socket: Socket, now: () => number) {
+    this.#socket = socket;
+    this.#now = now;
+    this.deadline = now() + HEADERS_TIMEOUT_MS;
+    this.#timer = this.#arm(HEADERS_TIMEOUT_MS);
+  }
+
+  #arm(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(checkHead, ms, this);
+    timer.unref();
+    return timer;
+  }
+
+  /** The timer fired: cut the connection off if its head is overdue, else look again when it falls due. */
+  check(): void {
+    if (this.#socket.destroyed) return;
+    const left = this.pending > 0 ? KEEP_ALIVE_TIMEOUT_MS + HEADERS_TIMEOUT_MS : this.deadline - this.#now();
+    if (left <= 0) this.#socket.destroy();
+    else this.#timer = this.#arm(left);
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+function checkHead(head: HeadDeadline): void {
+  head.check();
 }
 
 /** The dialect a request speaks; undefined on a known path that does not say; NOT_FOUND elsewhere. */
 const NOT_FOUND = 'not_found';
 
-function dialectOf(req: IncomingMessage): Dialect | undefined | typeof NOT_FOUND {
-  const url = req.url ?? '';
+function dialectOf(url: string, headers: ReadonlyMap<string, string>): Dialect | undefined | typeof NOT_FOUND {
   if (url.startsWith(`${ENVOY_PREFIX}/`) || url === ENVOY_PREFIX) return 'envoy';
   const query = url.indexOf('?');
   const path = query === -1 ? url : url.slice(0, query);
   if (path === '/auth/nginx') return 'nginx';
   if (path === '/auth/traefik') return 'traefik';
-  if (path === '/auth' || path === '/auth/') return detectDialect(req.headers);
+  if (path === '/auth' || path === '/auth/') return detectDialect(headers);
   return NOT_FOUND;
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions, answerer: Answerer): void {
+function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions, answerer: Answerer, heads: HeadDeadlines): void {
   const start = performance.now();
-  const dialect = dialectOf(req);
+  const socket = req.socket;
+  heads.arrived(socket);
+  // Read from node's raw list: `req.headers` is never built.
+  const fields = headerFields(req.rawHeaders);
+  const dialect = dialectOf(req.url ?? '', fields);
   if (dialect === NOT_FOUND) {
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'not_found', message: 'Use /auth, /auth/nginx, /auth/traefik or /envoy/...' }));
+    heads.answered(socket);
     return;
   }
   // A request the proxy did not describe is denied with 400 and says why; never allowed.
   const as: Dialect = dialect ?? 'traefik';
+  const cookie = fields.get('cookie');
   const send = (decision: Decision): void => {
-    const cookie = req.headers.cookie;
-    const a = toHttpAnswer(decision, as, Array.isArray(cookie) ? cookie.join('; ') : cookie);
+    const a = toHttpAnswer(decision, as, cookie);
     // writeHead's flat form: name, value, name, value...
     const headers: string[] = [];
     for (const h of a.headers) headers.push(h.name, h.value);
     headers.push('content-length', String(Buffer.byteLength(a.body)));
     res.writeHead(a.status, headers).end(a.body);
+    heads.answered(socket);
   };
   if (dialect === undefined) {
     answerer.answer(send, answerer.reject(new GatehouseError('forward_request_incomplete', 'no X-Original-URI, X-Original-URL or X-Forwarded-Uri on /auth')), start, undefined);
@@ -157,7 +214,7 @@ function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions,
   const decide = (body: string | undefined): void => {
     let input: CheckInput;
     try {
-      input = toForwardInput(dialect, { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, socketPeer: req.socket.remoteAddress ?? '', body }, o.maxHeaderBytes, ENVOY_PREFIX);
+      input = toForwardInput(dialect, { method: req.method ?? 'GET', url: req.url ?? '/', headers: fields, socketPeer: socket.remoteAddress ?? '', body }, o.maxHeaderBytes, ENVOY_PREFIX);
     } catch (err) {
       answerer.answer(send, answerer.reject(err), start, undefined);
       return;
@@ -165,27 +222,35 @@ function handle(req: IncomingMessage, res: ServerResponse, o: HttpServerOptions,
     answerer.decide(send, start, input, Date.now() + o.decisionTimeoutMs);
   };
   // Proxies ask without a body unless told to forward it: decided at once, without a promise.
-  if (!hasBody(req)) {
+  const length = fields.get('content-length');
+  const te = fields.get('transfer-encoding');
+  if (!hasBody(length, te)) {
     req.resume();
     decide(undefined);
     return;
   }
-  readBody(req, o.maxRequestBytes).then(decide, (err: unknown) => answerer.answer(send, answerer.reject(err), start, undefined));
+  bodyOf(req, o.maxRequestBytes, length).then(decide, (err: unknown) => answerer.answer(send, answerer.reject(err), start, undefined));
 }
 
-/** Whether the request says it has a body: a Transfer-Encoding, or a Content-Length that is a number other than 0. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = Number(req.headers['content-length'] ?? '0');
-  return req.headers['transfer-encoding'] !== undefined || (Number.isFinite(length) && length !== 0);
+/** Whether a request says it has a body: a Transfer-Encoding, or a Content-Length that is a number other than 0. */
+function hasBody(contentLength: string | undefined, transferEncoding: string | undefined): boolean {
+  const length = Number(contentLength ?? '0');
+  return transferEncoding !== undefined || (Number.isFinite(length) && length !== 0);
 }
 
 /** The body as UTF-8 when one was sent; refused beyond `max` bytes. Shared with the admin endpoint. */
 export function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
-  if (!hasBody(req)) {
+  const length = req.headers['content-length'];
+  if (!hasBody(length, req.headers['transfer-encoding'])) {
     req.resume();
     return Promise.resolve(undefined);
   }
-  const length = Number(req.headers['content-length'] ?? '0');
+  return bodyOf(req, max, length);
+}
+
+/** Reads a body the request announced (`contentLength` as sent, when sent). */
+function bodyOf(req: IncomingMessage, max: number, contentLength: string | undefined): Promise<string | undefined> {
+  const length = Number(contentLength ?? '0');
   if (length > max) {
     req.resume();
     return Promise.reject(new GatehouseError('request_malformed', `request body of ${length} bytes exceeds ${max}`));

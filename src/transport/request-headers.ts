@@ -4,12 +4,14 @@
 import { GatehouseError } from '../core/errors.js';
 
 export class HeaderCollector {
-  readonly headers = new Map<string, string>();
+  readonly headers: Map<string, string>;
   readonly #max: number;
   #total = 0;
 
-  constructor(maxHeaderBytes: number) {
+  /** `headers`: fields already collected (joined), to be counted only. */
+  constructor(maxHeaderBytes: number, headers = new Map<string, string>()) {
     this.#max = maxHeaderBytes;
+    this.headers = headers;
   }
 
   /** Counts `size` bytes of a header's value (and its name) against the limits. */
@@ -22,9 +24,14 @@ export class HeaderCollector {
   /** Adds a header whose size has been counted; `name` must be lowercase and not empty. */
   add(name: string, value: string): void {
     if (name === '') throw new GatehouseError('header_malformed', 'header with an empty name');
-    const prev = this.headers.get(name);
-    this.headers.set(name, prev === undefined ? value : prev + (name === 'cookie' ? '; ' : ',') + value);
+    joinField(this.headers, name, value);
   }
+}
+
+/** Adds a field to `headers`, a repeated one joined as RFC 9110 §5.3 says (cookies with `; `) and as Envoy joins it. */
+export function joinField(headers: Map<string, string>, name: string, value: string): void {
+  const prev = headers.get(name);
+  headers.set(name, prev === undefined ? value : prev + (name === 'cookie' ? '; ' : ',') + value);
 }
 
 function tooLarge(name: string): GatehouseError {
