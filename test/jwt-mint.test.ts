@@ -59,6 +59,18 @@ describe('mintToken', { timeout: 30_000 }, () => {
     await assert.rejects(mintToken(m, { consumer: { id: 'a\nb' }, ttlMs: 60_000, now: T0 }), (e: unknown) => e instanceof MintError && e.code === 'mint_rejected');
   });
 
+  test('minted ids are 128-bit hex: none of 3000 looks like a flag to `token revoke --jti <id>`', async () => {
+    const m = mustCompile({ algorithms: ['HS256'], secretRef: { name: 'jwt-hmac', key: 'secret' } }, { services, secrets: [secret('jwt-hmac', { secret: HMAC })] });
+    const ids = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const { jti, token } = await mintToken(m, { consumer: { id: 'c' }, ttlMs: 60_000, now: T0 });
+      assert.match(jti, /^[0-9a-f]{32}$/);
+      assert.equal(payloadOf(token)['jti'], jti);
+      ids.add(jti);
+    }
+    assert.equal(ids.size, 3000);
+  });
+
   test('a private key in signingKeyRef signs (RS256 from PEM, ES256 from a JWK with kid) and its public half verifies', async () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const ec = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'mint-2025' };

@@ -56,7 +56,9 @@ export async function mintToken(method: JwtAuthenticator, req: MintRequest): Pro
 
   const now = req.now ?? Date.now();
   const iat = Math.floor(now / 1000);
-  const jti = req.jti ?? randomBytes(16).toString('base64url');
+  // Hex, not base64url: a jti is pasted into `gatehouse token revoke --jti <jti>`, and one in 64
+  // base64url ids starts with '-', which the flag parser takes for a forgotten flag.
+  const jti = req.jti ?? randomBytes(16).toString('hex');
   const payload: Record<string, unknown> = { ...config.mintClaims };
   for (const [k, v] of Object.entries(req.claims ?? {})) {
     if (REGISTERED.has(k)) throw new MintError('mint_claim_invalid', `claim ${k} is set by gatehouse`);
