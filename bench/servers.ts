@@ -4,6 +4,7 @@ import { descendants, LOAD_CPU, pin, SERVER_CPU } from './affinity.js';
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { SERVING_NODE_FLAGS } from '../src/service/startup-heap.js';
 import { parseServerMessage, type ServerCommand, type ServerMessage, type ServerMode, type Tally } from './protocol.js';
 
 const ENTRY = fileURLToPath(new URL('./server.js', import.meta.url));
@@ -56,7 +57,8 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
   hookExit();
   const args = mode.kind === 'noop' ? ['noop'] : ['gatehouse', mode.policiesDir];
   // No inherited execArgv: under `node --test` it would carry the test runner's flags into the server.
-  const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: process.env.BENCH_SERVER_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [], serialization: 'json' });
+  // gatehouse runs with the flags its image gives it; the floor with node's defaults.
+  const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...(mode.kind === 'gatehouse' ? SERVING_NODE_FLAGS : []), ...(process.env.BENCH_SERVER_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], serialization: 'json' });
   live.add(child);
   if (child.pid !== undefined) pin(child.pid, SERVER_CPU);
   let output = '';

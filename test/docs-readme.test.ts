@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, ROOT, run, runAsync } from './support/cli.js';
 import { eventually } from './support/eventually.js';
+import { SERVING_NODE_FLAGS } from '../src/service/startup-heap.js';
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; engines: { node: string } };
@@ -56,10 +57,11 @@ describe('the README path: npm start, then the documented gatehouse check', () =
     // `npm start` is the build (skipped when dist/ is current), then this serve command; the built tree is what the test runs.
     const [build, serveCommand] = (PACKAGE.scripts['start'] ?? '').split(' && ');
     assert.equal(build, 'node scripts/build-if-stale.mjs');
-    assert.equal(serveCommand, 'node dist/src/cli.js serve --policies deploy/examples');
-    const serveArgs = (serveCommand ?? '').split(' ').slice(2);
+    // node's serving flags, as the image's entrypoint gives them (test/packaging.test.ts).
+    assert.equal(serveCommand, `node ${SERVING_NODE_FLAGS.join(' ')} dist/src/cli.js serve --policies deploy/examples`);
+    const serveArgs = (serveCommand ?? '').split(' ').slice(2 + SERVING_NODE_FLAGS.length);
     const loopback = ['--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0'];
-    const child = spawn(process.execPath, [CLI, ...serveArgs, ...loopback], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+    const child = spawn(process.execPath, [...SERVING_NODE_FLAGS, CLI, ...serveArgs, ...loopback], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
     t.after(() => child.kill('SIGKILL'));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -20,6 +20,7 @@ import { compareWithLockfile, installProduction, RUNTIME_FILES } from './support
 import { exportedSeries, fromGrafana, GATEHOUSE_METRICS, metricNames, templateQueryMetrics } from './support/promql.js';
 import { promtool } from './support/promtool.js';
 import { repoRoot, runChecked, runCommand } from './support/tool-cache.js';
+import { SERVING_NODE_FLAGS } from '../src/service/startup-heap.js';
 
 const KUSTOMIZE_DIR = join(repoRoot, 'deploy', 'kubernetes');
 const TIMEOUT = { timeout: 180_000 };
@@ -83,7 +84,8 @@ test('the image runs as a numeric non-root user, with the CLI as entrypoint and 
     assert.equal(found.length, 1, `one ${instruction}`);
     return (found[0] as DockerInstruction).args;
   };
-  assert.deepEqual(JSON.parse(one('ENTRYPOINT')), ['node', 'dist/src/cli.js']);
+  // node's serving flags, the ones `npm start` gives too (test/docs-readme.test.ts) and the bench's server gets.
+  assert.deepEqual(JSON.parse(one('ENTRYPOINT')), ['node', ...SERVING_NODE_FLAGS, 'dist/src/cli.js']);
   assert.deepEqual(JSON.parse(one('CMD')), ['serve']);
   assert.deepEqual(one('EXPOSE').split(/\s+/), ['9001', '9002', '9090']);
   assert.equal(one('ENV'), 'NODE_ENV=production');

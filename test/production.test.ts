@@ -12,6 +12,7 @@ import { eventually } from './support/gatehouse.js';
 import { NODE_LTS_MAJOR, nodeLts } from './support/node-lts.js';
 import { installProduction } from './support/production-install.js';
 import { repoRoot } from './support/tool-cache.js';
+import { SERVING_NODE_FLAGS } from '../src/service/startup-heap.js';
 
 interface Running {
   readonly child: ChildProcess;
@@ -23,7 +24,8 @@ interface Running {
 async function serve(node: string, dir: string): Promise<Running> {
   const child = spawn(
     node,
-    [join(dir, 'dist', 'src', 'cli.js'), 'serve', '--policies', join(repoRoot, 'deploy', 'examples'), '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--shutdown-grace', '5s', '--shutdown-delay', '1s'],
+    // As the image's entrypoint runs it (test/packaging.test.ts holds the two alike).
+    [...SERVING_NODE_FLAGS, join(dir, 'dist', 'src', 'cli.js'), 'serve', '--policies', join(repoRoot, 'deploy', 'examples'), '--grpc-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--shutdown-grace', '5s', '--shutdown-delay', '1s'],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -26,14 +26,40 @@ export function startingUp(): void {
   setFlagsFromString('--optimize-for-size');
 }
 
+/**
+ * node's flags for `gatehouse serve`, as the image's entrypoint and `npm start` give them: two of V8's
+ * JIT tiers off, Sparkplug and Maglev, between the interpreter and TurboFan, set before node runs any
+ * JavaScript; and one V8 worker thread instead of four (a sidecar gets a core or less). TurboFan still
+ * optimizes what is hot. Node 26 idles with the example policies at 78-79 MB with them, 84-85 MB with
+ * Maglev turned off from the code alone (node's loader has warmed the compilers' pages of the binary
+ * by then), 88-92 MB with neither (bench/README.md, "Idle memory on Node 26").
+ */
+export const SERVING_NODE_FLAGS: readonly string[] = Object.freeze(['--no-maglev', '--no-sparkplug', '--v8-pool-size=1']);
+
+/**
+ * Before anything else of a serving process runs (src/jit-tiers.ts, cli.ts's first import): Maglev
+ * off, V8's tier between Sparkplug and TurboFan (node 20's V8 has it off, later ones on), for
+ * `node dist/src/cli.js serve` run without SERVING_NODE_FLAGS. TurboFan still optimizes what is hot;
+ * under load neither CPU per Check nor RSS after it was worse. Sparkplug is left to the command line:
+ * node 26 goes on compiling with it when told otherwise once running.
+ */
+export function servingJitTiers(): void {
+  unlessGiven('maglev', '--no-maglev');
+}
+
 export function startedUp(): void {
   setFlagsFromString('--no-optimize-for-size');
   // `node --heap-growing-percent=N dist/src/cli.js serve` chooses otherwise (0: V8's own heuristics).
-  if (!process.execArgv.some((a) => /^--heap[-_]growing[-_]percent\b/.test(a))) {
-    setFlagsFromString(`--heap-growing-percent=${SERVING_HEAP_GROWTH_PERCENT}`);
-  }
+  unlessGiven('heap-growing-percent', `--heap-growing-percent=${SERVING_HEAP_GROWTH_PERCENT}`);
   // `node --allocation-site-pretenuring dist/src/cli.js serve` keeps V8's default.
-  if (!process.execArgv.some((a) => /^--(no[-_])?allocation[-_]site[-_]pretenuring\b/.test(a))) {
-    setFlagsFromString('--no-allocation-site-pretenuring');
-  }
+  unlessGiven('allocation-site-pretenuring', '--no-allocation-site-pretenuring');
+}
+
+/**
+ * Sets a V8 flag unless node's command line gives the same flag (`--name`, `--no-name`, `--name=...`,
+ * with `-` or `_`): what an operator chose wins.
+ */
+function unlessGiven(name: string, flag: string): void {
+  const spelled = new RegExp(`^--(no[-_])?${name.replaceAll('-', '[-_]')}(=|$)`);
+  if (!process.execArgv.some((a) => spelled.test(a))) setFlagsFromString(flag);
 }
