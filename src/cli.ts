@@ -2,7 +2,7 @@
 // gatehouse <command>: the one entry point, dispatching to src/commands/.
 // Only light modules are imported statically: `serve` installs its signal handlers before the rest
 // loads (see commands/serve.ts); the other commands load when they are asked for.
-import './jit-tiers.js';
+import './commands/jit-tiers.js';
 import { readFileSync } from 'node:fs';
 import { closest } from './args/flags.js';
 import { PROCESS_IO, type RunCommand } from './commands/io.js';

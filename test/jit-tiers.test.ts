@@ -2,7 +2,7 @@
 // process, which compiles nothing with either while it answers forward-auth requests when node is
 // given the image's flags (SERVING_NODE_FLAGS: test/packaging.test.ts and test/docs-readme.test.ts
 // hold the image and `npm start` to them); the same process told `--sparkplug --maglev` (the
-// operator's choice wins) does. Without any flag, the code turns Maglev off itself (src/jit-tiers.ts).
+// operator's choice wins) does. Without any flag, the code turns Maglev off itself (src/commands/jit-tiers.ts).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';

@@ -37,7 +37,7 @@ export function startingUp(): void {
 export const SERVING_NODE_FLAGS: readonly string[] = Object.freeze(['--no-maglev', '--no-sparkplug', '--v8-pool-size=1']);
 
 /**
- * Before anything else of a serving process runs (src/jit-tiers.ts, cli.ts's first import): Maglev
+ * Before anything else of a serving process runs (src/commands/jit-tiers.ts, cli.ts's first import): Maglev
  * off, V8's tier between Sparkplug and TurboFan (node 20's V8 has it off, later ones on), for
  * `node dist/src/cli.js serve` run without SERVING_NODE_FLAGS. TurboFan still optimizes what is hot;
  * under load neither CPU per Check nor RSS after it was worse. Sparkplug is left to the command line:
