@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { SERVING_NODE_FLAGS } from '../src/service/startup-heap.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const SYNC_TIMEOUT_MS = 300_000;
@@ -29,7 +30,8 @@ export function startGatehouse(source: ChildSource, nodeOptions: string): Gateho
   const from = 'kubeconfig' in source ? ['--kubernetes'] : ['--policies', source.policies];
   const env = 'kubeconfig' in source ? { ...process.env, KUBECONFIG: source.kubeconfig } : process.env;
   const args = ['serve', ...from, '--grpc-address', '127.0.0.1:0', '--http-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-delay', '0s', '--shutdown-grace', '0s'];
-  const child = spawn(process.execPath, [...nodeOptions.split(/\s+/).filter((f) => f !== ''), CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // As the image runs it; flags in nodeOptions come later and win (`--maglev`, say).
+  const child = spawn(process.execPath, [...SERVING_NODE_FLAGS, ...nodeOptions.split(/\s+/).filter((f) => f !== ''), CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const waiters = new Map<string, (fields: Record<string, unknown>) => void>();
   const seen = new Map<string, Record<string, unknown>>();
   let buffered = '';

@@ -2,10 +2,13 @@
 // ioredis ~30 MB. Served from policy files neither is loaded; with --kubernetes the client is loaded
 // only for a kubeconfig whose user needs it (an exec plugin, an auth provider). The gRPC services are
 // defined with direct codecs, so protobufjs and @grpc/proto-loader (~6 MB) are not loaded either.
+// Nor is node's bundled undici (~3 MB of heap, 2-5 MB RSS on Node 26), which an ESM import of node:http
+// loads there (its WebSocket getters), unless a policy fetches with it (OpenID Connect).
 // The child process reports every package it resolved (ESM resolutions through a module hook, CommonJS
-// ones from the require cache) when it exits.
+// ones from the require cache, undici from node's list of loaded builtins) when it exits.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, closedPort, dirWith, ROOT } from './support/cli.js';
@@ -36,6 +39,8 @@ process.on('exit', () => {
     const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(file);
     if (m !== null) writeSync(2, 'PACKAGE ' + m[1] + '\\n');
   }
+  // node's own copy of undici (fetch, Headers, WebSocket): a builtin, so no hook sees it.
+  if (process.moduleLoadList.includes('NativeModule internal/deps/undici/undici')) writeSync(2, 'PACKAGE node:undici\\n');
 });
 `;
 
@@ -73,6 +78,14 @@ describe('serve loads the Kubernetes client and the Redis client only when it us
     assert.equal(loaded.has('protobufjs'), false, [...loaded].join(', '));
   });
 
+  it("serving API-key, session and public policies from files does not load node's bundled undici", { timeout: 60_000 }, async () => {
+    const examples = ['api-keys.yaml', 'session.yaml', 'public-site.yaml'];
+    const dir = dirWith(Object.fromEntries(examples.map((f) => [f, readFileSync(join(ROOT, 'deploy/examples', f), 'utf8')])));
+    const loaded = await packagesLoadedBy(['--policies', dir]);
+    assert.ok(loaded.has('@grpc/grpc-js'), [...loaded].join(', '));
+    assert.equal(loaded.has('node:undici'), false, [...loaded].join(', '));
+  });
+
   /** Serves --kubernetes from a kubeconfig whose one user is `user` (a YAML flow mapping); answers what it loaded. */
   async function kubernetesPackages(user: string, files: Record<string, string> = {}): Promise<Set<string>> {
     const port = await closedPort();
@@ -83,6 +96,7 @@ describe('serve loads the Kubernetes client and the Redis client only when it us
   it('serving with --kubernetes and a token kubeconfig loads neither @kubernetes/client-node nor ioredis', { timeout: 60_000 }, async () => {
     const loaded = await kubernetesPackages('{token: t}');
     assert.ok(loaded.has('yaml'), [...loaded].join(', '));
+    assert.equal(loaded.has('node:undici'), false, [...loaded].join(', '));
     assert.equal(loaded.has('@kubernetes/client-node'), false, [...loaded].join(', '));
     assert.equal(loaded.has('ioredis'), false, [...loaded].join(', '));
   });
@@ -105,5 +119,12 @@ describe('serve loads the Kubernetes client and the Redis client only when it us
     const r = spawnSync(process.execPath, ['--import', join(dir, 'preload.mjs'), '-e', "require('ioredis')"], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /^PACKAGE ioredis$/m);
+  });
+
+  it("the report names node's undici when a process uses Headers", () => {
+    const dir = dirWith({ 'hooks.mjs': HOOKS, 'preload.mjs': PRELOAD, 'headers.cjs': 'new Headers();' });
+    const r = spawnSync(process.execPath, ['--import', join(dir, 'preload.mjs'), join(dir, 'headers.cjs')], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^PACKAGE node:undici$/m);
   });
 });

@@ -5,7 +5,8 @@
 //   /envoy/...      Envoy's HTTP ext_authz (`path_prefix: /envoy`), the original path after the prefix
 // Thin like the gRPC transport: request -> CheckInput (http-request.ts) -> engine -> answer
 // (http-response.ts), with the shared answer discipline (answer.ts). HTTPS when given certificates.
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { IncomingMessage, RequestListener, Server, ServerOptions, ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Decision } from '../core/decision.js';
@@ -17,6 +18,10 @@ import { closeHttp, listenHttp } from './http-listen.js';
 import { detectDialect, type Dialect, headerFields, toForwardInput } from './http-request.js';
 import { toHttpAnswer } from './http-response.js';
 import { secureContextOf, type TlsCertificates } from './tls.js';
+
+// node:http by require: an ESM import of it evaluates every export, and on Node 26 its WebSocket
+// getters load the bundled undici (~11 MB RSS, 3 MB of heap) that serving never uses.
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 export interface HttpServerOptions {
   /** `host:port`; port 0 picks a free one. */

@@ -1,9 +1,13 @@
 // A fetch for a provider behind a private CA: node:https with the system roots plus the configured
 // certificates (Node's global fetch takes no CA of its own). Certificate checks stay on. Only what
 // openid-client and the JWKS cache send: a method, headers, a string or form body, a signal.
-import { request as httpRequest } from 'node:http';
+import { createRequire } from 'node:module';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+
+// node:http by require: an ESM import of it evaluates every export, and on Node 26 its WebSocket
+// getters load the bundled undici (~11 MB RSS, 3 MB of heap) that serving never uses.
+const { request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 const MAX_BODY = 1 << 20;
 
