@@ -96,6 +96,32 @@ describe('the store holds Secrets as key digests and consumer fields', () => {
     assert.equal(store.secretCount, 1);
   });
 
+  it("a key's identity is made when a Check first presents it, then reused; every key keeps its own consumer (200 Secrets, 2 keys each, shuffled)", () => {
+    const secrets = Array.from({ length: 200 }, (_, i) => keySecret(`c${i}`, 'g', `k${i}a\nk${i}b`));
+    const store = synced([keysPolicy('p', 'p.test', 'g')], secrets);
+    let seed = 7;
+    const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+    const keys = secrets.flatMap((_, i) => [`k${i}a`, `k${i}b`]);
+    for (let i = keys.length - 1; i > 0; i--) {
+      const j = next(i + 1);
+      [keys[i], keys[j]] = [keys[j] as string, keys[i] as string];
+    }
+    const first = new Map<string, Identity>();
+    for (const key of keys) first.set(key, allowOf(store, 'p.test', key).identity);
+    for (const key of keys.slice().reverse()) {
+      const identity = allowOf(store, 'p.test', key).identity;
+      assert.equal(identity, first.get(key), `the identity made for ${key} is reused`);
+      assert.equal(identity.consumerId, `c${key.slice(1, -1)}`);
+      assert.ok(Object.isFrozen(identity));
+    }
+    assert.equal(answer(store, 'p.test', 'k200a'), 'deny 401');
+    // A rotation recompiles the policy: the new key gets a new identity, the old one is refused.
+    store.upsertSecret(keySecret('c5', 'g', 'k5z'));
+    assert.equal(answer(store, 'p.test', 'k5a'), 'deny 401');
+    assert.notEqual(allowOf(store, 'p.test', 'k5z').identity, first.get('k5a'));
+    assert.equal(allowOf(store, 'p.test', 'k6b').identity.consumerId, 'c6');
+  });
+
   it('a Secret that moves to another label group leaves one policy and joins the other', () => {
     const store = synced(
       [keysPolicy('a', 'a.test', 'ga'), keysPolicy('b', 'b.test', 'gb')],
