@@ -57,8 +57,7 @@ export function startServer(mode: ServerMode, timeoutMs: number): Promise<Server
   hookExit();
   const args = mode.kind === 'noop' ? ['noop'] : ['gatehouse', mode.policiesDir];
   // No inherited execArgv: under `node --test` it would carry the test runner's flags into the server.
-  // gatehouse runs with the flags its image gives it; the floor with node's defaults.
-  const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...(mode.kind === 'gatehouse' ? SERVING_NODE_FLAGS : []), ...(process.env.BENCH_SERVER_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], serialization: 'json' });
+  const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...nodeFlagsFor(mode), ...(process.env.BENCH_SERVER_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], serialization: 'json' });
   live.add(child);
   if (child.pid !== undefined) pin(child.pid, SERVER_CPU);
   let output = '';
@@ -162,6 +161,17 @@ function vmRss(pid: number): number {
 }
 
 /** Kills every server still running (used when a run is aborted). */
+/**
+ * gatehouse runs with the flags its image gives it, the floor with node's defaults; BENCH_NODE_FLAGS
+ * `serving` gives both the serving flags, `none` neither (to tell the flags' share from gatehouse's).
+ */
+export function nodeFlagsFor(mode: ServerMode, setting = process.env.BENCH_NODE_FLAGS): readonly string[] {
+  if (setting === 'serving') return SERVING_NODE_FLAGS;
+  if (setting === 'none') return [];
+  if (setting !== undefined && setting !== '') throw new Error(`BENCH_NODE_FLAGS must be serving or none, not ${setting}`);
+  return mode.kind === 'gatehouse' ? SERVING_NODE_FLAGS : [];
+}
+
 export async function killAllServers(): Promise<void> {
   const pending = [...live].map((child) => new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -18,6 +18,8 @@ import { sessionTenant } from '../bench/policies-session.js';
 import { jwtPolicies, jwtTenant } from '../bench/policies-jwt.js';
 import { readServerExtras } from '../bench/server-extras.js';
 import { formatTable } from '../bench/report.js';
+import { nodeFlagsFor } from '../bench/servers.js';
+import { SERVING_NODE_FLAGS } from '../src/service/startup-heap.js';
 import type { Scenario } from '../bench/scenarios.js';
 import type { Sample } from '../bench/window.js';
 import type { DecodedHeader } from './support/envoy-client.js';
@@ -50,6 +52,15 @@ function grpcHeaders(sample: Sample | undefined): { headers: readonly DecodedHea
 }
 
 describe('the Check benchmark', () => {
+  it("servers start with node's serving flags as the image runs gatehouse, or as BENCH_NODE_FLAGS says", () => {
+    const gatehouse = { kind: 'gatehouse', policiesDir: '/p' } as const;
+    const noop = { kind: 'noop' } as const;
+    assert.deepEqual([nodeFlagsFor(gatehouse, undefined), nodeFlagsFor(noop, undefined), nodeFlagsFor(noop, '')], [SERVING_NODE_FLAGS, [], []]);
+    assert.deepEqual([nodeFlagsFor(gatehouse, 'serving'), nodeFlagsFor(noop, 'serving')], [SERVING_NODE_FLAGS, SERVING_NODE_FLAGS]);
+    assert.deepEqual([nodeFlagsFor(gatehouse, 'none'), nodeFlagsFor(noop, 'none')], [[], []]);
+    assert.throws(() => nodeFlagsFor(noop, 'fast'), /BENCH_NODE_FLAGS must be serving or none, not fast/);
+  });
+
   it('--quick measures an API-key Check over gRPC and nginx forward-auth against their no-op floors, every figure filled in', { timeout: 90_000 }, async () => {
     const cli = parseCli(['--quick'], {});
     // Envoy's 1 s deadline can pass on a machine busy with other tests, and a 300 ms window can carry no
