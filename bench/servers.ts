@@ -160,7 +160,6 @@ function vmRss(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
-/** Kills every server still running (used when a run is aborted). */
 /**
  * gatehouse runs with the flags its image gives it, the floor with node's defaults; BENCH_NODE_FLAGS
  * `serving` gives both the serving flags, `none` neither (to tell the flags' share from gatehouse's).
@@ -172,6 +171,7 @@ export function nodeFlagsFor(mode: ServerMode, setting = process.env.BENCH_NODE_
   return mode.kind === 'gatehouse' ? SERVING_NODE_FLAGS : [];
 }
 
+/** Kills every server still running (used when a run is aborted). */
 export async function killAllServers(): Promise<void> {
   const pending = [...live].map((child) => new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();

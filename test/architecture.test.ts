@@ -63,6 +63,11 @@ describe('source layout', () => {
     assert.deepEqual([...new Set(wrong)], []);
   });
 
+  it('no source file imports node:http as an ES module (on Node 26 that loads undici; createRequire instead)', () => {
+    const esm = walk(SRC).filter((file) => /^import\s+(?!type\b)[^;]*from\s+'(node:)?http'/m.test(readFileSync(file, 'utf8')));
+    assert.deepEqual(esm.map((file) => relative(SRC, file)), []);
+  });
+
   it('no two folders import each other', () => {
     const pairs = new Set(edges.filter((e) => e.from !== e.to).map((e) => `${e.from}>${e.to}`));
     const mutual = [...pairs].filter((p) => pairs.has(p.split('>').reverse().join('>')));

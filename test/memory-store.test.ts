@@ -96,9 +96,12 @@ describe('the store holds Secrets as key digests and consumer fields', () => {
     assert.equal(store.secretCount, 1);
   });
 
-  it("a key's identity is made when a Check first presents it, then reused; every key keeps its own consumer (200 Secrets, 2 keys each, shuffled)", () => {
+  it("a Secret's identity is made when a Check first presents one of its keys, then shared by its keys; every key keeps its own consumer (200 Secrets, 2 keys each, shuffled)", () => {
     const secrets = Array.from({ length: 200 }, (_, i) => keySecret(`c${i}`, 'g', `k${i}a\nk${i}b`));
-    const store = synced([keysPolicy('p', 'p.test', 'g')], secrets);
+    // zz also lists c0's first key: c0 keeps it (first by name), and zz's first Check must not take it.
+    const store = synced([keysPolicy('p', 'p.test', 'g')], [...secrets, keySecret('zz', 'g', 'k0a\nzz-own')]);
+    assert.equal(allowOf(store, 'p.test', 'zz-own').identity.consumerId, 'zz');
+    assert.equal(allowOf(store, 'p.test', 'k0a').identity.consumerId, 'c0');
     let seed = 7;
     const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
     const keys = secrets.flatMap((_, i) => [`k${i}a`, `k${i}b`]);
@@ -111,6 +114,8 @@ describe('the store holds Secrets as key digests and consumer fields', () => {
     for (const key of keys.slice().reverse()) {
       const identity = allowOf(store, 'p.test', key).identity;
       assert.equal(identity, first.get(key), `the identity made for ${key} is reused`);
+      const sibling = key.endsWith('a') ? `${key.slice(0, -1)}b` : `${key.slice(0, -1)}a`;
+      assert.equal(identity, first.get(sibling), `${key} and ${sibling} are one Secret's keys: one identity`);
       assert.equal(identity.consumerId, `c${key.slice(1, -1)}`);
       assert.ok(Object.isFrozen(identity));
     }

@@ -25,8 +25,8 @@ export function compileApiKey(spec: ApiKeySpec, ctx: MethodContext): Authenticat
     ctx.problems.error(`${ctx.path}.selector`, 'selector must have matchLabels or matchExpressions: an empty selector would select every Secret');
   }
   // SHA-256 digest (as a latin1 string: 32 chars, the cheapest Map key) -> the consumer's Secret, until
-  // a Check presents the key: then -> its identity (made once, and only for keys in use: at 100,000
-  // keys an identity per key held from the start was 3.8 MB of heap).
+  // a Check presents one of its keys: then -> its identity, one per Secret as before, made only for
+  // Secrets in use (at 100,000 keys an identity each from the start was 3.8 MB of heap).
   const table = new Map<string, HeldSecret | KeyIdentity>();
   for (const secret of ctx.secrets.select(selector)) addSecret(table, secret, ctx);
   return new ApiKeyAuthenticator(ctx.methodName, compileLocations(spec.from), spec.hideCredentials, table);
@@ -60,7 +60,7 @@ function addSecret(table: Map<string, HeldSecret | KeyIdentity>, secret: HeldSec
     d++;
     const existing = table.get(k);
     if (existing !== undefined) {
-      ctx.problems.warn(ctx.path + '.selector', `${where}: a key is also held by consumer ${new KeyIdentity(ctx.methodName, existing instanceof KeyIdentity ? existing.secret : existing).consumerId}; the first Secret by name keeps it`);
+      ctx.problems.warn(ctx.path + '.selector', `${where}: a key is also held by consumer ${consumerIdOf(existing instanceof KeyIdentity ? existing.secret : existing)}; the first Secret by name keeps it`);
       continue;
     }
     table.set(k, secret);
@@ -71,6 +71,10 @@ function addSecret(table: Map<string, HeldSecret | KeyIdentity>, secret: HeldSec
  * A key's consumer under one method: its fields are read from the held Secret (trimmed and split when
  * the Secret arrived), so each of 100,000 keys costs an object of two fields. Frozen like every identity.
  */
+function consumerIdOf(secret: HeldSecret): string {
+  return secret.consumerId ?? secret.name;
+}
+
 class KeyIdentity implements Identity {
   readonly method: string;
   readonly #secret: HeldSecret;
@@ -86,7 +90,7 @@ class KeyIdentity implements Identity {
   }
 
   get consumerId(): string {
-    return this.#secret.consumerId ?? this.#secret.name;
+    return consumerIdOf(this.#secret);
   }
 
   get username(): string | undefined {
@@ -150,11 +154,21 @@ class ApiKeyAuthenticator implements Authenticator {
     const digest = hash('sha256', found.value, 'binary');
     const held = this.#table.get(digest);
     if (held === undefined) return KEY_UNKNOWN;
-    let identity: KeyIdentity;
-    if (held instanceof KeyIdentity) identity = held;
-    else this.#table.set(digest, (identity = new KeyIdentity(this.name, held)));
+    const identity = held instanceof KeyIdentity ? held : this.#identify(held);
     if (!this.#hide) return { kind: 'success', identity };
     return { kind: 'success', identity, ...hide(found) };
+  }
+
+  /** The Secret's identity, made on its first Check and put in its place under each of its keys. */
+  #identify(secret: HeldSecret): KeyIdentity {
+    const identity = new KeyIdentity(this.name, secret);
+    const digests = secret.digests ?? '';
+    for (let at = 0; at < digests.length; at += DIGEST_LENGTH) {
+      const digest = digests.length === DIGEST_LENGTH ? digests : digests.slice(at, at + DIGEST_LENGTH);
+      // A key another Secret holds too stays with that one (addSecret warned about it).
+      if (this.#table.get(digest) === secret) this.#table.set(digest, identity);
+    }
+    return identity;
   }
 }
 

@@ -6,8 +6,8 @@ import { createRequire } from 'node:module';
 import type { RequestOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 
-// node:http by require: an ESM import of it evaluates every export, and on Node 26 its WebSocket
-// getters load the bundled undici (~11 MB RSS, 3 MB of heap) that serving never uses.
+// node:http by require: an ESM import reads all its exports, and on Node 26 its WebSocket getter loads
+// node's bundled undici, 2-5 MB of RSS that serving does not use (test/architecture.test.ts holds it).
 const { Agent: HttpAgent } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** The API server and how to authenticate to it: what the Kubernetes source's requests need. */

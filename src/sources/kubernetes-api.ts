@@ -8,8 +8,8 @@ import { API_GROUP, API_VERSION, PLURAL } from '../policy/schema.js';
 import type { ClusterAccess } from './kube-access.js';
 import { isObject } from './resource-fields.js';
 
-// node:http by require: an ESM import of it evaluates every export, and on Node 26 its WebSocket
-// getters load the bundled undici (~11 MB RSS, 3 MB of heap) that serving never uses.
+// node:http by require: an ESM import reads all its exports, and on Node 26 its WebSocket getter loads
+// node's bundled undici, 2-5 MB of RSS that serving does not use (test/architecture.test.ts holds it).
 const { request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 export type ResourceName = 'authpolicies' | 'secrets';

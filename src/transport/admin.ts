@@ -11,8 +11,8 @@ import type { Explanation } from '../core/trace.js';
 import { closeHttp, listenHttp } from './http-listen.js';
 import { readBody } from './http.js';
 
-// node:http by require: an ESM import of it evaluates every export, and on Node 26 its WebSocket
-// getters load the bundled undici (~11 MB RSS, 3 MB of heap) that serving never uses.
+// node:http by require: an ESM import reads all its exports, and on Node 26 its WebSocket getter loads
+// node's bundled undici, 2-5 MB of RSS that serving does not use (test/architecture.test.ts holds it).
 const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 export interface Readiness {

@@ -19,8 +19,8 @@ import { detectDialect, type Dialect, headerFields, toForwardInput } from './htt
 import { toHttpAnswer } from './http-response.js';
 import { secureContextOf, type TlsCertificates } from './tls.js';
 
-// node:http by require: an ESM import of it evaluates every export, and on Node 26 its WebSocket
-// getters load the bundled undici (~11 MB RSS, 3 MB of heap) that serving never uses.
+// node:http by require: an ESM import reads all its exports, and on Node 26 its WebSocket getter loads
+// node's bundled undici, 2-5 MB of RSS that serving does not use (test/architecture.test.ts holds it).
 const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 export interface HttpServerOptions {

@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 
-// node:http by require: an ESM import of it evaluates every export, and on Node 26 its WebSocket
-// getters load the bundled undici (~11 MB RSS, 3 MB of heap) that serving never uses.
+// node:http by require: an ESM import reads all its exports, and on Node 26 its WebSocket getter loads
+// node's bundled undici, 2-5 MB of RSS that serving does not use (test/architecture.test.ts holds it).
 const { request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 const MAX_BODY = 1 << 20;
