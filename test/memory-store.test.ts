@@ -175,18 +175,18 @@ describe('the store holds Secrets as key digests and consumer fields', () => {
 
   it('a held Secret keeps SHA-256 digests of its keys, never the keys, and notes the invalid lines', () => {
     const digest = createHash('sha256').update('k2').digest('hex');
-    const held = new HeldSecret(keySecret('e', 'g', `k1\n\n  not-a-digest-but-a-key  \nsha256:${digest}\nsha256:xyz\n`), 'shop', {});
+    const held = new HeldSecret(keySecret('e', 'g', `k1\n\n  not-a-digest-but-a-key  \nsha256:${digest}\nsha256:xyz\n`));
     const expected = [createHash('sha256').update('k1').digest(), createHash('sha256').update('not-a-digest-but-a-key').digest(), Buffer.from(digest, 'hex')];
     assert.equal(held.digests, Buffer.concat(expected).toString('latin1'));
     assert.deepEqual(held.invalidLines, [3]);
     assert.equal(held.data.size, 0, 'a Secret of only api_key holds no bytes');
-    assert.equal(held.same(new HeldSecret(keySecret('e', 'g', `k1\nnot-a-digest-but-a-key\nsha256:${digest.toUpperCase()}\nsha256:xyz`), 'shop', {})), true);
-    assert.equal(held.same(new HeldSecret(keySecret('e', 'g', 'k1'), 'shop', {})), false);
+    assert.equal(held.same(new HeldSecret(keySecret('e', 'g', `k1\nnot-a-digest-but-a-key\nsha256:${digest.toUpperCase()}\nsha256:xyz`))), true);
+    assert.equal(held.same(new HeldSecret(keySecret('e', 'g', 'k1'))), false);
   });
 
   it('a Secret with entries besides api_key keeps them all as bytes (JWT and session Secrets read by name)', () => {
     const secret: SecretResource = { ...keySecret('mixed', 'g', 'k1'), data: new Map([['api_key', Buffer.from('k1')], ['hmac', Buffer.from('s3cret')]]) };
-    const held = new HeldSecret(secret, 'shop', {});
+    const held = new HeldSecret(secret);
     assert.deepEqual([...held.data.keys()].sort(), ['api_key', 'hmac']);
     assert.equal(held.data.get('hmac')?.toString(), 's3cret');
     assert.equal(held.digests, createHash('sha256').update('k1').digest().toString('latin1'));
@@ -223,8 +223,42 @@ describe('the store holds Secrets as key digests and consumer fields', () => {
   });
 });
 
-describe('the Secret index shares label sets', () => {
-  it('Secrets with equal labels hold one frozen label object, released with the last of them', () => {
+describe('the Secret index shares placements', () => {
+  it('one label set across many namespaces and origins: each Secret keeps its own place, released with the last Secret', () => {
+    const index = new SecretIndex();
+    const made: { ns: string; origin: string; name: string }[] = [];
+    for (let n = 0; n < 30; n++) for (const origin of ['a.yaml', 'b.yaml']) for (let i = 0; i < 3; i++) made.push({ ns: `ns-${n}`, origin, name: `s-${origin[0]}-${i}` });
+    // A fixed shuffle (linear congruential), so that puts and deletes interleave namespaces and origins.
+    let seed = 7;
+    const shuffled = <T>(xs: readonly T[]): T[] => {
+      const out = [...xs];
+      for (let i = out.length - 1; i > 0; i--) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        const j = seed % (i + 1);
+        [out[i], out[j]] = [out[j] as T, out[i] as T];
+      }
+      return out;
+    };
+    for (const m of shuffled(made)) index.put({ ...keySecret(m.name, 'g', 'k'), namespace: m.ns, origin: m.origin });
+    const first = index.get('ns-0', 's-a-0');
+    assert.ok(first !== undefined);
+    for (const m of made) {
+      const held = index.get(m.ns, m.name);
+      assert.deepEqual([held?.namespace, held?.origin, held?.name], [m.ns, m.origin, m.name]);
+      assert.equal(held?.labels, first.labels);
+    }
+    const order = shuffled(made);
+    for (const [k, m] of order.entries()) {
+      index.delete(m.ns, m.name);
+      // What stays keeps its place while others leave.
+      for (const r of order.slice(k + 1, k + 4)) assert.deepEqual([index.get(r.ns, r.name)?.namespace, index.get(r.ns, r.name)?.origin], [r.ns, r.origin]);
+    }
+    assert.equal(index.size, 0);
+    index.put(keySecret('again', 'g', 'k'));
+    assert.notEqual(index.get('shop', 'again')?.labels, first.labels, 'a label set no Secret holds is not kept');
+  });
+
+  it('Secrets with equal namespace, origin and labels hold one frozen label object, released with the last of them', () => {
     const index = new SecretIndex();
     index.put(keySecret('a', 'g', 'k'));
     index.put(keySecret('b', 'g', 'k'));
@@ -233,6 +267,17 @@ describe('the Secret index shares label sets', () => {
     assert.ok(a !== undefined && b !== undefined);
     assert.equal(a.labels, b.labels);
     assert.ok(Object.isFrozen(a.labels));
+    // Placements (namespace, labels, origin) hold the one label object; each Secret reads its own.
+    index.put({ ...keySecret('o', 'g', 'k'), origin: 'other.yaml' });
+    index.put({ ...keySecret('n', 'g', 'k'), namespace: 'web' });
+    const o = index.get('shop', 'o');
+    const n = index.get('web', 'n');
+    assert.deepEqual([a.namespace, a.origin, o?.namespace, o?.origin, n?.namespace, n?.origin], ['shop', 'test', 'shop', 'other.yaml', 'web', 'test']);
+    assert.equal(o?.labels, a.labels);
+    assert.equal(n?.labels, a.labels);
+    assert.deepEqual(index.select('shop', { matchLabels: { 'gatehouse.dev/credential': 'g' }, requirements: [] }).map((s) => `${s.name} ${s.origin}`), ['a test', 'b test', 'o other.yaml']);
+    index.delete('shop', 'o');
+    index.delete('web', 'n');
     index.delete('shop', 'a');
     index.delete('shop', 'b');
     index.put(keySecret('c', 'g', 'k'));

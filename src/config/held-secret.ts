@@ -2,8 +2,9 @@
 // SHA-256 digests, computed once when the Secret arrives (never its key material, nor the base64 text
 // it came as); the consumer fields are the five `gatehouse.dev/` annotations the apiKey method reads;
 // other entries (JWT keys, session secrets) stay as bytes. At 100,000 key Secrets this is what keeps
-// the store small: one object of eight fields, a name and one digest string per Secret (what few
-// Secrets have beyond that sits in one shared empty record).
+// the store small: one object of five fields, a name and one digest string per Secret (where the
+// Secret sits, its namespace, labels and origin, is one object shared by every Secret with the same
+// three; what few Secrets have beyond the consumer id sits in one shared empty record).
 import { hash } from 'node:crypto';
 import type { SecretResource } from './resources.js';
 
@@ -42,12 +43,16 @@ const NO_GROUPS: readonly string[] = Object.freeze([]);
 
 const NOTHING_RARE: Rare = Object.freeze({ username: undefined, customId: undefined, groups: NO_GROUPS, credentialId: undefined, invalidLines: NO_LINES, data: EMPTY_DATA });
 
-export class HeldSecret {
+/** Where a Secret sits: shared (frozen) by the held Secrets of one namespace, label set and origin. */
+export interface Placement {
   readonly namespace: string;
-  readonly name: string;
-  /** Shared by every held Secret with the same labels (frozen). */
   readonly labels: Readonly<Record<string, string>>;
   readonly origin: string;
+}
+
+export class HeldSecret {
+  readonly #place: Placement;
+  readonly name: string;
   /**
    * The SHA-256 digests of the valid lines of `api_key`, in order, each DIGEST_LENGTH latin1
    * characters, concatenated; undefined when there is no `api_key` entry or an empty one.
@@ -57,11 +62,10 @@ export class HeldSecret {
   readonly consumerId: string | undefined;
   readonly #rare: Rare;
 
-  constructor(secret: SecretResource, namespace: string, labels: Readonly<Record<string, string>>) {
-    this.namespace = namespace;
+  /** `place` defaults to the Secret's own namespace, labels and origin, shared with no other. */
+  constructor(secret: SecretResource, place: Placement = { namespace: secret.namespace, labels: secret.labels, origin: secret.origin }) {
+    this.#place = place;
     this.name = secret.name;
-    this.labels = labels;
-    this.origin = secret.origin;
     const raw = secret.data.get(API_KEY_DATA);
     const keys = raw === undefined || raw.length === 0 ? undefined : heldKeys(raw);
     this.digests = keys?.digests;
@@ -78,6 +82,19 @@ export class HeldSecret {
       data: secret.data.size === 0 || (secret.data.size === 1 && raw !== undefined) ? EMPTY_DATA : secret.data,
     };
     this.#rare = RARE_FIELDS.every((f) => rare[f] === NOTHING_RARE[f]) ? NOTHING_RARE : Object.freeze(rare);
+  }
+
+  get namespace(): string {
+    return this.#place.namespace;
+  }
+
+  /** Shared by every held Secret with the same labels in the index (frozen). */
+  get labels(): Readonly<Record<string, string>> {
+    return this.#place.labels;
+  }
+
+  get origin(): string {
+    return this.#place.origin;
   }
 
   get username(): string | undefined {

@@ -1,8 +1,8 @@
 // Secrets known to gatehouse, held in their compact form (held-secret.ts) and indexed by namespace,
 // name and label so that selecting the keys of a policy costs the size of the answer, not the number
 // of Secrets. The index holds the Secrets themselves in its sets: no `namespace/name` key string per
-// Secret, one shared object per distinct label set, one string per namespace.
-import { HeldSecret, labelsKey } from './held-secret.js';
+// Secret, one shared placement (namespace, labels, origin) per distinct triple, one string per namespace.
+import { HeldSecret, labelsKey, type Placement } from './held-secret.js';
 import { Multimap } from './multimap.js';
 import type { SecretResource } from './resources.js';
 
@@ -54,8 +54,8 @@ interface Namespace {
 
 export class SecretIndex {
   readonly #namespaces = new Map<string, Namespace>();
-  /** Label sets shared between Secrets, with how many Secrets hold each. */
-  readonly #labelSets = new Map<string, { readonly labels: Readonly<Record<string, string>>; refs: number }>();
+  /** Label sets shared between Secrets, each with the placements that hold it. */
+  readonly #labelSets = new Map<string, LabelSet>();
   #size = 0;
 
   get size(): number {
@@ -76,7 +76,7 @@ export class SecretIndex {
   /** Whether the Secret held under this name is exactly what `secret` would be held as. */
   holds(secret: SecretResource): boolean {
     const held = this.get(secret.namespace, secret.name);
-    return held !== undefined && held.same(new HeldSecret(secret, secret.namespace, secret.labels));
+    return held !== undefined && held.same(new HeldSecret(secret));
   }
 
   /** Stores a Secret, returning the previous version if any. */
@@ -87,7 +87,7 @@ export class SecretIndex {
       this.#namespaces.set(ns.name, ns);
     }
     const previous = this.#remove(ns, secret.name);
-    const held = new HeldSecret(secret, ns.name, this.#shareLabels(secret.labels));
+    const held = new HeldSecret(secret, this.#share(ns.name, secret.origin, secret.labels));
     ns.secrets.set(held.name, held);
     this.#size++;
     for (const [k, v] of Object.entries(held.labels)) ns.byLabel.add(`${k}=${v}`, held);
@@ -128,21 +128,94 @@ export class SecretIndex {
     this.#size--;
     for (const [k, v] of Object.entries(previous.labels)) ns.byLabel.delete(`${k}=${v}`, previous);
     const key = labelsKey(previous.labels);
-    const shared = this.#labelSets.get(key);
-    if (shared !== undefined && --shared.refs === 0) this.#labelSets.delete(key);
+    const set = this.#labelSets.get(key);
+    const place = set === undefined ? undefined : findPlace(set, previous.namespace, previous.origin);
+    if (set !== undefined && place !== undefined && --place.refs === 0) {
+      dropPlace(set, place);
+      if (set.count === 0) this.#labelSets.delete(key);
+    }
     return previous;
   }
 
-  #shareLabels(labels: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  #share(namespace: string, origin: string, labels: Readonly<Record<string, string>>): Placement {
     const key = labelsKey(labels);
-    const shared = this.#labelSets.get(key);
-    if (shared !== undefined) {
-      shared.refs++;
-      return shared.labels;
+    const set = this.#labelSets.get(key);
+    const found = set === undefined ? undefined : findPlace(set, namespace, origin);
+    if (found !== undefined) {
+      found.refs++;
+      return found;
     }
     // Not `{ ...labels }`: V8 gives every object built by spreading a hidden class of its own.
-    const frozen = Object.freeze(Object.fromEntries(Object.entries(labels)));
-    this.#labelSets.set(key, { labels: frozen, refs: 1 });
-    return frozen;
+    const shared = set?.labels ?? Object.freeze(Object.fromEntries(Object.entries(labels)));
+    const place: Place = { namespace, labels: shared, origin, refs: 1 };
+    if (set === undefined) this.#labelSets.set(key, { labels: shared, places: place, count: 1 });
+    else addPlace(set, place);
+    return place;
   }
+}
+
+/** A placement and how many held Secrets share it (the count stays the index's: Secrets read only the three fields). */
+interface Place extends Placement {
+  refs: number;
+}
+
+/**
+ * A label set shared between Secrets (one frozen object, one key string), with the placements holding
+ * it: most often one, else a short list (each exactly as long as it must be), or lists by namespace
+ * once it is long (one label set in thousands of namespaces).
+ */
+interface LabelSet {
+  readonly labels: Readonly<Record<string, string>>;
+  places: Place | readonly Place[] | Map<string, readonly Place[]>;
+  count: number;
+}
+
+const PLACES_IN_A_LIST = 8;
+
+/** The placements of a label set that may be in `namespace`. */
+function candidates(set: LabelSet, namespace: string): readonly Place[] {
+  const places = set.places;
+  if (places instanceof Map) return places.get(namespace) ?? [];
+  return isList(places) ? places : [places];
+}
+
+function isList(places: Place | readonly Place[]): places is readonly Place[] {
+  return Array.isArray(places);
+}
+
+function findPlace(set: LabelSet, namespace: string, origin: string): Place | undefined {
+  return candidates(set, namespace).find((p) => p.namespace === namespace && p.origin === origin);
+}
+
+function addPlace(set: LabelSet, place: Place): void {
+  set.count++;
+  const places = set.places;
+  if (places instanceof Map) {
+    places.set(place.namespace, (places.get(place.namespace) ?? []).concat([place]));
+    return;
+  }
+  const list = (isList(places) ? places : [places]).concat([place]);
+  if (list.length <= PLACES_IN_A_LIST) {
+    set.places = list;
+    return;
+  }
+  const byNamespace = new Map<string, readonly Place[]>();
+  for (const p of list) byNamespace.set(p.namespace, (byNamespace.get(p.namespace) ?? []).concat([p]));
+  set.places = byNamespace;
+}
+
+/** Takes a placement no Secret holds any more out of its label set (which the caller drops when empty). */
+function dropPlace(set: LabelSet, place: Place): void {
+  set.count--;
+  const places = set.places;
+  if (places instanceof Map) {
+    const rest = (places.get(place.namespace) ?? []).filter((p) => p !== place);
+    if (rest.length === 0) places.delete(place.namespace);
+    else places.set(place.namespace, rest);
+    return;
+  }
+  if (!isList(places)) return;
+  const rest = places.filter((p) => p !== place);
+  const only = rest[0];
+  set.places = rest.length === 1 && only !== undefined ? only : rest;
 }

@@ -33,16 +33,17 @@ export type CompileResult =
       readonly standIn: CompiledPolicy | undefined;
     };
 
-export function compilePolicy(res: PolicyResource, secrets: SecretIndex, env: CompileEnv): CompileResult {
+/** `id` is the policy's `namespace/name`; the store passes the string it holds, so as not to keep a copy. */
+export function compilePolicy(res: PolicyResource, secrets: SecretIndex, env: CompileEnv, id = policyKey(res.namespace, res.name)): CompileResult {
   const lookup = new SecretLookup(secrets, res.namespace);
   const validated = validateSpec(res.spec);
   if (!validated.ok) {
-    return { ok: false, problems: validated.problems.items, deps: lookup.deps, standIn: standIn(res, validated.problems.items) };
+    return { ok: false, problems: validated.problems.items, deps: lookup.deps, standIn: standIn(res, id, validated.problems.items) };
   }
   const problems = new ProblemList();
   const runtime: RuntimeDependency[] = [];
-  const policy = build(res, validated.spec, lookup, env, problems, runtime);
-  if (problems.hasErrors) return { ok: false, problems: problems.items, deps: lookup.deps, standIn: standIn(res, problems.items) };
+  const policy = build(res, id, validated.spec, lookup, env, problems, runtime);
+  if (problems.hasErrors) return { ok: false, problems: problems.items, deps: lookup.deps, standIn: standIn(res, id, problems.items) };
   // Exact lists: most policies have no problems and no run-time dependencies (one shared empty list).
   return { ok: true, policy, problems: exactList(problems.items), deps: lookup.deps, runtime: exactList(runtime) };
 }
@@ -59,8 +60,7 @@ function isMethodKey(k: MethodKey | string): k is MethodKey {
   return (METHOD_KEYS as readonly string[]).includes(k);
 }
 
-function build(res: PolicyResource, spec: AuthPolicySpec, secrets: SecretLookup, env: CompileEnv, problems: ProblemList, runtime: RuntimeDependency[]): CompiledPolicy {
-  const id = policyKey(res.namespace, res.name);
+function build(res: PolicyResource, id: string, spec: AuthPolicySpec, secrets: SecretLookup, env: CompileEnv, problems: ProblemList, runtime: RuntimeDependency[]): CompiledPolicy {
   const authenticators: Authenticator[] = [];
   const endpoints: Endpoint[] = [];
   const hooks: AllowHook[] = [];
@@ -227,7 +227,7 @@ function lowerNames(h: IdentityHeaders): IdentityHeaders {
 }
 
 /** Hosts and paths read leniently from an invalid spec, so its hosts are denied rather than left open. */
-function standIn(res: PolicyResource, problems: readonly Problem[]): CompiledPolicy | undefined {
+function standIn(res: PolicyResource, id: string, problems: readonly Problem[]): CompiledPolicy | undefined {
   const raw = res.spec;
   if (typeof raw !== 'object' || raw === null) return undefined;
   const hostsRaw = (raw as { hosts?: unknown }).hosts;
@@ -245,7 +245,7 @@ function standIn(res: PolicyResource, problems: readonly Problem[]): CompiledPol
     : [];
   const first = problems.find((p) => p.severity === 'error');
   return deepFreeze({
-    id: policyKey(res.namespace, res.name),
+    id,
     namespace: res.namespace,
     name: res.name,
     generation: res.generation,

@@ -3,9 +3,14 @@
 // policies that is ~1 kB per policy less. The text is parsed again at each compile, which happens only
 // when the policy or something it reads changes. A spec JSON cannot carry exactly (`.inf`, `-0` in
 // YAML) is kept as it is, so that it is validated as written.
-import type { PolicyResource } from '../config/resources.js';
+import { policyKey, type PolicyResource } from '../config/resources.js';
 
 export class HeldPolicy {
+  /**
+   * `namespace/name`, made once: the source's, the store's and the compiled policy's maps and
+   * records all hold this one string (at 10,000 policies, each copy ~0.5 MB).
+   */
+  readonly id: string;
   readonly namespace: string;
   readonly name: string;
   readonly generation: number;
@@ -17,6 +22,7 @@ export class HeldPolicy {
   readonly #spec: unknown;
 
   constructor(res: PolicyResource) {
+    this.id = policyKey(res.namespace, res.name);
     this.namespace = res.namespace;
     this.name = res.name;
     this.generation = res.generation;

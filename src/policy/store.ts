@@ -107,7 +107,7 @@ export class PolicyStore {
   }
 
   #upsert(held: HeldPolicy): void {
-    const id = policyKey(held.namespace, held.name);
+    const id = held.id;
     const entry = this.#entries.get(id);
     if (entry === undefined) {
       this.#entries.set(id, { current: held, good: undefined, serving: undefined, deps: [], status: undefined, result: undefined, unwatch: exactList([]) });
@@ -235,7 +235,7 @@ export class PolicyStore {
 
   #compile(e: Entry): void {
     this.#compileInto(e);
-    const id = policyKey(e.current.namespace, e.current.name);
+    const id = e.current.id;
     this.#dependents.set(id, e.current.namespace, e.deps);
     for (const stop of e.unwatch) stop();
     const runtime = e.result?.ok === true ? e.result.runtime : [];
@@ -250,7 +250,7 @@ export class PolicyStore {
   }
 
   #compileInto(e: Entry): void {
-    const result = compilePolicy(e.current.resource(), this.#secrets, this.#env);
+    const result = compilePolicy(e.current.resource(), this.#secrets, this.#env, e.current.id);
     e.result = result;
     e.deps = [result.deps];
     if (result.ok) {
@@ -260,7 +260,7 @@ export class PolicyStore {
     }
     const secretMissing = result.problems.some((p) => p.reason === 'SecretMissing');
     if (e.good !== undefined && e.good !== e.current && !secretMissing) {
-      const again = compilePolicy(e.good.resource(), this.#secrets, this.#env);
+      const again = compilePolicy(e.good.resource(), this.#secrets, this.#env, e.good.id);
       e.deps.push(again.deps);
       if (again.ok) {
         e.serving = again.policy;

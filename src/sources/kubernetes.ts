@@ -165,10 +165,13 @@ export class KubernetesSource {
         }
         const next = converted.value;
         const previous = this.#policies.get(id);
-        this.#policies.set(id, next);
         // Status writes and label edits come back as MODIFIED events: only a new spec is recompiled.
-        if (previous === undefined || !sameSpec(previous, next)) store.upsertPolicy(next.resource);
-        this.#writer.enqueue(id);
+        const changed = previous === undefined || !sameSpec(previous, next);
+        // The policy the store holds, and its id as the key: no second spec text or id for a status write.
+        const held: ObservedPolicy = changed ? next : { resource: previous.resource, resourceVersion: next.resourceVersion, status: next.status };
+        this.#policies.set(held.resource.id, held);
+        if (changed) store.upsertPolicy(held.resource);
+        this.#writer.enqueue(held.resource.id);
       },
       remove: (ns, name) => {
         const id = policyKey(ns, name);
@@ -217,7 +220,9 @@ export class KubernetesSource {
     const id = policyKey(converted.value.resource.namespace, converted.value.resource.name);
     const current = this.#policies.get(id);
     // Only the direct successor of what the write was computed from; a newer event has won otherwise.
-    if (current !== undefined && current.resourceVersion === basedOn && sameSpec(current, converted.value)) this.#policies.set(id, converted.value);
+    const next = converted.value;
+    // The held policy stays (the store's), with the write's version and status.
+    if (current !== undefined && current.resourceVersion === basedOn && sameSpec(current, next)) this.#policies.set(id, { resource: current.resource, resourceVersion: next.resourceVersion, status: next.status });
   }
 
   #checkWatches(): void {
