@@ -9,10 +9,10 @@
 //   may grow by 30% of what the last full collection kept (~225 MB after the same load), but by no less
 //   than 32 MB: with 30% of a small heap (~16 MB live with the example API-key policy) the next
 //   collection was always due, incremental marking ran all the time, and it made every scavenge dearer
-//   too. Measured in one process at 64 in flight, switching the setting between windows (Node 20):
-//   28 full collections in 1.5 s and 67-69 µs of CPU per Check with 30%, 10-12 and 54-60 µs with
-//   100% (16 MB), 1-2 and 43-44 µs with 150-200%, 0-2 and 42-47 µs with V8's own heuristics
-//   (bench/README.md, "Heap growth that follows the live heap").
+//   too. Measured in one process at 64 in flight, switching the setting between windows (Node 20,
+//   medians of four runs): 4-28 full collections in 1.5 s and 56-69 µs of CPU per Check with 30%,
+//   5-12 and 54-60 µs with 100% (16 MB), 0-2 and 44-49 µs with 150-200%, 0-4 and 42-51 µs with V8's
+//   own heuristics (bench/README.md, "Heap growth that follows the live heap").
 // - Serving after idling: V8 pretenures an allocation site (allocates its objects straight in the old
 //   generation) once most of what it allocates survives a scavenge. A server that idled (its young
 //   generation shrunk, see sources/settle-memory.ts) and then takes load sees grpc-js's per-stream
