@@ -43,7 +43,7 @@ const NO_GROUPS: readonly string[] = Object.freeze([]);
 
 const NOTHING_RARE: Rare = Object.freeze({ username: undefined, customId: undefined, groups: NO_GROUPS, credentialId: undefined, invalidLines: NO_LINES, data: EMPTY_DATA });
 
-/** Where a Secret sits: shared (frozen) by the held Secrets of one namespace, label set and origin. */
+/** Where a Secret sits: one object shared by the held Secrets of one namespace, label set and origin. */
 export interface Placement {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;

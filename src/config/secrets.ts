@@ -130,10 +130,7 @@ export class SecretIndex {
     const key = labelsKey(previous.labels);
     const set = this.#labelSets.get(key);
     const place = set === undefined ? undefined : findPlace(set, previous.namespace, previous.origin);
-    if (set !== undefined && place !== undefined && --place.refs === 0) {
-      dropPlace(set, place);
-      if (set.count === 0) this.#labelSets.delete(key);
-    }
+    if (set !== undefined && place !== undefined && --place.refs === 0 && dropPlace(set, place)) this.#labelSets.delete(key);
     return previous;
   }
 
@@ -148,7 +145,7 @@ export class SecretIndex {
     // Not `{ ...labels }`: V8 gives every object built by spreading a hidden class of its own.
     const shared = set?.labels ?? Object.freeze(Object.fromEntries(Object.entries(labels)));
     const place: Place = { namespace, labels: shared, origin, refs: 1 };
-    if (set === undefined) this.#labelSets.set(key, { labels: shared, places: place, count: 1 });
+    if (set === undefined) this.#labelSets.set(key, { labels: shared, places: place });
     else addPlace(set, place);
     return place;
   }
@@ -167,7 +164,6 @@ interface Place extends Placement {
 interface LabelSet {
   readonly labels: Readonly<Record<string, string>>;
   places: Place | readonly Place[] | Map<string, readonly Place[]>;
-  count: number;
 }
 
 const PLACES_IN_A_LIST = 8;
@@ -188,7 +184,6 @@ function findPlace(set: LabelSet, namespace: string, origin: string): Place | un
 }
 
 function addPlace(set: LabelSet, place: Place): void {
-  set.count++;
   const places = set.places;
   if (places instanceof Map) {
     places.set(place.namespace, (places.get(place.namespace) ?? []).concat([place]));
@@ -204,18 +199,19 @@ function addPlace(set: LabelSet, place: Place): void {
   set.places = byNamespace;
 }
 
-/** Takes a placement no Secret holds any more out of its label set (which the caller drops when empty). */
-function dropPlace(set: LabelSet, place: Place): void {
-  set.count--;
+/** Takes a placement no Secret holds any more out of its label set; answers whether the set is left empty. */
+function dropPlace(set: LabelSet, place: Place): boolean {
   const places = set.places;
   if (places instanceof Map) {
     const rest = (places.get(place.namespace) ?? []).filter((p) => p !== place);
     if (rest.length === 0) places.delete(place.namespace);
     else places.set(place.namespace, rest);
-    return;
+    return places.size === 0;
   }
-  if (!isList(places)) return;
+  if (!isList(places)) return places === place;
+  // A list holds two or more (addPlace makes it from one and one): at least one is left.
   const rest = places.filter((p) => p !== place);
   const only = rest[0];
   set.places = rest.length === 1 && only !== undefined ? only : rest;
+  return false;
 }
