@@ -114,15 +114,17 @@ class AuthState {
 
 export function authenticate(policy: CompiledPolicy, input: CheckInput, ctx: RequestContext, trace?: TraceSink): Maybe<Outcome> {
   const list = policy.authenticators;
-  // One method in `mode: any`, the common policy: its result is the outcome, and the bookkeeping
-  // for several (about 0.5 kB a Check) is not needed. Traced Checks take the general path.
-  const only = list.length === 1 && policy.mode === 'any' && trace === undefined ? list[0] : undefined;
-  if (only !== undefined) {
-    const r = only.authenticate(input, ctx);
-    return isPromise(r) ? r.then((settled) => onlyOutcome(only, settled)) : onlyOutcome(only, r);
-  }
-  const state = new AuthState(policy, input);
-  for (let i = 0; i < list.length; i++) {
+  // `mode: any`, untraced: while at most one method has found a credential (and accepted it), that
+  // method's result is the outcome, and the bookkeeping for several (about 0.5 kB a Check) is not
+  // needed. A session policy is the usual case: the session, then the method that logs in, whose
+  // credential is absent. Traced Checks take the general path.
+  if (policy.mode === 'any' && trace === undefined) return authenticateAny(policy, list, input, ctx);
+  return authenticateFrom(new AuthState(policy, input), list, 0, input, ctx, trace);
+}
+
+/** Every method from `start` on, fed into `state`. */
+function authenticateFrom(state: AuthState, list: readonly Authenticator[], start: number, input: CheckInput, ctx: RequestContext, trace: TraceSink | undefined): Maybe<Outcome> {
+  for (let i = start; i < list.length; i++) {
     const a = list[i] as Authenticator;
     if (state.skip(a)) {
       trace?.method(a, a.presented(input), 'skipped');
@@ -137,6 +139,52 @@ export function authenticate(policy: CompiledPolicy, input: CheckInput, ctx: Req
     if (state.settledMissing) return notRun(state.end(list.slice(i + 1)), list, i + 1, input, trace);
   }
   return state.end([]);
+}
+
+/**
+ * `mode: any` without a trace. Methods that find nothing add nothing to the outcome, and after one
+ * success a method whose credential is absent, or in the place already accepted, is skipped (as
+ * AuthState.skip does). Anything else (a rejection, a second credential elsewhere, a method that
+ * answers later) hands what was seen so far to the general path.
+ */
+function authenticateAny(policy: CompiledPolicy, list: readonly Authenticator[], input: CheckInput, ctx: RequestContext): Maybe<Outcome> {
+  let found: Authenticator | undefined;
+  let success: AuthnResult | undefined;
+  let foundAt: string | undefined;
+  let located = false;
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i] as Authenticator;
+    if (found !== undefined) {
+      const at = a.presented(input);
+      if (at === undefined) continue;
+      // Where the accepted credential was: asked only now, as a method alone never needs it.
+      if (!located) {
+        foundAt = found.presented(input);
+        located = true;
+      }
+      if (at === foundAt) continue;
+      const state = new AuthState(policy, input);
+      if (success !== undefined) state.feed(found, success);
+      return authenticateFrom(state, list, i, input, ctx, undefined);
+    }
+    // Nothing accepted yet: the methods before this one found nothing.
+    const r = a.authenticate(input, ctx);
+    if (isPromise(r)) {
+      // One method alone settles on its result, as below.
+      if (list.length === 1) return r.then((settled) => onlyOutcome(a, settled));
+      return continueAsync(new AuthState(policy, input), list, i, r, input, ctx, undefined);
+    }
+    if (r.kind === 'none') continue;
+    if (r.kind !== 'success') {
+      if (r.kind === 'respond' || list.length === 1) return onlyOutcome(a, r);
+      const state = new AuthState(policy, input);
+      const done = state.feed(a, r);
+      return done ?? authenticateFrom(state, list, i + 1, input, ctx, undefined);
+    }
+    found = a;
+    success = r;
+  }
+  return found === undefined || success === undefined ? NOTHING_PRESENTED : onlyOutcome(found, success);
 }
 
 async function continueAsync(

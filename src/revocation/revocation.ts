@@ -126,8 +126,9 @@ export class MemoryRevocationList implements RevocationList {
 
   isRevoked(q: RevocationQuery): boolean {
     const now = this.#clock();
-    if (q.jti !== undefined && this.#tokens.get(key(q.scope, q.jti), now) !== undefined) return true;
-    if (revokedBefore(this.#consumers.get(key(q.scope, q.consumer), now)?.value, q.issuedAt)) return true;
+    // Nothing revoked, the usual case: no key is built.
+    if (q.jti !== undefined && this.#tokens.size > 0 && this.#tokens.get(key(q.scope, q.jti), now) !== undefined) return true;
+    if (this.#consumers.size > 0 && revokedBefore(this.#consumers.get(key(q.scope, q.consumer), now)?.value, q.issuedAt)) return true;
     return this.#scopes.size > 0 && revokedBefore(this.#scopes.get(q.scope, now)?.value, q.issuedAt);
   }
 

@@ -11,16 +11,19 @@ const whole = new WeakMap<CookieSpec, Mutations>();
 /** Upstream header changes that drop every part of the session cookie from the `Cookie` header. */
 export function hideSessionCookie(input: CheckInput, spec: CookieSpec): Mutations {
   const held = heldParts(spec, input.cookies);
+  if (held === 0) return NOTHING;
+  if (held === 1) return wholeCookie(spec);
+  // A split cookie: every part present (a part missing in between is dropped all the same).
   const names: string[] = [];
   for (let i = 1; i <= held; i++) {
     const name = partOf(spec, i);
     if (input.cookies.has(name)) names.push(name);
   }
-  if (names.length === 0) return NOTHING;
-  if (names.length === 1 && names[0] === spec.name) {
-    let m = whole.get(spec);
-    if (m === undefined) whole.set(spec, (m = Object.freeze({ removeCookies: Object.freeze([spec.name]) })));
-    return m;
-  }
   return { removeCookies: names };
+}
+
+function wholeCookie(spec: CookieSpec): Mutations {
+  let m = whole.get(spec);
+  if (m === undefined) whole.set(spec, (m = Object.freeze({ removeCookies: Object.freeze([spec.name]) })));
+  return m;
 }

@@ -1,7 +1,8 @@
-// A policy with one method in `mode: any` settles authentication without the bookkeeping for several
-// (core/authenticate.ts). Its outcome must be the one the general path gives: every kind of result,
-// answered at once or later, is decided both ways (an explained Check takes the general path) and
-// compared.
+// An untraced `mode: any` policy settles authentication without the bookkeeping for several methods
+// while at most one has accepted a credential (core/authenticate.ts). Its outcome must be the one the
+// general path gives: every kind of result, answered at once or later, is decided both ways (an
+// explained Check takes the general path) and compared, for one method and for every sequence of up
+// to three.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { authenticate } from '../src/core/authenticate.js';
@@ -65,4 +66,49 @@ describe('authentication with one method in mode any', () => {
     await assert.rejects(Promise.resolve(authenticate(policyOf(broken), input, ctx)), /boom/);
     await assert.rejects(Promise.resolve(authenticate(policyOf(broken), input, ctx, traced)), /boom/);
   });
+
+  // Up to three methods, each one of: nothing presented, a success or a rejection in place A or B, a
+  // login redirect; answered at once or later. 12 + 144 + 1,728 policies.
+  type Step = { readonly result: AuthnResult; readonly at: string | undefined };
+  const steps = (i: number): Step[] => {
+    const own: Identity = { ...identity, consumerId: `c${i}`, groups: [`g${i}`], headers: [{ name: `x-m${i}`, value: String(i) }] };
+    const hides = { removeHeaders: [`h${i}`], removeCookies: [`k${i}`], removeQuery: [`q${i}`], responseHeaders: [{ name: `x-r${i}`, value: String(i) }] };
+    const refused = new GatehouseError('key_unknown', `method ${i} refused the credential`);
+    return [
+      { result: { kind: 'none' }, at: undefined },
+      { result: { kind: 'success', identity: own, ...hides }, at: 'A' },
+      { result: { kind: 'success', identity: own, ...hides }, at: 'B' },
+      { result: { kind: 'failure', error: refused }, at: 'A' },
+      { result: { kind: 'failure', error: refused }, at: 'B' },
+      { result: RESULTS.respond as AuthnResult, at: undefined },
+    ];
+  };
+  const methodOf = (i: number, s: Step, later: boolean): Authenticator => ({
+    ...method(s.result, later),
+    name: `m${i}`,
+    presented: () => s.at,
+  });
+  const sequences = (n: number): Authenticator[][] => {
+    if (n === 0) return [[]];
+    const out: Authenticator[][] = [];
+    for (const head of sequences(n - 1)) for (const s of steps(n)) for (const later of [false, true]) out.push([...head, methodOf(n, s, later)]);
+    return out;
+  };
+  for (const n of [1, 2, 3]) {
+    it(`every sequence of ${n} method${n === 1 ? '' : 's'}: the same outcome as the general path`, async () => {
+      const all = sequences(n);
+      assert.equal(all.length, 12 ** n);
+      let identities = 0;
+      for (const authenticators of all) {
+        const policy = { authenticators, mode: 'any' } as unknown as CompiledPolicy;
+        const fast = await authenticate(policy, input, ctx);
+        const general = await authenticate(policy, input, ctx, traced);
+        const shown = authenticators.map((a) => `${a.name}@${String(a.presented(input))}`).join(', ');
+        assert.deepEqual(fast, general, shown);
+        if (fast.kind === 'identity') identities++;
+      }
+      // Not a vacuous comparison: a good share of the sequences end in an identity.
+      assert.ok(identities > all.length / 6, `${identities} identities in ${all.length}`);
+    });
+  }
 });
