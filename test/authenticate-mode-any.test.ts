@@ -48,7 +48,7 @@ const input = {} as CheckInput;
 const ctx = {} as RequestContext;
 const traced: TraceSink = { method: () => undefined } as unknown as TraceSink;
 
-describe('authentication with one method in mode any', () => {
+describe('authentication in mode any without the general bookkeeping', () => {
   for (const [name, result] of Object.entries(RESULTS)) {
     for (const later of [false, true]) {
       it(`${name}${later ? ', answered later' : ''}: the same outcome as the general path`, async () => {
@@ -67,8 +67,8 @@ describe('authentication with one method in mode any', () => {
     await assert.rejects(Promise.resolve(authenticate(policyOf(broken), input, ctx, traced)), /boom/);
   });
 
-  // Up to three methods, each one of: nothing presented, a success or a rejection in place A or B, a
-  // login redirect; answered at once or later. 12 + 144 + 1,728 policies.
+  // Up to three methods, each one of: nothing presented, a success in place A, B or none named, a
+  // rejection in place A or B, a login redirect; answered at once or later. 14 + 196 + 2,744 policies.
   type Step = { readonly result: AuthnResult; readonly at: string | undefined };
   const steps = (i: number): Step[] => {
     const own: Identity = { ...identity, consumerId: `c${i}`, groups: [`g${i}`], headers: [{ name: `x-m${i}`, value: String(i) }] };
@@ -78,6 +78,7 @@ describe('authentication with one method in mode any', () => {
       { result: { kind: 'none' }, at: undefined },
       { result: { kind: 'success', identity: own, ...hides }, at: 'A' },
       { result: { kind: 'success', identity: own, ...hides }, at: 'B' },
+      { result: { kind: 'success', identity: own, ...hides }, at: undefined },
       { result: { kind: 'failure', error: refused }, at: 'A' },
       { result: { kind: 'failure', error: refused }, at: 'B' },
       { result: RESULTS.respond as AuthnResult, at: undefined },
@@ -97,7 +98,7 @@ describe('authentication with one method in mode any', () => {
   for (const n of [1, 2, 3]) {
     it(`every sequence of ${n} method${n === 1 ? '' : 's'}: the same outcome as the general path`, async () => {
       const all = sequences(n);
-      assert.equal(all.length, 12 ** n);
+      assert.equal(all.length, 14 ** n);
       let identities = 0;
       for (const authenticators of all) {
         const policy = { authenticators, mode: 'any' } as unknown as CompiledPolicy;
