@@ -13,7 +13,7 @@ export function hideSessionCookie(input: CheckInput, spec: CookieSpec): Mutation
   const held = heldParts(spec, input.cookies);
   if (held === 0) return NOTHING;
   if (held === 1) return wholeCookie(spec);
-  // A split cookie: every part present (a part missing in between is dropped all the same).
+  // A split cookie: each of its parts that the request carries (a missing part is not named).
   const names: string[] = [];
   for (let i = 1; i <= held; i++) {
     const name = partOf(spec, i);
