@@ -5,7 +5,7 @@
 // Cookie header the upstream receives. A session created by a method that keeps provider tokens
 // (OpenID Connect) is handed to that method's companion: it names the upstream headers, and refreshes
 // the tokens before they expire (refresh.ts); a session whose refresh fails ends.
-import { BoundedCache } from '../core/bounded-cache.js';
+import { TailKeyedCache } from '../core/tail-keyed-cache.js';
 import { NONE, type AuthnResult, type Authenticator, type RequestContext } from '../core/ports.js';
 import { NO_CLAIMS, NO_HEADERS, type HeaderPair, type Identity } from '../core/identity.js';
 import type { CheckInput } from '../core/input.js';
@@ -53,13 +53,14 @@ export class SessionAuthenticator implements Authenticator {
   readonly headerNames: readonly string[] = [];
   readonly #c: SessionConfig;
   /**
-   * Sealed value -> opened record, so a repeated cookie costs a Map probe instead of a decryption.
+   * Sealed value -> opened record, so a repeated cookie costs a Map probe instead of a decryption
+   * (keyed by the value's tail, its authentication tag: see TailKeyedCache).
    * Sound because opening is deterministic for this policy's keys (a recompile makes a new instance);
    * revocation and timeouts are still checked on every request.
    */
-  readonly #opened = new BoundedCache<string, SessionRecord>(OPENED_CACHE_SIZE);
+  readonly #opened = new TailKeyedCache<SessionRecord>(OPENED_CACHE_SIZE);
   /** Signed id cookie value -> its verified id, for the same reason; only values that verified are kept. */
-  readonly #verified = new BoundedCache<string, IdResult>(OPENED_CACHE_SIZE);
+  readonly #verified = new TailKeyedCache<IdResult>(OPENED_CACHE_SIZE);
   /** Weak: an identity lives as long as the record it was built from (held by the opened-cookie cache). */
   readonly #identities = new WeakMap<SessionRecord, Identity>();
 

@@ -4,6 +4,7 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import type { PolicyResource, SecretResource } from '../config/resources.js';
 import { API_GROUP, API_VERSION, KIND } from '../policy/schema.js';
 import { decodeSecretData, isObject, stringMap } from './resource-fields.js';
+import { ownCopy } from '../core/tail-keyed-cache.js';
 import { type FieldPosition, fieldPosition, offsetPosition, type Position } from './yaml-positions.js';
 
 export type { FieldPosition, Position } from './yaml-positions.js';
@@ -107,7 +108,7 @@ function detach(v: unknown, seen: Set<object>): void {
     for (let i = 0; i < list.length; i++) {
       const x = list[i];
       if (typeof x !== 'string') detach(x, seen);
-      else if (x.length >= VIEW_MIN_LENGTH) list[i] = copied(x);
+      else if (x.length >= VIEW_MIN_LENGTH) list[i] = ownCopy(x);
     }
     return;
   }
@@ -116,13 +117,8 @@ function detach(v: unknown, seen: Set<object>): void {
     const x = record[k];
     // defineProperty: an own `__proto__` key stays a plain property.
     if (typeof x !== 'string') detach(x, seen);
-    else if (x.length >= VIEW_MIN_LENGTH) Object.defineProperty(record, k, { value: copied(x), writable: true, enumerable: true, configurable: true });
+    else if (x.length >= VIEW_MIN_LENGTH) Object.defineProperty(record, k, { value: ownCopy(x), writable: true, enumerable: true, configurable: true });
   }
-}
-
-/** The same text in a string of its own (equal to `s`: only a heap profile tells them apart). */
-function copied(s: string): string {
-  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 interface Meta {

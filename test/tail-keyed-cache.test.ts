@@ -1,0 +1,91 @@
+// The cache for long client-sent keys answers exactly what a cache keyed by the whole key would, or
+// nothing: generated keys that share their tails never read each other's values.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ownCopy, TAIL, TailKeyedCache } from '../src/core/tail-keyed-cache.js';
+
+/** A small deterministic generator (mulberry32), so a failure names its seed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('tail-keyed cache', () => {
+  it('keys that differ only before their last TAIL characters read only their own value', () => {
+    const cache = new TailKeyedCache<string>(100);
+    const tail = 'T'.repeat(TAIL);
+    cache.set(`aaaa${tail}`, 'a');
+    assert.equal(cache.get(`aaaa${tail}`), 'a');
+    assert.equal(cache.get(`bbbb${tail}`), undefined, 'same tail, other head');
+    assert.equal(cache.get(`aaa${tail}`), undefined, 'a shorter key with the same tail');
+    assert.equal(cache.get(`xaaaa${tail}`), undefined, 'a longer key with the same tail');
+    // The later of two keys sharing a tail replaces the earlier.
+    cache.set(`bbbb${tail}`, 'b');
+    assert.equal(cache.get(`bbbb${tail}`), 'b');
+    assert.equal(cache.get(`aaaa${tail}`), undefined);
+    // delete forgets only the key named, not another one with its tail.
+    cache.delete(`aaaa${tail}`);
+    assert.equal(cache.get(`bbbb${tail}`), 'b');
+    cache.delete(`bbbb${tail}`);
+    assert.equal(cache.get(`bbbb${tail}`), undefined);
+    assert.equal(cache.size, 0);
+  });
+
+  it('keys no longer than TAIL are keys of their own; expiry and the bound are the bounded cache\'s', () => {
+    const cache = new TailKeyedCache<number>(2);
+    cache.set('', 0);
+    cache.set('x'.repeat(TAIL), 1, 1000);
+    assert.equal(cache.get(''), 0);
+    assert.equal(cache.get('x'.repeat(TAIL), 999), 1);
+    assert.equal(cache.get('x'.repeat(TAIL), 1000), undefined, 'expired');
+    cache.set('a', 2);
+    cache.set('b', 3);
+    assert.equal(cache.size, 2);
+    assert.equal(cache.get(''), undefined, 'evicted, least recent first');
+    assert.deepEqual([cache.get('a'), cache.get('b')], [2, 3]);
+  });
+
+  for (const seed of [1, 2, 3, 4, 5]) {
+    it(`seed ${seed}: 20,000 random operations over keys that share tails agree with a whole-key model`, () => {
+      const next = random(seed);
+      const pick = (s: string): string => s[Math.floor(next() * s.length)] as string;
+      // Few heads, few tails: most keys collide with another's tail.
+      const tails = Array.from({ length: 6 }, (_, i) => `${'ab'[i % 2]}${'-'.repeat(TAIL - 2)}${i}`);
+      const key = (): string => {
+        const head = Array.from({ length: Math.floor(next() * 4) }, () => pick('xyz')).join('');
+        return next() < 0.1 ? head : head + (tails[Math.floor(next() * tails.length)] as string);
+      };
+      const cache = new TailKeyedCache<number>(1000);
+      // The model: whole keys, and a set replaces whatever key shares the new one's tail.
+      const model = new Map<string, number>();
+      const tailOf = (k: string): string => k.slice(-TAIL);
+      for (let i = 0; i < 20_000; i++) {
+        const k = key();
+        const op = next();
+        if (op < 0.4) {
+          for (const other of [...model.keys()]) if (tailOf(other) === tailOf(k)) model.delete(other);
+          model.set(k, i);
+          // Through a copy made from parts, as a request's header would hand it over.
+          cache.set(k.split('').join(''), i);
+        } else if (op < 0.5) {
+          model.delete(k);
+          cache.delete(k);
+        } else {
+          assert.equal(cache.get(k), model.get(k), `operation ${i}: get ${JSON.stringify(k)}`);
+        }
+        assert.equal(cache.size, model.size, `operation ${i}: size`);
+      }
+    });
+  }
+
+  it('ownCopy gives the same text for every kind of string', () => {
+    const long = 'q'.repeat(1000);
+    for (const s of ['', 'a', 'é€😀', long.slice(10, 500), `${long}${long}`, 'x"y\\z\u0000\u2028']) assert.equal(ownCopy(s), s);
+  });
+});
