@@ -1,7 +1,7 @@
 // Runs scenarios one after another against gatehouse (a child process per policy set) and the no-op
 // floor (one child process for the whole run), h2load driving both from the other core. Per scenario:
 // `rounds` throughput windows (1 connection × 64 in flight) and `rounds` latency windows (1 in
-// flight), no-op and gatehouse interleaved, the best of each kept; then one fixed-rate window each at
+// flight), no-op and gatehouse interleaved, the best of each kept and each round's pair compared; then one fixed-rate window each at
 // half the floor's best throughput (at most 90% of gatehouse's own) for percentiles and allocation. Every process it starts is gone
 // when it returns or throws, and the whole run is bounded by `timeLimitMs`.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +45,9 @@ export interface Figures {
   readonly rps: number;
   /** Lowest mean latency at 1 in flight, µs. */
   readonly meanMicros: number;
+  /** Each round's req/s at 64 in flight and mean µs at 1 in flight, in round order (NaN for a window that failed). */
+  readonly rpsByRound: readonly number[];
+  readonly meanByRound: readonly number[];
   /** Rate asked of the fixed-rate window (half the floor's best, at most 90% of gatehouse's best), the rate h2load achieved, and its p50, p99, p99.9 in µs. */
   readonly rate: number;
   readonly achievedRate: number;
@@ -76,6 +79,14 @@ export interface ScenarioResult {
   /** gatehouse mean - floor mean at 1 in flight, µs. */
   readonly addedMicros: number;
   /**
+   * The same two measures paired by round: the median over the rounds of gatehouse's req/s over the
+   * floor's in the same round, and of gatehouse's mean minus the floor's. A slow spell of the machine
+   * lowers both windows of its round, where a best-of-N takes each server's best from whichever round
+   * was quietest for it.
+   */
+  readonly pairedRatio: number;
+  readonly pairedAddedMicros: number;
+  /**
    * The same-process floor: no-op servers inside gatehouse's process, measured in the same rounds
    * (throughput and latency windows only; its rate, percentile and allocation figures are NaN, and
    * all are NaN when the scenario failed before it was measured).
@@ -86,6 +97,9 @@ export interface ScenarioResult {
   readonly besideAddedMicros: number;
   readonly besideAddedCpuMicros: number;
   readonly besideAddedCpuMicrosAt1: number;
+  /** Paired by round as pairedRatio and pairedAddedMicros, against the same-process floor. */
+  readonly besidePairedRatio: number;
+  readonly besidePairedAddedMicros: number;
   readonly rssIdleBytes: number;
   readonly rssAfterBytes: number;
   readonly serverPid: number;
@@ -243,6 +257,10 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
       besideAddedMicros: g.meanMicros - b.meanMicros,
       besideAddedCpuMicros: g.cpuMicrosPerCheck - b.cpuMicrosPerCheck,
       besideAddedCpuMicrosAt1: g.cpuMicrosPerCheckAt1 - b.cpuMicrosPerCheckAt1,
+      pairedRatio: pairedMedian(g.rpsByRound, measured.floor.rpsByRound, (x, y) => x / y),
+      pairedAddedMicros: pairedMedian(g.meanByRound, measured.floor.meanByRound, (x, y) => x - y),
+      besidePairedRatio: pairedMedian(g.rpsByRound, b.rpsByRound, (x, y) => x / y),
+      besidePairedAddedMicros: pairedMedian(g.meanByRound, b.meanByRound, (x, y) => x - y),
       rssIdleBytes: current.rssIdle,
       rssAfterBytes: current.server.rssBytes(),
       serverPid: current.server.pid,
@@ -324,6 +342,12 @@ export function median(values: readonly number[]): number {
   return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
 }
 
+/** The median over the rounds both measured of `f(a[round], b[round])`; NaN when none. */
+export function pairedMedian(a: readonly number[], b: readonly number[], f: (x: number, y: number) => number): number {
+  const n = Math.min(a.length, b.length);
+  return median(Array.from({ length: n }, (_, i) => f(a[i] as number, b[i] as number)));
+}
+
 function figures(runs: ReadonlyMap<WindowKind, readonly WindowResult[]>, rate: number): Figures {
   const thr = [...(runs.get('throughput') ?? [])].sort((a, b) => b.rps - a.rps)[0];
   const lat = Math.min(...(runs.get('latency') ?? []).map((r) => r.meanMicros));
@@ -331,6 +355,8 @@ function figures(runs: ReadonlyMap<WindowKind, readonly WindowResult[]>, rate: n
   return {
     rps: thr?.rps ?? Number.NaN,
     meanMicros: Number.isFinite(lat) ? lat : Number.NaN,
+    rpsByRound: (runs.get('throughput') ?? []).map((r) => r.rps),
+    meanByRound: (runs.get('latency') ?? []).map((r) => r.meanMicros),
     rate,
     achievedRate: fixed?.rps ?? Number.NaN,
     rateRequests: fixed?.done ?? Number.NaN,

@@ -16,17 +16,17 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
 
 const quantiles = (f: ScenarioResult['floor']): string => `${whole(f.p50Micros)} / ${whole(f.p99Micros)} / ${whole(f.p999Micros)}`;
 
-/** req/s, the other's req/s, ratio, mean µs, the other's mean, added µs. */
-function versus(g: Figures, other: Figures, ratio: number, added: number): string[] {
-  return [whole(g.rps), whole(other.rps), fixed(ratio, 2), fixed(g.meanMicros, 0), fixed(other.meanMicros, 0), fixed(added, 0)];
+/** req/s, the other's req/s, ratio, paired ratio, mean µs, the other's mean, added µs, paired added µs. */
+function versus(g: Figures, other: Figures, ratio: number, paired: number, added: number, pairedAdded: number): string[] {
+  return [whole(g.rps), whole(other.rps), fixed(ratio, 2), fixed(paired, 2), fixed(g.meanMicros, 0), fixed(other.meanMicros, 0), fixed(added, 0), fixed(pairedAdded, 0)];
 }
 
 export function formatTable(report: BenchReport): string {
   const speed = table(
-    ['scenario', 'req/s', 'floor req/s', 'ratio', 'mean µs', 'floor µs', 'added µs', 'p50/p99/p99.9 µs', 'floor p50/p99/p99.9', 'at req/s (floor)', 'server CPU', 'h2load CPU'],
+    ['scenario', 'req/s', 'floor req/s', 'ratio', 'paired', 'mean µs', 'floor µs', 'added µs', 'paired', 'p50/p99/p99.9 µs', 'floor p50/p99/p99.9', 'at req/s (floor)', 'server CPU', 'h2load CPU'],
     report.results.map((r) => [
       r.name,
-      ...versus(r.gatehouse, r.floor, r.ratio, r.addedMicros),
+      ...versus(r.gatehouse, r.floor, r.ratio, r.pairedRatio, r.addedMicros, r.pairedAddedMicros),
       quantiles(r.gatehouse),
       quantiles(r.floor),
       `${whole(r.gatehouse.achievedRate)} / ${whole(r.floor.achievedRate)}`,
@@ -36,10 +36,10 @@ export function formatTable(report: BenchReport): string {
   );
   const cpu = (n: number): string => fixed(n, 1);
   const same = table(
-    ['scenario', 'req/s', 'same-process floor req/s', 'ratio', 'mean µs', 'its µs', 'added µs', 'CPU µs/Check', 'its', 'added', 'at 1 in flight', 'its', 'added', 'floor process CPU µs/Check'],
+    ['scenario', 'req/s', 'same-process floor req/s', 'ratio', 'paired', 'mean µs', 'its µs', 'added µs', 'paired', 'CPU µs/Check', 'its', 'added', 'at 1 in flight', 'its', 'added', 'floor process CPU µs/Check'],
     report.results.map((r) => [
       r.name,
-      ...versus(r.gatehouse, r.beside, r.besideRatio, r.besideAddedMicros),
+      ...versus(r.gatehouse, r.beside, r.besideRatio, r.besidePairedRatio, r.besideAddedMicros, r.besidePairedAddedMicros),
       cpu(r.gatehouse.cpuMicrosPerCheck),
       cpu(r.beside.cpuMicrosPerCheck),
       cpu(r.besideAddedCpuMicros),
@@ -72,7 +72,7 @@ export function formatTable(report: BenchReport): string {
       `${report.warmupMs / 1000} s warm-up + ${report.durationMs / 1000} s` +
       (report.settleMs > 0 ? `, each new server first settled by ${report.settleMs / 1000} s of load (discarded)` : '') +
       `. req/s: 1 connection × 64 in flight (HTTP/1.1: 16 connections); ` +
-      `mean: 1 in flight; p50/p99/p99.9: ${report.rateDurationMs / 1000} s at a fixed rate asked at half the floor's req/s (at most 0.9 × gatehouse's), over 10 connections (HTTP/1.1: 16); ratio = req/s / floor req/s; added = mean - floor mean`,
+      `mean: 1 in flight; p50/p99/p99.9: ${report.rateDurationMs / 1000} s at a fixed rate asked at half the floor's req/s (at most 0.9 × gatehouse's), over 10 connections (HTTP/1.1: 16); ratio = req/s / floor req/s; added = mean - floor mean; paired: the median over the rounds of the same figure taken within one round`,
     '',
     ...speed,
     '',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { h2loadArgs, logQuantiles, parseH2loadOutput } from '../bench/h2load.js';
-import { type BenchReport, median, runBench, type ScenarioResult } from '../bench/harness.js';
+import { type BenchReport, median, pairedMedian, runBench, type ScenarioResult } from '../bench/harness.js';
 import { parseServerCommand, parseServerMessage } from '../bench/protocol.js';
 import { BenchUsageError, parseCli, QUICK, select } from '../bench/options.js';
 import { apiKeyPolicies, apiKeyTarget, apiKeyTenant } from '../bench/policies.js';
@@ -91,6 +91,10 @@ describe('the Check benchmark', () => {
       }
       assert.equal(r.ratio, r.gatehouse.rps / r.floor.rps);
       assert.equal(r.addedMicros, r.gatehouse.meanMicros - r.floor.meanMicros);
+      // One round: each window is its server's best, and the paired figures are the best-of ones.
+      for (const f of [r.gatehouse, r.floor, r.beside]) assert.deepEqual([f.rpsByRound, f.meanByRound], [[f.rps], [f.meanMicros]], `${r.name}: ${JSON.stringify(f)}`);
+      assert.deepEqual([r.pairedRatio, r.pairedAddedMicros], [r.ratio, r.addedMicros]);
+      assert.deepEqual([r.besidePairedRatio, r.besidePairedAddedMicros], [r.besideRatio, r.besideAddedMicros]);
       for (const f of [r.gatehouse, r.floor, r.beside]) {
         for (const v of [f.rps, f.meanMicros, f.cpuMicrosPerCheck, f.cpuMicrosPerCheckAt1]) assert.ok(Number.isFinite(v) && v > 0, `${r.name}: ${JSON.stringify(f)}`);
       }
@@ -233,6 +237,20 @@ describe('the Check benchmark', () => {
     assert.equal(median([5, Number.NaN, 1, Number.POSITIVE_INFINITY, 3]), 3);
     assert.ok(Number.isNaN(median([])));
     assert.ok(Number.isNaN(median([Number.NaN])));
+  });
+
+  it('pairs figures by round: a slow round lowers both of its windows and moves the paired ratio less than the best-of one', () => {
+    // Round 2 was quiet for the floor only, round 3 for gatehouse only; the bests come from different rounds.
+    const gatehouse = [90, 80, 100, 85, 88];
+    const floor = [100, 120, 105, 95, 100];
+    assert.equal(Math.max(...gatehouse) / Math.max(...floor), 100 / 120);
+    // Per round: 0.9, 0.667, 0.952, 0.895, 0.88 -> median 0.895.
+    assert.equal(pairedMedian(gatehouse, floor, (x, y) => x / y), 85 / 95);
+    assert.equal(pairedMedian([30, 31, 29, 40], [22, 25, 24, 23], (x, y) => x - y), (6 + 8) / 2);
+    // Only rounds both measured count; a failed window (NaN) is left out.
+    assert.equal(pairedMedian([10, 20, 30], [1, 2], (x, y) => x / y), 10);
+    assert.equal(pairedMedian([10, Number.NaN, 30], [1, 1, 1], (x, y) => x / y), 20);
+    assert.ok(Number.isNaN(pairedMedian([], [1], (x, y) => x / y)));
   });
 
   it('reads its flags and BENCH_* variables, and refuses bad ones by name', () => {
