@@ -12,6 +12,7 @@ import { PolicyIndex } from '../src/policy/index.js';
 import type { SecretResource } from '../src/config/resources.js';
 import { SecretIndex } from '../src/config/secrets.js';
 import { createSessionServices, type SessionRejectReason } from '../src/session/services.js';
+import { TAIL } from '../src/core/tail-keyed-cache.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const MIN = 60_000;
@@ -229,6 +230,25 @@ for (const storage of ['cookie', 'memory'] as const) {
       const d = deny(await w.check('web.example.com', '/', { cookie: `gh_session=${flipped}` }));
       assert.equal(d.status, 401);
       assert.deepEqual(w.reasons, [storage === 'cookie' ? 'tampered' : 'forged']);
+      // The opened and verified values are cached by their last TAIL characters: a value that keeps the
+      // genuine one's tail and changes any character before it is still no session, wherever the change.
+      const head = value.length - TAIL;
+      let changed = 0;
+      for (let at = 0; at < head; at += Math.max(1, Math.floor(head / 40))) {
+        for (const at2 of at === 0 ? [0, head - 1] : [at]) {
+          const ch = value[at2] ?? 'A';
+          const other = `${value.slice(0, at2)}${ch === 'A' ? 'B' : 'A'}${value.slice(at2 + 1)}`;
+          assert.equal(other.slice(-TAIL), value.slice(-TAIL));
+          changed++;
+          assert.equal(deny(await w.check('web.example.com', '/', { cookie: `gh_session=${other}` })).status, 401, `changed at ${at2}`);
+        }
+      }
+      // One refusal with its reason per changed value (a change in the header names the header's part).
+      const expected = new Set(storage === 'cookie' ? ['tampered', 'unsupported_version', 'unknown_key', 'wrong_audience', 'malformed'] : ['forged', 'malformed']);
+      assert.equal(w.reasons.length, changed + 1, w.reasons.join());
+      assert.ok(w.reasons.every((r) => expected.has(r)), w.reasons.join());
+      // And the genuine one is still a session.
+      assert.deepEqual(identityOf(allow(await w.check('web.example.com', '/', { cookie }))), ACME_IDENTITY);
     });
 
     it('a cookie of another policy (same Secret, same cookie name) is no session here', async () => {

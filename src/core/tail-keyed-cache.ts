@@ -1,8 +1,8 @@
 // A bounded cache for long string keys a client sends (sealed session cookies, signed session ids):
 // the Map is keyed by the key's last TAIL characters and an entry holds the whole key, compared on
 // every hit. A Map probe hashes every character of a string it has not seen before, and each
-// request's cookie is such a string: a 450-character value cost ~0.8 µs per Check to look up, its tail
-// and one comparison ~0.14 µs (node 20, 850 characters 1.5 against 0.15 µs). The tail of what is
+// request's cookie is such a string: the bench's 448-character cookie, decoded from a CheckRequest,
+// cost 1.16 µs to look up whole and 0.22 µs by its tail and one comparison (node 20). The tail of what is
 // cached here is a MAC or an authentication tag, so two values that verify share a tail only by
 // chance; when they do, the later replaces the earlier (a miss, never the other's value).
 // Entries hold their own copy of the key: a slice of a request's header keeps the whole header alive.
