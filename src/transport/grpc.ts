@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { CheckEngine } from '../core/engine-port.js';
 import { CheckHandler, type GrpcLogger } from './grpc-check.js';
 import { HealthService } from './grpc-health.js';
+import { releaseCallOnClose } from './grpc-release.js';
 import { AUTHORIZATION_DEFINITION, HEALTH_DEFINITION } from './grpc-services.js';
 import { listenFailed } from './listen-error.js';
 import { grpcServerCredentials, type TlsCertificates } from './tls.js';
@@ -44,6 +45,8 @@ const KEEPALIVE_TIME_MS = 60_000;
 const KEEPALIVE_TIMEOUT_MS = 20_000;
 // gRPC message lengths are signed 32-bit.
 const MAX_GRPC_MESSAGE = 2 ** 31 - 1;
+/** The server's interceptors, in order: the release reads grpc-js's base call, so it comes first. */
+export const SERVER_INTERCEPTORS: readonly grpc.ServerInterceptor[] = Object.freeze([releaseCallOnClose]);
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
   checkOptions(opts);
@@ -52,6 +55,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
     'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
     'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+    interceptors: [...SERVER_INTERCEPTORS],
   });
   const check = new CheckHandler(opts.engine, opts.maxHeaderBytes, opts.deadlineMarginMs, opts.logger);
   const health = new HealthService();
