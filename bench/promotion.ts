@@ -6,7 +6,7 @@
 // flight on one connection for 1 s of warm-up and a 2 s window; V8's GC profiler adds up what the
 // window's scavenges moved to the old generation. One server per process: a second load in the same
 // process starts from the heap the first one left.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +18,10 @@ import { CheckHandler } from '../src/transport/grpc-check.js';
 import { AUTHORIZATION_DEFINITION } from '../src/transport/grpc-services.js';
 import { startGrpcServer } from '../src/transport/grpc.js';
 import { buildCheckRequest, checkMethod } from '../test/support/envoy-client.js';
-import { LOAD_CPU, pin, pinnable, SERVER_CPU } from './affinity.js';
+import { pin, SERVER_CPU } from './affinity.js';
 import { frame } from './channel-http2.js';
+import { h2loadAvailable, runH2load } from './h2load.js';
+import { median } from './harness.js';
 import { DEADLINE_MARGIN_MS, MAX_HEADER_BYTES, MAX_REQUEST_BYTES } from './in-process.js';
 import { NoopEngine } from './noop-engine.js';
 
@@ -53,12 +55,10 @@ function oldSpaces(spaces: readonly SpaceRecord[]): number {
 
 /** h2load at 64 in flight on one connection for `seconds`; the Checks answered. */
 async function load(port: number, file: string, seconds: number): Promise<number> {
-  const args = ['-c', '1', '-m', '64', '-D', String(seconds), '-d', file, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', 'grpc-timeout: 1000m'];
-  const [cmd, argv] = pinnable() ? ['taskset', ['-c', String(LOAD_CPU), 'h2load', ...args]] : ['h2load', args];
-  const { stdout } = await promisify(execFile)(cmd, [...argv, `http://127.0.0.1:${port}${PATH}`]);
-  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(stdout);
-  if (done === null || done[3] !== '0' || done[4] !== '0' || done[1] !== done[2]) throw new Error(`h2load: not every Check answered\n${stdout}`);
-  return Number(done[2]);
+  const headers = ['content-type: application/grpc', 'te: trailers', 'grpc-timeout: 1000m'];
+  const r = await runH2load({ url: `http://127.0.0.1:${port}${PATH}`, h1: false, bodyFile: file, headers, connections: 1, inFlight: 64, durationMs: seconds * 1000, warmupMs: 0 });
+  if (r.failed !== 0 || r.succeeded !== r.done) throw new Error(`h2load: ${r.failed} of ${r.done} Checks without an answer`);
+  return r.succeeded;
 }
 
 async function serve(kind: Kind): Promise<{ readonly port: number; close(): Promise<void> }> {
@@ -102,12 +102,6 @@ async function probe(kind: Kind, file: string): Promise<void> {
   }
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
-}
-
 async function main(argv: readonly string[]): Promise<void> {
   const [first, file] = argv;
   if (first === 'served' || first === 'bare') {
@@ -116,7 +110,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const rounds = first === undefined ? 6 : Number(first);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('usage: node dist/bench/promotion.js [rounds]');
-  if (spawnSync('h2load', ['--version'], { stdio: 'ignore' }).status !== 0) throw new Error('h2load is missing: bash scripts/system-deps.sh installs it');
+  if (!h2loadAvailable()) throw new Error('h2load is missing: bash scripts/system-deps.sh installs it');
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-promotion-'));
   try {
     const body = join(dir, 'check.bin');

@@ -16,6 +16,7 @@ import { CheckHandler } from '../src/transport/grpc-check.js';
 import { releaseCallOnClose } from '../src/transport/grpc-release.js';
 import { AUTHORIZATION_DEFINITION } from '../src/transport/grpc-services.js';
 import { SERVER_INTERCEPTORS } from '../src/transport/grpc.js';
+import { frame } from '../bench/channel-http2.js';
 import { type EnvoyClient, buildCheckRequest, checkMethod, createEnvoyClient } from './support/envoy-client.js';
 import { allow, deny, never } from './support/fake-engine.js';
 
@@ -126,9 +127,7 @@ describe('calls let go when their stream closes', { timeout: 30_000 }, () => {
     const session = connect(`http://127.0.0.1:${withRelease.port}`);
     try {
       const message = checkMethod().requestSerialize(buildCheckRequest({ ...REQ, path: '/hang' }));
-      const body = Buffer.alloc(5 + message.length);
-      body.writeUInt32BE(message.length, 1);
-      message.copy(body, 5);
+      const body = frame(message);
       const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.auth.v3.Authorization/Check', 'content-type': 'application/grpc', te: 'trailers' });
       stream.end(body);
       while (released.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -25,7 +25,8 @@ const CALL_EVENTS = ['data', 'end', 'wantTrailers'] as const;
  */
 export const releaseCallOnClose: grpc.ServerInterceptor = (_method, call) => {
   const stream: unknown = Reflect.get(call, 'stream');
-  if (stream instanceof EventEmitter) stream.once('close', release);
+  // `on`, not `once`: 'close' comes once, and `once` would wrap the listener anew for every call.
+  if (stream instanceof EventEmitter) stream.on('close', release);
   // grpc-js declares the class but uses the interface it implements: the result only goes on to the
   // next interceptor and then to the call's handler.
   return call as grpc.ServerInterceptingCall;
@@ -33,4 +34,5 @@ export const releaseCallOnClose: grpc.ServerInterceptor = (_method, call) => {
 
 function release(this: EventEmitter): void {
   for (const event of CALL_EVENTS) this.removeAllListeners(event);
+  this.removeListener('close', release);
 }
