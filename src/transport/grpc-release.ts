@@ -5,13 +5,13 @@
 // scavenges keep a weakly held object that has properties of its own as if it were held strongly; the
 // handle points at the stream, the stream at its 'data' and 'end' listeners, and those at grpc-js's
 // call and everything it holds. So the calls lived on until the next full collection.
-// `node dist/bench/promotion.js` (one server process per run, 64 Checks in flight, no-op engine,
-// allocation sites not pretenured as `serve` runs them), 6 runs each:
-// - Node 26: 4.1-4.3 kB promoted to the old generation per Check without the release, 2.0-2.5 kB
+// `node dist/bench/promotion.js 6` (one server process per run, 64 Checks in flight, no-op engine,
+// allocation sites not pretenured as `serve` runs them):
+// - Node 26: 4.3-4.4 kB promoted to the old generation per Check without the release, 2.0-2.1 kB
 //   with it (what is left is node's own stream objects, which the handle still holds); scavenges
-//   8.4 µs per Check against 4.4 (medians), and 41-44k against 48-52k Checks in the 2 s windows.
-// - Node 20: the calls outlived the scavenges in some runs only (4.6 kB per Check in 1 run of 6,
-//   0.3-1.6 kB in the others); with the release 0.3-1.4 kB in every run.
+//   8.6 µs per Check against 4.3 (medians).
+// - Node 20: the calls outlived the scavenges in some runs only (4.5 kB per Check in 1 run of 6,
+//   under 0.1 kB in the others); with the release under 0.1 kB in every run.
 import { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 
