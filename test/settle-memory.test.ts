@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, it } from 'node:test';
-import { loopBusy, settleMemory, type SettleTimes } from '../src/sources/settle-memory.js';
+import { loopBusy, settleMemory, settleMemoryLogged, type SettleTimes } from '../src/sources/settle-memory.js';
 
 const MB = 1024 * 1024;
 
@@ -184,5 +184,31 @@ describe('memory after the first sync, on a busy server', () => {
     assert.deepEqual(heard, ['settle', 'busy']);
     assert.equal(looks, 5);
     assert.equal(forced, 1);
+  });
+
+  it('the log says how it ended: settled with the RSS, or left to V8 on a server that stayed busy', { timeout: 60_000 }, async () => {
+    const ended = (load: string, times: SettleTimes, busy: () => boolean): Promise<Array<{ message: string; fields: Record<string, unknown> }>> => {
+      const lines: Array<{ message: string; fields: Record<string, unknown> }> = [];
+      return keptAlive(
+        new Promise((resolve) => {
+          const logger = {
+            info: (message: string, fields?: Record<string, unknown>): void => {
+              lines.push({ message, fields: fields ?? {} });
+              resolve(lines);
+            },
+          };
+          assert.equal(settleMemoryLogged(load, logger, times, busy), true);
+        }),
+      );
+    };
+    const busy = await ended('load', { settleAfterMs: 0, shrinkAfterMs: 120_000, busyRetryMs: 20, busyTries: 3 }, () => true);
+    assert.equal(busy.length, 1);
+    assert.equal(busy[0]?.message, 'memory left to V8 after the first load: the server stayed busy, no forced collection');
+    assert.deepEqual(Object.keys(busy[0]?.fields ?? {}), ['rssMb']);
+    assert.ok(Number.isInteger(busy[0]?.fields['rssMb']) && (busy[0]?.fields['rssMb'] as number) > 10, `rssMb ${String(busy[0]?.fields['rssMb'])}`);
+    const settled = await ended('sync', { settleAfterMs: 0, shrinkAfterMs: 50 }, () => false);
+    assert.equal(settled.length, 1);
+    assert.equal(settled[0]?.message, 'memory settled after the first sync');
+    assert.ok(Number.isInteger(settled[0]?.fields['rssMb']) && (settled[0]?.fields['rssMb'] as number) > 10, `rssMb ${String(settled[0]?.fields['rssMb'])}`);
   });
 });

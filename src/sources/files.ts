@@ -7,7 +7,7 @@ import type { PolicyStore } from '../policy/store.js';
 import type { Logger } from '../telemetry/log.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { listManifestFiles } from './manifest-paths.js';
-import { settleMemory } from './settle-memory.js';
+import { settleMemoryLogged } from './settle-memory.js';
 import { type FieldPosition, type Locate, type ManifestProblem, parseManifests, type ParsedManifests } from './manifests.js';
 
 export { listManifestFiles } from './manifest-paths.js';
@@ -118,9 +118,7 @@ export class FileSource {
     this.reload();
     this.#o.store.markSynced();
     this.#o.metrics.sourceSynced.labels('files').set(1);
-    settleMemory((collection) => {
-      if (collection === 'shrink') this.#o.logger.info('memory settled after the first load', { rssMb: Math.round(process.memoryUsage.rss() / 1048576) });
-    });
+    settleMemoryLogged('load', this.#o.logger);
     const dirs = new Set<string>();
     for (const p of this.#o.paths) {
       const abs = resolve(p);

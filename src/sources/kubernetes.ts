@@ -12,7 +12,7 @@ import { KubernetesApi, type ResourceName } from './kubernetes-api.js';
 import { type ObservedPolicy, toPolicy, toSecret } from './kubernetes-convert.js';
 import { type BackoffOptions, type InformerHandler, ResilientInformer } from './kubernetes-informer.js';
 import { type StatusRateOptions, StatusWriter } from './kubernetes-status.js';
-import { settleMemory } from './settle-memory.js';
+import { settleMemoryLogged } from './settle-memory.js';
 
 /**
  * Secrets read when --secret-selector is empty: those carrying the label key `gatehouse.dev/credential`
@@ -208,9 +208,7 @@ export class KubernetesSource {
     metrics.sourceSynced.labels(SOURCE).set(1);
     logger.info('kubernetes source synced', { policies: this.#policies.size, secrets: store.secretCount, ms: this.#clock() - this.#startedAt });
     this.#resolveSynced();
-    settleMemory((collection) => {
-      if (collection === 'shrink') logger.info('memory settled after the first sync', { rssMb: Math.round(process.memoryUsage.rss() / 1048576) });
-    });
+    settleMemoryLogged('sync', logger);
   }
 
   /** The writer's own change, known before its watch event: saves comparing against a stale status. */

@@ -25,6 +25,7 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { Logger } from '../telemetry/log.js';
 
 /** Long enough for the informers to let go of their last list page and the first statuses to go out. */
 const SETTLE_AFTER_MS = 1000;
@@ -132,6 +133,22 @@ export function settleMemory(
   };
   setTimeout(settle, times.settleAfterMs).unref();
   return true;
+}
+
+/**
+ * settleMemory for a source after its first `load` ('load', 'sync'), saying in the log how it ended:
+ * settled, with the RSS, or left to V8 because the server stayed busy.
+ */
+export function settleMemoryLogged(load: string, logger: Pick<Logger, 'info'>, times?: SettleTimes, busy?: Busy): boolean {
+  const rssMb = (): number => Math.round(process.memoryUsage.rss() / 1048576);
+  return settleMemory(
+    (collection) => {
+      if (collection === 'shrink') logger.info(`memory settled after the first ${load}`, { rssMb: rssMb() });
+      else if (collection === 'busy') logger.info(`memory left to V8 after the first ${load}: the server stayed busy, no forced collection`, { rssMb: rssMb() });
+    },
+    times,
+    busy,
+  );
 }
 
 /** A collection unless the server was busy; whether it ran. */
