@@ -8,33 +8,22 @@ import { EventEmitter } from 'node:events';
 import { connect, constants } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import type { Decision, Deny } from '../src/core/decision.js';
-import type { CheckEngine } from '../src/core/engine-port.js';
-import type { GatehouseError } from '../src/core/errors.js';
-import type { CheckInput } from '../src/core/input.js';
 import { CheckHandler } from '../src/transport/grpc-check.js';
 import { releaseCallOnClose } from '../src/transport/grpc-release.js';
 import { AUTHORIZATION_DEFINITION } from '../src/transport/grpc-services.js';
 import { SERVER_INTERCEPTORS } from '../src/transport/grpc.js';
 import { frame } from '../bench/channel-http2.js';
 import { type EnvoyClient, buildCheckRequest, checkMethod, createEnvoyClient } from './support/envoy-client.js';
-import { allow, deny, never } from './support/fake-engine.js';
+import { allow, FakeEngine, never } from './support/fake-engine.js';
 
 const CALL_EVENTS = ['data', 'end', 'wantTrailers'] as const;
 const REQ = { host: 'api.example.com', path: '/orders' };
 
 /** Allows, or never answers for a path of /hang, and keeps nothing of what it saw. */
-class Engine implements CheckEngine {
-  check(input: CheckInput): Decision | Promise<Decision> {
-    return input.path === '/hang' ? never() : allow({ code: 'noop' });
-  }
-  checkWithoutHttp(): Decision {
-    return allow({ code: 'noop' });
-  }
-  reject(error: GatehouseError): Deny {
-    return deny({ status: 403, code: error.code });
-  }
-  observe(): void {}
+function engine(): FakeEngine {
+  const e = new FakeEngine({ keep: false });
+  e.script = (input) => (input.path === '/hang' ? never() : allow({ code: 'noop' }));
+  return e;
 }
 
 /** Each call's HTTP/2 stream, as grpc-js's base call holds it, with its listener counts at the start. */
@@ -56,7 +45,7 @@ async function serve(interceptors: readonly grpc.ServerInterceptor[], seen: Seen
     return call as grpc.ServerInterceptingCall;
   };
   const server = new grpc.Server({ interceptors: [...interceptors, spy] });
-  server.addService(AUTHORIZATION_DEFINITION, { Check: new CheckHandler(new Engine(), 8192, 100, undefined).handle });
+  server.addService(AUTHORIZATION_DEFINITION, { Check: new CheckHandler(engine(), 8192, 100, undefined).handle });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err === null ? resolve(bound) : reject(err)));
   });

@@ -23,9 +23,15 @@ export class FakeEngine implements CheckEngine {
   readonly rejected: GatehouseError[] = [];
   readonly observed: Observation[] = [];
   withoutHttpCalls = 0;
+  readonly #keep: boolean;
+
+  /** `keep: false` records no inputs or observations (a test that watches what the server lets go of). */
+  constructor(options: { readonly keep?: boolean } = {}) {
+    this.#keep = options.keep ?? true;
+  }
 
   check(input: CheckInput): Decision | Promise<Decision> {
-    this.inputs.push(input);
+    if (this.#keep) this.inputs.push(input);
     return this.script(input);
   }
 
@@ -47,7 +53,7 @@ export class FakeEngine implements CheckEngine {
   }
 
   observe(decision: Decision, seconds: number, input: CheckInput | undefined): void {
-    this.observed.push({ decision, seconds, input });
+    if (this.#keep) this.observed.push({ decision, seconds, input });
   }
 
   /** Forgets what was recorded and goes back to allowing. */
