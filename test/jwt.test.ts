@@ -6,7 +6,9 @@ import { after, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
 import { createJwtServices } from '../src/authn/jwt/services.js';
+import { TAIL } from '../src/core/tail-keyed-cache.js';
 import { generateTestKey } from './support/jwks-server.js';
+import { seeded } from './support/random.js';
 import { authenticate, bearer, compileJwtMethod, mustCompile, outcome, request, S0, secret, T0 } from './support/jwt-policy.js';
 
 const HMAC = 'hs256-shared-secret-0123456789abcdef';
@@ -300,6 +302,71 @@ describe('jwt: verified-token cache', { timeout: 30_000 }, () => {
     assert.equal(c, d);
     assert.equal('transient' in c, false);
     assert.deepEqual({ ...a, transient: undefined, claims: undefined }, { ...c, transient: undefined, claims: undefined });
+  });
+
+  test('the cache answers only the whole token: 600 generated tokens that end in a cached token\'s signature are verified and refused, and the cached one still hits', async () => {
+    const own = createJwtServices({ tokenCacheSize: 100 });
+    after(() => own.close());
+    const m = mustCompile({ algorithms: ['HS256'], secretRef: { name: 'jwt-hmac', key: 'secret' } }, { services: own, secrets: [hsSecret] });
+    const genuine = await hs({ ...base, sub: 'alice' });
+    const [head, body, signature] = genuine.split('.') as [string, string, string];
+    assert.equal(outcome(await authenticate(m, bearer(genuine))), 'success');
+    const rnd = seeded(13);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const forgeries = new Set<string>();
+    while (forgeries.size < 600) {
+      const kind = rnd.int(4);
+      if (kind === 0) {
+        // Another payload, the cached token's signature.
+        forgeries.add(`${head}.${Buffer.from(JSON.stringify({ ...base, sub: `admin-${rnd.int(1e6)}` })).toString('base64url')}.${signature}`);
+      } else if (kind === 1) {
+        // One character of the signed part changed.
+        const signed = `${head}.${body}`;
+        const at = rnd.int(signed.length);
+        const c = rnd.pick([...alphabet]);
+        if (signed[at] !== c && signed[at] !== '.') forgeries.add(`${signed.slice(0, at)}${c}${signed.slice(at + 1)}.${signature}`);
+      } else if (kind === 2) {
+        // Characters added before the token, or the head cut short.
+        forgeries.add(rnd.chance(0.5) ? `${alphabet.slice(0, 1 + rnd.int(8))}${genuine}` : genuine.slice(1 + rnd.int(head.length - 1)));
+      } else {
+        // The signature changed before its tail: the tail stays the cached one's.
+        const at = rnd.int(signature.length - TAIL);
+        const c = rnd.pick([...alphabet]);
+        if (signature[at] !== c) forgeries.add(`${head}.${body}.${signature.slice(0, at)}${c}${signature.slice(at + 1)}`);
+      }
+    }
+    const codes = new Map<string, number>();
+    for (const forged of forgeries) {
+      assert.equal(forged.slice(-TAIL), genuine.slice(-TAIL), 'each forgery shares the cached token\'s tail');
+      const code = outcome(await authenticate(m, bearer(forged)));
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    assert.equal(codes.get('success'), undefined, `no forgery is allowed: ${JSON.stringify([...codes])}`);
+    // A changed header may also name another algorithm; every forgery is refused by a token check.
+    assert.deepEqual([...codes.keys()].filter((c) => !['jwt_signature_invalid', 'jwt_malformed', 'jwt_alg_not_allowed'].includes(c)), []);
+    assert.ok((codes.get('jwt_signature_invalid') ?? 0) >= 300, JSON.stringify([...codes]));
+    assert.deepEqual(own.tokens.stats, { hits: 0, misses: 601 });
+    // Nothing was stored for them, and the genuine entry was neither replaced nor dropped.
+    const again = m.authenticate(bearer(genuine), { now: T0, policy: 'shop/api', path: '/' });
+    assert.ok(!(again instanceof Promise), 'the genuine token answers from the cache');
+    assert.equal(outcome(again), 'success');
+    assert.deepEqual([own.tokens.stats.hits, own.tokens.size], [1, 1]);
+  });
+
+  test('two methods with the same token keep one entry each', async () => {
+    const own = createJwtServices({ tokenCacheSize: 100 });
+    after(() => own.close());
+    const spec = { algorithms: ['HS256'], secretRef: { name: 'jwt-hmac', key: 'secret' } };
+    const a = mustCompile(spec, { services: own, secrets: [hsSecret] });
+    const b = mustCompile({ ...spec, consumer: { username: 'name' } }, { services: own, secrets: [hsSecret] });
+    const t = await hs({ ...base, name: 'Alice A.' });
+    for (let i = 0; i < 2; i++) {
+      const ra = await authenticate(a, bearer(t));
+      const rb = await authenticate(b, bearer(t));
+      assert.deepEqual([ra.kind === 'success' ? ra.identity.username : outcome(ra), rb.kind === 'success' ? rb.identity.username : outcome(rb)], [undefined, 'Alice A.']);
+    }
+    assert.deepEqual(own.tokens.stats, { hits: 2, misses: 2 });
+    assert.equal(own.tokens.size, 2);
   });
 
   test('a recompiled method (a rotated Secret) does not trust tokens its predecessor cached', async () => {

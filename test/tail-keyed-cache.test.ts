@@ -51,38 +51,54 @@ describe('tail-keyed cache', () => {
     assert.deepEqual([cache.get('a'), cache.get('b')], [2, 3]);
   });
 
-  for (const seed of [1, 2, 3, 4, 5]) {
-    it(`seed ${seed}: 20,000 random operations over keys that share tails agree with a whole-key model`, () => {
+  for (const [seed, scopes] of [1, 2, 3, 4, 5].flatMap((seed) => [[seed, 1], [seed, 3]] as const)) {
+    it(`seed ${seed}: 20,000 random operations over keys that share tails, in ${scopes === 1 ? 'an unscoped cache' : `${scopes} scopes`}, agree with a whole-key model`, () => {
       const next = random(seed);
       const pick = (s: string): string => s[Math.floor(next() * s.length)] as string;
       // Few heads, few tails: most keys collide with another's tail.
       const tails = Array.from({ length: 6 }, (_, i) => `${'ab'[i % 2]}${'-'.repeat(TAIL - 2)}${i}`);
       const key = (): string => {
         const head = Array.from({ length: Math.floor(next() * 4) }, () => pick('xyz')).join('');
-        return next() < 0.1 ? head : head + (tails[Math.floor(next() * tails.length)] as string);
+        // Short keys that look like another scope's map key ("1:..." in scope 0) too.
+        return next() < 0.1 ? (next() < 0.5 ? head : `${1 + Math.floor(next() * 2)}:${head}`) : head + (tails[Math.floor(next() * tails.length)] as string);
       };
-      const cache = new TailKeyedCache<number>(1000);
-      // The model: whole keys, and a set replaces whatever key shares the new one's tail.
+      const cache = new TailKeyedCache<number>(1000, scopes > 1);
+      // The model: whole keys per scope, and a set replaces whatever key of its scope shares its tail.
       const model = new Map<string, number>();
       const tailOf = (k: string): string => k.slice(-TAIL);
+      const modelKey = (scope: number, k: string): string => JSON.stringify([scope, k]);
       for (let i = 0; i < 20_000; i++) {
         const k = key();
+        const scope = Math.floor(next() * scopes);
         const op = next();
         if (op < 0.4) {
-          for (const other of [...model.keys()]) if (tailOf(other) === tailOf(k)) model.delete(other);
-          model.set(k, i);
+          for (const other of [...model.keys()]) {
+            const [s, o] = JSON.parse(other) as [number, string];
+            if (s === scope && tailOf(o) === tailOf(k)) model.delete(other);
+          }
+          model.set(modelKey(scope, k), i);
           // Through a copy made from parts, as a request's header would hand it over.
-          cache.set(k.split('').join(''), i);
+          cache.set(k.split('').join(''), i, undefined, scope);
         } else if (op < 0.5) {
-          model.delete(k);
-          cache.delete(k);
+          model.delete(modelKey(scope, k));
+          cache.delete(k, scope);
         } else {
-          assert.equal(cache.get(k), model.get(k), `operation ${i}: get ${JSON.stringify(k)}`);
+          assert.equal(cache.get(k, 0, scope), model.get(modelKey(scope, k)), `operation ${i}: get ${JSON.stringify(k)} in scope ${scope}`);
         }
         assert.equal(cache.size, model.size, `operation ${i}: size`);
       }
     });
   }
+
+  it('an unscoped cache refuses a scope; in a scoped one scope 0 is a scope like another', () => {
+    const plain = new TailKeyedCache<number>(10);
+    assert.throws(() => plain.get('k', 0, 1), /an unscoped cache takes scope 0 only/);
+    assert.throws(() => plain.set('k', 1, undefined, 2), /an unscoped cache takes scope 0 only/);
+    const scoped = new TailKeyedCache<number>(10, true);
+    scoped.set('k', 0);
+    scoped.set('k', 1, undefined, 1);
+    assert.deepEqual([scoped.get('k'), scoped.get('k', 0, 1), scoped.get('k', 0, 2), scoped.size], [0, 1, undefined, 2]);
+  });
 
   it('ownCopy gives the same text for every kind of string', () => {
     const long = 'q'.repeat(1000);

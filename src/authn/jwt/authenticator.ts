@@ -1,7 +1,8 @@
 // JSON Web Tokens (Kong jwt, Istio RequestAuthentication): stateless verification, the consumer read
-// from the claims. A token seen before costs one hash and one Map probe; a first-seen token one
-// synchronous signature check (node:crypto). Either answers synchronously unless a remote key set is
-// still being fetched (or refetched for an unknown kid) or a revocation lookup must wait on Redis.
+// from the claims. A token seen before costs one Map probe by its tail and one comparison; a
+// first-seen token one synchronous signature check (node:crypto). Either answers synchronously unless
+// a remote key set is still being fetched (or refetched for an unknown kid) or a revocation lookup
+// must wait on Redis.
 import type { Identity } from '../../core/identity.js';
 import type { CheckInput } from '../../core/input.js';
 import type { MethodContext } from '../../config/method-context.js';
@@ -65,19 +66,18 @@ export class JwtAuthenticator implements Authenticator {
     if (found === undefined) return NONE;
     const token = found.value;
     if (token.length > this.config.maxBytes) return fail(problem('jwt_too_large', `token of ${token.length} bytes exceeds maxTokenBytes ${this.config.maxBytes}`));
-    // With the cache off (size 0) nothing is looked up or kept: no hash of the token either.
-    const cacheKey = this.#cache.max === 0 ? '' : TokenCache.key(this.#owner, token);
-    const hit = cacheKey === '' ? undefined : this.#cache.get(cacheKey, ctx.now);
+    // With the cache off (size 0) nothing is looked up or kept.
+    const hit = this.#cache.max === 0 ? undefined : this.#cache.get(this.#owner, token, ctx.now);
     if (hit !== undefined) {
       const late = checkTimes(hit.times, this.config.rules, ctx.now);
       if (late !== undefined) {
-        this.#cache.delete(cacheKey);
+        this.#cache.delete(this.#owner, token);
         return fail(late);
       }
       if (this.#trusts(hit.keyId)) return this.#accept(hit, input, found);
-      this.#cache.delete(cacheKey);
+      this.#cache.delete(this.#owner, token);
     }
-    return this.#verify(token, cacheKey, input, found, ctx);
+    return this.#verify(token, input, found, ctx);
   }
 
   /** The key that verified a cached token is still in the set (a remote set may have dropped it). */
@@ -86,18 +86,18 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   /** Synchronous when the keys are in memory; a promise only while a remote set is being fetched. */
-  #verify(token: string, cacheKey: string, input: CheckInput, found: Found, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
+  #verify(token: string, input: CheckInput, found: Found, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
     const parsed = parseToken(token, this.config.algorithms, this.config.maxBytes);
     if (parsed instanceof JwtProblem) return fail(parsed);
     const selection = this.#select(parsed);
-    if (selection instanceof Promise) return selection.then((s) => this.#check(parsed, s, cacheKey, input, found, ctx));
+    if (selection instanceof Promise) return selection.then((s) => this.#check(parsed, s, token, input, found, ctx));
     // Only a fetch can leave a set unable to answer; should one ever do so here, it stays a rejection.
     if (selection.kind === 'unavailable') return Promise.reject(jwksUnavailable(selection.reason));
-    return this.#check(parsed, selection, cacheKey, input, found, ctx);
+    return this.#check(parsed, selection, token, input, found, ctx);
   }
 
   /** Signature, then claims, then the cache entry and the success answer. */
-  #check(parsed: ParsedToken, selection: Selection, cacheKey: string, input: CheckInput, found: Found, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
+  #check(parsed: ParsedToken, selection: Selection, token: string, input: CheckInput, found: Found, ctx: RequestContext): AuthnResult | Promise<AuthnResult> {
     switch (selection.kind) {
       case 'keys':
         break;
@@ -124,7 +124,7 @@ export class JwtAuthenticator implements Authenticator {
       keyId: key.id,
       evictAt: times.exp === undefined ? ctx.now + NO_EXP_CACHE_MS : times.exp + this.config.rules.skewMs,
     };
-    this.#cache.set(cacheKey, entry);
+    this.#cache.set(this.#owner, token, entry);
     return this.#accept(entry, input, found);
   }
 
