@@ -1,4 +1,5 @@
 // The report as markdown tables (what `npm run bench` prints) or as JSON.
+import { goalCells, goalRows } from './goals.js';
 import type { BenchReport, Figures, ScenarioResult } from './harness.js';
 
 const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -6,9 +7,10 @@ const whole = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocal
 const mb = (bytes: number): string => fixed(bytes / 1024 / 1024, 0);
 const percent = (cores: number): string => (Number.isFinite(cores) ? `${Math.round(cores * 100)}%` : '-');
 
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string[] {
+/** A markdown table; the first `left` columns are text, the rest figures aligned right. */
+function table(head: readonly string[], rows: readonly (readonly string[])[], left = 1): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const right = (i: number): boolean => i > 0;
+  const right = (i: number): boolean => i >= left;
   const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => (right(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (right(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(head), rule, ...rows.map(line)];
@@ -87,11 +89,15 @@ export function formatTable(report: BenchReport): string {
     report.scaling === undefined || report.scalingRaw === undefined
       ? 'scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = - (not run)'
       : `scaling: mean latency at 10,000 policies + 100,000 keys / 1 policy = ${fixed(report.scaling, 2)} (each over its floor; ${fixed(report.scalingRaw, 2)} as measured)`,
+    '',
+    'Goals (met: yes when the best-of and the paired figure both meet the target)',
+    '',
+    ...table(['goal', 'scenario', 'best-of', 'paired', 'target', 'met'], goalCells(goalRows(report)), 2),
     ...(late.length > 0 ? ['', ...late] : []),
     ...(problems.length > 0 ? ['', ...problems] : []),
   ].join('\n');
 }
 
 export function formatJson(report: BenchReport): string {
-  return JSON.stringify(report, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+  return JSON.stringify({ ...report, goals: goalRows(report) }, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
 }

@@ -17,6 +17,7 @@ import { OIDC_TENANT } from '../bench/policies-oidc.js';
 import { sessionTenant } from '../bench/policies-session.js';
 import { jwtPolicies, jwtTenant } from '../bench/policies-jwt.js';
 import { readServerExtras } from '../bench/server-extras.js';
+import { goalRows } from '../bench/goals.js';
 import { formatTable } from '../bench/report.js';
 import { nodeFlagsFor } from '../bench/servers.js';
 import { SERVING_NODE_FLAGS } from '../src/service/startup-heap.js';
@@ -125,6 +126,16 @@ describe('the Check benchmark', () => {
     for (const r of report.results) assert.equal(table.match(new RegExp(`^\\| ${r.name.replace(/[()]/g, '\\$&')} `, 'gm'))?.length, 3, table);
     assert.match(table, /^\| scenario +\| +req\/s \| same-process floor req\/s \| ratio \|/m);
     assert.match(table, /^scaling: mean latency at 10,000 policies \+ 100,000 keys \/ 1 policy = - \(not run\)$/m);
+    // The goals of the scenarios that ran: api-key's throughput and added latency, the highest RSS.
+    assert.deepEqual(
+      goalRows(report).map((g) => [g.goal, g.scenario]),
+      [
+        ['throughput / floor at 64 in flight', 'api-key allow (1 policy)'],
+        ['added µs at 1 in flight', 'api-key allow (1 policy)'],
+        ['RSS after load / floor, highest', report.results.reduce((w, r) => (r.rssAfterBytes > w.rssAfterBytes ? r : w)).name],
+      ],
+    );
+    assert.match(table, /^\| added µs at 1 in flight +\| api-key allow \(1 policy\) +\| +-?\d+ \| +-?\d+ \| +≤ 10 \| +(yes|no|best-of only|paired only) \|$/m);
   });
 
   it('the cached JWT, cookie, Redis and OIDC session scenarios are each allowed as their user', { timeout: 120_000 }, async () => {
