@@ -247,6 +247,17 @@ describe('jwt: where the token is read', { timeout: 30_000 }, () => {
     assert.equal(outcome(await authenticate(m, request({ authorization: 'Basic YTpi' }))), 'none');
   });
 
+  test('the scheme is read in every case spelling (64 of "Bearer "), and nothing else passes for it', async () => {
+    const t = await hs(base);
+    const spellings = Array.from({ length: 64 }, (_, bits) => [...'bearer'].map((c, i) => ((bits >> i) & 1 ? c.toUpperCase() : c)).join(''));
+    assert.equal(new Set(spellings).size, 64);
+    for (const scheme of spellings) assert.equal(outcome(await authenticate(m, request({ authorization: `${scheme} ${t}` }))), 'success', scheme);
+    for (const other of ['Bearex', 'Bearer_', 'Beare', 'Bearer\t', 'Béarer', 'BearerBearer']) {
+      assert.equal(outcome(await authenticate(m, request({ authorization: `${other} ${t}` }))), 'none', other);
+    }
+    assert.equal(outcome(await authenticate(m, request({ authorization: `Bearer${t}` }))), 'none');
+  });
+
   test('each location authenticates and hides the token from the upstream', async () => {
     const t = await hs(base);
     const byHeader = await authenticate(m, request({ authorization: `bearer ${t}` }));

@@ -71,8 +71,8 @@ function read(input: CheckInput, location: Location): string | undefined {
       if (raw === undefined) return undefined;
       if (location.prefix === '') return raw.trim();
       if (raw.length < location.prefix.length) return undefined;
-      // Auth schemes are case-insensitive (RFC 7235).
-      if (raw.slice(0, location.prefix.length).toLowerCase() !== location.prefixLower) return undefined;
+      // Auth schemes are case-insensitive (RFC 7235); the spelling the policy wrote costs no copy.
+      if (!raw.startsWith(location.prefix) && raw.slice(0, location.prefix.length).toLowerCase() !== location.prefixLower) return undefined;
       return raw.slice(location.prefix.length).trim();
     }
     case 'query':

@@ -6,7 +6,9 @@
 // The tail of what is cached here is a MAC, an authentication tag or a signature, so two values that
 // verify share a tail only by chance; when they do, the later replaces the earlier (a miss, never the
 // other's value). Entries hold their own copy of the key: a slice of a request's header keeps the
-// whole header alive.
+// whole header alive. The comparison on a hit is not constant-time: reaching it takes the tail, the
+// MAC, tag or signature only the value's holder has, and what its time could tell is the rest of
+// that same value.
 import { BoundedCache } from './bounded-cache.js';
 
 /** Characters of a key that go into the Map's key (the rest are only compared). */
