@@ -2,7 +2,7 @@
 // nothing: generated keys that share their tails never read each other's values.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ownCopy, TAIL, TailKeyedCache } from '../src/core/tail-keyed-cache.js';
+import { MAX_KEY_CHARS, ownCopy, TAIL, TailKeyedCache } from '../src/core/tail-keyed-cache.js';
 
 /** A small deterministic generator (mulberry32), so a failure names its seed. */
 function random(seed: number): () => number {
@@ -62,7 +62,7 @@ describe('tail-keyed cache', () => {
         // Short keys that look like another scope's map key ("1:..." in scope 0) too.
         return next() < 0.1 ? (next() < 0.5 ? head : `${1 + Math.floor(next() * 2)}:${head}`) : head + (tails[Math.floor(next() * tails.length)] as string);
       };
-      const cache = new TailKeyedCache<number>(1000, scopes > 1);
+      const cache = new TailKeyedCache<number>(1000, { scoped: scopes > 1 });
       // The model: whole keys per scope, and a set replaces whatever key of its scope shares its tail.
       const model = new Map<string, number>();
       const tailOf = (k: string): string => k.slice(-TAIL);
@@ -86,6 +86,9 @@ describe('tail-keyed cache', () => {
           assert.equal(cache.get(k, 0, scope), model.get(modelKey(scope, k)), `operation ${i}: get ${JSON.stringify(k)} in scope ${scope}`);
         }
         assert.equal(cache.size, model.size, `operation ${i}: size`);
+        let chars = 0;
+        for (const k of model.keys()) chars += (JSON.parse(k) as [number, string])[1].length;
+        assert.equal(cache.chars, chars, `operation ${i}: characters held`);
       }
     });
   }
@@ -94,10 +97,30 @@ describe('tail-keyed cache', () => {
     const plain = new TailKeyedCache<number>(10);
     assert.throws(() => plain.get('k', 0, 1), /an unscoped cache takes scope 0 only/);
     assert.throws(() => plain.set('k', 1, undefined, 2), /an unscoped cache takes scope 0 only/);
-    const scoped = new TailKeyedCache<number>(10, true);
+    const scoped = new TailKeyedCache<number>(10, { scoped: true });
     scoped.set('k', 0);
     scoped.set('k', 1, undefined, 1);
     assert.deepEqual([scoped.get('k'), scoped.get('k', 0, 1), scoped.get('k', 0, 2), scoped.size], [0, 1, undefined, 2]);
+  });
+
+  it('the keys held stay within their character budget: the least recent go first, a key longer than all of it is not kept', () => {
+    const cache = new TailKeyedCache<number>(100, { maxChars: 100 });
+    const key = (i: number): string => `${'k'.repeat(24)}${String(i).padStart(6, '0')}`; // 30 characters, tails apart
+    for (let i = 0; i < 4; i++) cache.set(key(i), i);
+    assert.deepEqual([cache.size, cache.chars], [3, 90]);
+    assert.deepEqual([0, 1, 2, 3].map((i) => cache.get(key(i))), [undefined, 1, 2, 3]);
+    cache.set('x'.repeat(101), 9);
+    assert.deepEqual([cache.get('x'.repeat(101)), cache.size, cache.chars], [undefined, 3, 90]);
+    // Replaced, deleted, expired: each gives its characters back.
+    cache.set(key(1), 10);
+    cache.delete(key(2));
+    cache.set(`${'k'.repeat(24)}${'y'.repeat(16)}`, 11, 1000);
+    assert.deepEqual([cache.size, cache.chars], [3, 100]);
+    assert.equal(cache.get(`${'k'.repeat(24)}${'y'.repeat(16)}`, 1000), undefined);
+    assert.deepEqual([cache.size, cache.chars], [2, 60]);
+    cache.clear();
+    assert.deepEqual([cache.size, cache.chars], [0, 0]);
+    assert.equal(MAX_KEY_CHARS, 4 * 1024 * 1024);
   });
 
   it('ownCopy gives the same text for every kind of string', () => {

@@ -14,6 +14,22 @@ import { BoundedCache } from './bounded-cache.js';
 /** Characters of a key that go into the Map's key (the rest are only compared). */
 export const TAIL = 24;
 
+/**
+ * Characters of the keys held, all entries together, by default: the keys are the cache's bulk (a
+ * JWT may be 8 KiB, a sealed cookie 4 KiB), and 10,000 of them would otherwise be tens of MB.
+ */
+export const MAX_KEY_CHARS = 4 << 20;
+
+export interface TailKeyedOptions {
+  /**
+   * Keys come with a scope, a number that is part of the key (the compiled method a token was
+   * verified by); an unscoped cache takes scope 0 only and saves building the scope into the Map's key.
+   */
+  readonly scoped?: boolean;
+  /** Least recent entries go while the keys held exceed this many characters (default MAX_KEY_CHARS). */
+  readonly maxChars?: number;
+}
+
 interface Entry<V> {
   readonly key: string;
   readonly scope: number;
@@ -23,19 +39,27 @@ interface Entry<V> {
 export class TailKeyedCache<V> {
   readonly #entries: BoundedCache<string, Entry<V>>;
   readonly #scoped: boolean;
+  readonly #maxChars: number;
+  /** Characters of the keys held. */
+  #chars = 0;
 
-  /**
-   * `scoped`: keys come with a scope, a number that is part of the key (the compiled method a token
-   * was verified by); an unscoped cache takes scope 0 only and saves building the scope into the
-   * Map's key.
-   */
-  constructor(max: number, scoped = false) {
-    this.#entries = new BoundedCache(max);
-    this.#scoped = scoped;
+  /** At most `max` entries. */
+  constructor(max: number, options: TailKeyedOptions = {}) {
+    // Every way out of the bounded cache (replaced, deleted, expired, evicted) passes here.
+    this.#entries = new BoundedCache(max, (_tail, e) => {
+      this.#chars -= e.key.length;
+    });
+    this.#scoped = options.scoped ?? false;
+    this.#maxChars = options.maxChars ?? MAX_KEY_CHARS;
   }
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Characters of the keys held. */
+  get chars(): number {
+    return this.#chars;
   }
 
   get(key: string, now = 0, scope = 0): V | undefined {
@@ -45,8 +69,14 @@ export class TailKeyedCache<V> {
 
   /** Stores `value` under `key`, replacing whatever shares its tail (and scope). */
   set(key: string, value: V, expiresAt?: number, scope = 0): void {
+    if (this.#entries.max === 0 || key.length > this.#maxChars) return;
     const own = ownCopy(key);
-    this.#entries.set(this.#mapKey(own, scope), { key: own, scope, value }, expiresAt);
+    const mapKey = this.#mapKey(own, scope);
+    this.#entries.set(mapKey, { key: own, scope, value }, expiresAt);
+    this.#chars += own.length;
+    while (this.#chars > this.#maxChars && this.#entries.evictOldest()) {
+      // each pass evicts the least recent
+    }
   }
 
   /** Forgets `key` (not another key that shares its tail). */
@@ -58,6 +88,7 @@ export class TailKeyedCache<V> {
 
   clear(): void {
     this.#entries.clear();
+    this.#chars = 0;
   }
 
   /** In a scoped cache the scope's digits end at the first colon, so no two scopes share a Map key. */

@@ -2,8 +2,9 @@
 // Map probe by its tail (its signature) and one comparison of the whole token with the entry's copy
 // (TailKeyedCache): a SHA-256 of the token, the key before, cost 0.7 µs per Check (node 20, a
 // 258-character ES256 token), the tail and comparison 0.18 µs. Only a token that verified is stored,
-// so a forged token that copies a cached one's signature is a miss and replaces nothing. Bounded LRU;
-// an entry lives until the token expires. Hits are re-checked by the caller (time, key, revocation).
+// so a forged token that copies a cached one's signature is a miss and replaces nothing. Bounded LRU,
+// by count and by the tokens' characters (MAX_KEY_CHARS); an entry lives until the token expires.
+// Hits are re-checked by the caller (time, key, revocation).
 import { TailKeyedCache } from '../../core/tail-keyed-cache.js';
 import type { Identity } from '../../core/identity.js';
 import type { TokenTimes } from './claims.js';
@@ -27,7 +28,7 @@ export class TokenCache {
   #misses = 0;
 
   constructor(max = 10_000) {
-    this.#entries = new TailKeyedCache(max, true);
+    this.#entries = new TailKeyedCache(max, { scoped: true });
     this.max = max;
   }
 
