@@ -21,6 +21,45 @@ describe('bounded cache', () => {
     });
   }
 
+  for (const held of [2, 3, 10, 100, 1000]) {
+    it(`a caller's own bound of ${held} entries (evictOldest): an entry read at least once per ${held}/2 insertions survives a flood of 50 × ${held}`, () => {
+      const evicted: string[] = [];
+      // The count allows far more: only the caller's bound evicts, long before max/2 insertions.
+      const cache = new BoundedCache<string, number>(100_000, (k) => evicted.push(k));
+      const insert = (k: string, v: number): void => {
+        cache.set(k, v);
+        while (cache.size > held && cache.evictOldest()) {
+          // the caller's bound
+        }
+      };
+      insert('hot', 1);
+      const every = Math.max(1, held >> 1);
+      for (let i = 0; i < 50 * held; i++) {
+        insert(`flood-${i}`, i);
+        if ((i + 1) % every === 0) assert.equal(cache.get('hot'), 1, `after ${i + 1} insertions`);
+        assert.equal(cache.size, Math.min(held, i + 2));
+      }
+      assert.ok(!evicted.includes('hot'), 'the hot entry was never evicted');
+      // What was never read went in insertion order.
+      const flood = evicted.filter((k) => k !== 'hot');
+      assert.deepEqual(flood, Array.from({ length: flood.length }, (_, i) => `flood-${i}`));
+      assert.equal(flood.length, 50 * held + 1 - held);
+    });
+  }
+
+  it('eviction passes over an entry read since it was placed once, then takes it if it is not read again', () => {
+    const evicted: string[] = [];
+    const cache = new BoundedCache<string, number>(100, (k) => evicted.push(k));
+    for (const k of ['a', 'b', 'c']) cache.set(k, 0);
+    cache.get('a');
+    assert.equal(cache.evictOldest(), true);
+    assert.deepEqual(evicted, ['b'], 'a was read: b goes first, a moves behind c');
+    assert.equal(cache.evictOldest(), true);
+    assert.equal(cache.evictOldest(), true);
+    assert.deepEqual(evicted, ['b', 'c', 'a'], 'a, not read again, goes in its turn');
+    assert.equal(cache.evictOldest(), false);
+  });
+
   it('an entry never read goes after max insertions, in insertion order', () => {
     const evicted: string[] = [];
     const cache = new BoundedCache<string, number>(100, (k) => evicted.push(k));

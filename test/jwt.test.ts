@@ -364,6 +364,23 @@ describe('jwt: verified-token cache', { timeout: 30_000 }, () => {
     assert.deepEqual([own.tokens.stats.hits, own.tokens.size], [1, 1]);
   });
 
+  test('the cache holds up to 4 MiB of tokens: large tokens push the least recent out sooner than 10,000', async () => {
+    const own = createJwtServices();
+    after(() => own.close());
+    const m = mustCompile({ algorithms: ['HS256'], secretRef: { name: 'jwt-hmac', key: 'secret' } }, { services: own, secrets: [hsSecret] });
+    const tokens: string[] = [];
+    for (let i = 0; i < 600; i++) tokens.push(await hs({ ...base, sub: `user-${String(i).padStart(4, '0')}`, pad: 'p'.repeat(6000) }));
+    const length = tokens[0]?.length ?? 0;
+    assert.ok(tokens.every((t) => t.length === length) && length > 8000 && length <= 8192, `token length ${length}`);
+    for (const t of tokens) assert.equal(outcome(await authenticate(m, bearer(t))), 'success');
+    const held = Math.floor((4 * 1024 * 1024) / length);
+    assert.equal(own.tokens.size, held);
+    const before = own.tokens.stats;
+    assert.equal(outcome(await authenticate(m, bearer(tokens[599] as string))), 'success');
+    assert.equal(outcome(await authenticate(m, bearer(tokens[600 - held - 1] as string))), 'success');
+    assert.deepEqual(own.tokens.stats, { hits: before.hits + 1, misses: before.misses + 1 }, 'the newest is held, the one before the held ones was pushed out');
+  });
+
   test('two methods with the same token keep one entry each', async () => {
     const own = createJwtServices({ tokenCacheSize: 100 });
     after(() => own.close());

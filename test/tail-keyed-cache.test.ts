@@ -123,6 +123,23 @@ describe('tail-keyed cache', () => {
     assert.equal(MAX_KEY_CHARS, 4 * 1024 * 1024);
   });
 
+  it('a hot key read once per half of what the character budget holds survives a flood of 50 times that many keys', () => {
+    // 100 keys of 30 characters fill the budget long before the count (10,000) or its max/2 refresh.
+    const cache = new TailKeyedCache<number>(10_000, { maxChars: 3000 });
+    const key = (i: number): string => `${'k'.repeat(22)}${String(i).padStart(8, '0')}`;
+    const hot = `${'h'.repeat(22)}${'0'.repeat(8)}`;
+    cache.set(hot, -1);
+    for (let i = 0; i < 5000; i++) {
+      cache.set(key(i), i);
+      if ((i + 1) % 50 === 0) assert.equal(cache.get(hot), -1, `after ${i + 1} insertions`);
+      assert.ok(cache.chars <= 3000, `${cache.chars} characters held`);
+    }
+    // The hot key and the last 99 of the flood.
+    assert.equal(cache.size, 100);
+    assert.equal(cache.get(key(4999 - 98)), 4999 - 98);
+    assert.equal(cache.get(key(4999 - 99)), undefined);
+  });
+
   it('ownCopy gives the same text for every kind of string', () => {
     const long = 'q'.repeat(1000);
     for (const s of ['', 'a', 'é€😀', long.slice(10, 500), `${long}${long}`, 'x"y\\z\u0000\u2028']) assert.equal(ownCopy(s), s);

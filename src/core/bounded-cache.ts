@@ -2,12 +2,16 @@
 // an eviction can be observed (to keep a side index in step). Map order is recency order: eviction
 // takes the front, and a read moves the entry to the end once max/2 insertions have passed since it was
 // last placed there, so a hot entry costs one Map probe per read instead of a delete and a re-insert,
-// and an entry read at least once per max/2 insertions is never evicted, whatever floods in. Caches
-// only ever save work: whatever one forgets is computed again, never allowed by default.
+// and an entry read at least once per max/2 insertions is never evicted, whatever floods in. A read
+// that does not move the entry marks it, and eviction passes over a marked entry once (to the end,
+// mark cleared): a caller that also bounds something besides the count (bytes, characters) evicts
+// sooner than max/2 insertions, and an entry read at least once per pass through the cache still
+// stays. Each mark buys at most one pass-over, so eviction stays O(1) amortized. Caches only ever
+// save work: whatever one forgets is computed again, never allowed by default.
 
 export class BoundedCache<K, V> {
   readonly max: number;
-  readonly #entries = new Map<K, { value: V; expiresAt: number; placed: number }>();
+  readonly #entries = new Map<K, { value: V; expiresAt: number; placed: number; read: boolean }>();
   /** Insertions so far; an entry's `placed` is this count when it last went to the end. */
   #inserted = 0;
   readonly #refreshAfter: number;
@@ -38,7 +42,8 @@ export class BoundedCache<K, V> {
       this.#entries.delete(key);
       this.#entries.set(key, e);
       e.placed = this.#inserted;
-    }
+      e.read = false;
+    } else e.read = true;
     return e.value;
   }
 
@@ -46,7 +51,7 @@ export class BoundedCache<K, V> {
   set(key: K, value: V, expiresAt = Number.POSITIVE_INFINITY): void {
     if (this.max === 0) return;
     this.#remove(key);
-    this.#entries.set(key, { value, expiresAt, placed: ++this.#inserted });
+    this.#entries.set(key, { value, expiresAt, placed: ++this.#inserted, read: false });
     while (this.#entries.size > this.max && this.evictOldest()) {
       // each pass evicts the least recent
     }
@@ -56,12 +61,24 @@ export class BoundedCache<K, V> {
     this.#remove(key);
   }
 
-  /** Evicts the least recently placed entry (for a caller bounding something besides the count); false when empty. */
+  /**
+   * Evicts the least recently placed entry not read since it was placed, passing over (to the end) the
+   * read ones it meets first (also for a caller bounding something besides the count); false when empty.
+   */
   evictOldest(): boolean {
-    const oldest = this.#entries.keys().next();
-    if (oldest.done === true) return false;
-    this.#remove(oldest.value);
-    return true;
+    for (;;) {
+      const oldest = this.#entries.entries().next();
+      if (oldest.done === true) return false;
+      const [key, e] = oldest.value;
+      if (!e.read) {
+        this.#remove(key);
+        return true;
+      }
+      e.read = false;
+      this.#entries.delete(key);
+      this.#entries.set(key, e);
+      e.placed = this.#inserted;
+    }
   }
 
   clear(): void {
