@@ -100,6 +100,17 @@ export interface ScenarioResult {
   /** Paired by round as pairedRatio and pairedAddedMicros, against the same-process floor. */
   readonly besidePairedRatio: number;
   readonly besidePairedAddedMicros: number;
+  /**
+   * Scenarios with a signature floor (Scenario.signatureFloor): its figures, measured in the same
+   * rounds (throughput and latency windows); undefined for the others.
+   */
+  readonly signature: Figures | undefined;
+  /** Signature floor req/s / floor req/s: the most any authenticator of these tokens could reach; best-of and paired. NaN without one. */
+  readonly signatureRatio: number;
+  readonly signaturePairedRatio: number;
+  /** gatehouse req/s / signature floor req/s, best-of and paired. NaN without one. */
+  readonly overSignature: number;
+  readonly overSignaturePaired: number;
   readonly rssIdleBytes: number;
   readonly rssAfterBytes: number;
   readonly serverPid: number;
@@ -242,10 +253,22 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
     const floor: Target = { ...common, server: noop, expect: NOOP_EXPECT[scenario.transport] };
     if (current.server.beside === undefined) throw new Error(`gatehouse over ${set.id} started without its same-process no-op servers`);
     const beside: Target = { ...common, server: current.server.beside, expect: NOOP_EXPECT[scenario.transport] };
+    let signatureServer: ServerProcess | undefined;
+    if (scenario.signatureFloor !== undefined) {
+      if (scenario.transport !== 'grpc') throw new Error(`${scenario.name}: a signature floor answers gRPC only`);
+      const { alg, key } = scenario.signatureFloor();
+      const keyFile = join(root, `signature-${i}.key`);
+      writeFileSync(keyFile, key, { mode: 0o600 });
+      say(`starting the ${alg} signature floor`);
+      signatureServer = await start(state, { kind: 'signature', alg, keyFile });
+    }
     say(`running ${scenario.name}`);
-    const measured = await measureScenario(options, state, root, { floor, gatehouse: gh, beside });
+    const signature: Target | undefined = signatureServer === undefined ? undefined : { ...common, server: signatureServer, expect: NOOP_EXPECT.grpc };
+    const measured = await measureScenario(options, state, root, { floor, gatehouse: gh, beside, ...(signature === undefined ? {} : { signature }) });
+    if (signatureServer !== undefined) await stop(state, signatureServer);
     const g = measured.gatehouse;
     const b = measured.beside;
+    const sig = measured.signature;
     results.push({
       name: scenario.name,
       transport: scenario.transport,
@@ -261,6 +284,10 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
       pairedAddedMicros: pairedMedian(g.meanByRound, measured.floor.meanByRound, (x, y) => x - y),
       besidePairedRatio: pairedMedian(g.rpsByRound, b.rpsByRound, (x, y) => x / y),
       besidePairedAddedMicros: pairedMedian(g.meanByRound, b.meanByRound, (x, y) => x - y),
+      signatureRatio: sig === undefined ? Number.NaN : sig.rps / measured.floor.rps,
+      signaturePairedRatio: sig === undefined ? Number.NaN : pairedMedian(sig.rpsByRound, measured.floor.rpsByRound, (x, y) => x / y),
+      overSignature: sig === undefined ? Number.NaN : g.rps / sig.rps,
+      overSignaturePaired: sig === undefined ? Number.NaN : pairedMedian(g.rpsByRound, sig.rpsByRound, (x, y) => x / y),
       rssIdleBytes: current.rssIdle,
       rssAfterBytes: current.server.rssBytes(),
       serverPid: current.server.pid,
@@ -285,19 +312,35 @@ async function run(options: BenchOptions, root: string, state: RunState): Promis
   };
 }
 
-type Who = 'floor' | 'gatehouse' | 'beside';
-const WHO: Readonly<Record<Who, string>> = { floor: 'no-op floor', gatehouse: 'gatehouse', beside: 'same-process floor' };
+type Who = 'floor' | 'gatehouse' | 'beside' | 'signature';
+const WHO: Readonly<Record<Who, string>> = { floor: 'no-op floor', gatehouse: 'gatehouse', beside: 'same-process floor', signature: 'signature floor' };
+
+interface Measured {
+  readonly gatehouse: Figures;
+  readonly floor: Figures;
+  readonly beside: Figures;
+  readonly signature: Figures | undefined;
+  readonly problem: string | undefined;
+  readonly sample: Sample | undefined;
+}
 
 async function measureScenario(
   o: BenchOptions,
   state: RunState,
   root: string,
-  targets: Readonly<Record<Who, Target>>,
-): Promise<{ gatehouse: Figures; floor: Figures; beside: Figures; problem: string | undefined; sample: Sample | undefined }> {
+  targets: Readonly<Record<Exclude<Who, 'signature'>, Target>> & { readonly signature?: Target },
+): Promise<Measured> {
   const w = { durationMs: o.durationMs, warmupMs: o.warmupMs, deadlineMs: o.deadlineMs, signal: state.abort.signal };
-  const empty = { gatehouse: figures(new Map(), 0), floor: figures(new Map(), 0), beside: figures(new Map(), Number.NaN) };
-  for (const who of ['floor', 'gatehouse', 'beside'] as const) {
+  const hasSignature = targets.signature !== undefined;
+  const empty = { gatehouse: figures(new Map(), 0), floor: figures(new Map(), 0), beside: figures(new Map(), Number.NaN), signature: hasSignature ? figures(new Map(), Number.NaN) : undefined };
+  const target = (who: Who): Target => {
     const t = targets[who];
+    if (t === undefined) throw new Error(`no ${WHO[who]} in this scenario`);
+    return t;
+  };
+  const present: readonly Who[] = hasSignature ? ['floor', 'gatehouse', 'beside', 'signature'] : ['floor', 'gatehouse', 'beside'];
+  for (const who of present) {
+    const t = target(who);
     // Per process and transport: the same-process floor runs in gatehouse's process, already settled.
     const key = `${t.server.pid} ${t.transport}`;
     if ((o.settleMs ?? 0) <= 0 || state.settled.has(key)) continue;
@@ -305,12 +348,12 @@ async function measureScenario(
     const r = await measureWindow(t, 'throughput', { ...w, warmupMs: 0, durationMs: o.settleMs ?? 0 });
     if (r.problem !== undefined) return { ...empty, problem: `${WHO[who]}, settling: ${r.problem}`, sample: r.sample };
   }
-  const runs: Record<Who, Map<WindowKind, WindowResult[]>> = { floor: new Map(), gatehouse: new Map(), beside: new Map() };
+  const runs: Record<Who, Map<WindowKind, WindowResult[]>> = { floor: new Map(), gatehouse: new Map(), beside: new Map(), signature: new Map() };
   let problem: string | undefined;
   let sample: Sample | undefined;
   const measure = async (who: Who, kind: WindowKind, extra: { rate?: number; logFile?: string; durationMs?: number } = {}): Promise<void> => {
     if (problem !== undefined) return;
-    const r = await measureWindow(targets[who], kind, { ...w, ...extra });
+    const r = await measureWindow(target(who), kind, { ...w, ...extra });
     if (r.problem !== undefined) problem = `${WHO[who]}, ${kind}: ${r.problem}`;
     if (who === 'gatehouse') sample = r.sample ?? sample;
     const list = runs[who].get(kind) ?? [];
@@ -320,8 +363,9 @@ async function measureScenario(
   for (const kind of ['throughput', 'latency'] as const) {
     for (let round = 0; round < o.rounds; round++) {
       // The same-process floor goes first or last in turn, so neither it nor gatehouse always follows the other.
-      const order: readonly Who[] = round % 2 === 0 ? ['floor', 'gatehouse', 'beside'] : ['floor', 'beside', 'gatehouse'];
-      for (const who of order) await measure(who, kind);
+      // The signature floor, where there is one, goes right before or right after gatehouse in turn.
+      const order: readonly Who[] = round % 2 === 0 ? ['floor', 'signature', 'gatehouse', 'beside'] : ['floor', 'beside', 'gatehouse', 'signature'];
+      for (const who of order) if (present.includes(who)) await measure(who, kind);
     }
   }
   const best = (who: Who): number => Math.max(...(runs[who].get('throughput') ?? []).map((r) => r.rps));
@@ -331,7 +375,14 @@ async function measureScenario(
   const rate = Number.isFinite(asked) ? Math.max(1, Math.floor(asked)) : 1;
   await measure('floor', 'rate', { rate, logFile: join(root, 'floor.log'), durationMs: o.rateDurationMs });
   await measure('gatehouse', 'rate', { rate, logFile: join(root, 'gatehouse.log'), durationMs: o.rateDurationMs });
-  return { gatehouse: figures(runs.gatehouse, rate), floor: figures(runs.floor, rate), beside: figures(runs.beside, Number.NaN), problem, sample };
+  return {
+    gatehouse: figures(runs.gatehouse, rate),
+    floor: figures(runs.floor, rate),
+    beside: figures(runs.beside, Number.NaN),
+    signature: hasSignature ? figures(runs.signature, Number.NaN) : undefined,
+    problem,
+    sample,
+  };
 }
 
 /** The middle value (the mean of the two middle ones for an even count); NaN for none. */

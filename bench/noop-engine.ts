@@ -3,6 +3,7 @@
 import type { Allow, Decision, Deny } from '../src/core/decision.js';
 import { EMPTY_NAMES, EMPTY_PAIRS } from '../src/core/decision.js';
 import type { CheckEngine } from '../src/core/engine-port.js';
+import type { CheckInput } from '../src/core/input.js';
 import { type GatehouseError, STATUS_FOR_KIND } from '../src/core/errors.js';
 
 const ALLOW: Allow = Object.freeze({
@@ -22,7 +23,7 @@ export class NoopEngine implements CheckEngine {
   answered = 0;
   readonly refused = new Map<string, number>();
 
-  check(): Decision {
+  check(_input: CheckInput): Decision {
     this.answered++;
     return ALLOW;
   }

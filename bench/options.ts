@@ -84,9 +84,15 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   // Budget: 6 windows a round (throughput and latency for the floor, gatehouse and the same-process
   // floor) and 2 fixed-rate ones per scenario, 0.8 s each of verification and h2load start, plus
   // server start-up (10,000 policies compile); settling: gatehouse once per scenario at most, the
-  // floor once per transport.
+  // floor once per transport. A scenario with a signature floor: 2 windows a round more, its start-up
+  // and its settling.
   const windows = 6 * rounds * (warmupMs + durationMs + 800) + 2 * (warmupMs + rateDurationMs + 800);
-  const plan = 30_000 + scenarios.length * (windows + 8_000) + (scenarios.length + 2) * (settleMs + 800);
+  const signed = scenarios.filter((s) => s.signatureFloor !== undefined).length;
+  const plan =
+    30_000 +
+    scenarios.length * (windows + 8_000) +
+    (scenarios.length + 2) * (settleMs + 800) +
+    signed * (2 * rounds * (warmupMs + durationMs + 800) + 8_000 + settleMs + 800);
   const timeLimitMs = duration(pick('time-limit'), plan, 1000);
   return { bench: { scenarios, rounds, durationMs, warmupMs, rateDurationMs, settleMs, deadlineMs, timeLimitMs }, json, help, list };
 }

@@ -49,6 +49,12 @@ function keys(): KeyMaterial {
   return material;
 }
 
+/** What verifies `alg`'s tokens: the HMAC secret (HS256) or the public key's PEM. */
+export function verifyingKey(alg: BenchJwtAlgorithm): string {
+  const k = keys();
+  return alg === 'HS256' ? k.hmac : alg === 'RS256' ? k.rsa.publicPem : k.ec.publicPem;
+}
+
 /** A token the policy for `alg` accepts, valid for a day from now. */
 export function mintJwt(alg: BenchJwtAlgorithm): Promise<string> {
   const k = keys();

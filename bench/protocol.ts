@@ -1,8 +1,15 @@
 // Messages between the orchestrator and the server child process (IPC). Everything crossing the
 // boundary is narrowed from `unknown` here.
+import type { SignatureAlgorithm } from './signature-engine.js';
 
-/** What the server child answers with: the constant-allow servers, or gatehouse over a policy dir. */
-export type ServerMode = { readonly kind: 'noop' } | { readonly kind: 'gatehouse'; readonly policiesDir: string };
+/**
+ * What the server child answers with: the constant-allow servers, gatehouse over a policy dir, or the
+ * signature floor (constant allow once a bearer token's signature verifies with the key in `keyFile`).
+ */
+export type ServerMode =
+  | { readonly kind: 'noop' }
+  | { readonly kind: 'gatehouse'; readonly policiesDir: string }
+  | { readonly kind: 'signature'; readonly alg: SignatureAlgorithm; readonly keyFile: string };
 
 /** Checks answered since start, by outcome: `allow` or `deny <code>`. */
 export type Tally = Readonly<Record<string, number>>;

@@ -1,5 +1,5 @@
 // The report as markdown tables (what `npm run bench` prints) or as JSON.
-import { goalCells, goalRows } from './goals.js';
+import { goalCells, goalRows, rssAtScale } from './goals.js';
 import type { BenchReport, Figures, ScenarioResult } from './harness.js';
 
 const fixed = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -92,12 +92,35 @@ export function formatTable(report: BenchReport): string {
     '',
     'Goals (met: yes when the best-of and the paired figure both meet the target)',
     '',
-    ...table(['goal', 'scenario', 'best-of', 'paired', 'target', 'met'], goalCells(goalRows(report)), 2),
+    ...table(['goal', 'scenario', 'best-of', 'paired', 'target', 'met', 'bound'], goalCells(goalRows(report)), 2),
+    ...boundNote(report),
+    ...scaleNote(report),
     ...(late.length > 0 ? ['', ...late] : []),
     ...(problems.length > 0 ? ['', ...problems] : []),
   ].join('\n');
 }
 
+/** What the bound column means, when a row has one. */
+function boundNote(report: BenchReport): string[] {
+  const rows = report.results.filter((r) => r.signature !== undefined);
+  if (rows.length === 0) return [];
+  return [
+    '',
+    'bound: the ratio to the floor of the signature floor, a server on the same transport that does nothing but check the token\'s signature (node:crypto), measured in the same rounds (best-of / paired); no server that checks the signature can pass it on this machine',
+    ...rows.map((r) => `- ${r.name}: signature floor ${whole(r.signature?.rps ?? Number.NaN)} req/s, mean ${fixed(r.signature?.meanMicros ?? Number.NaN, 0)} µs at 1 in flight; gatehouse served ${fixed(r.overSignature, 2)} of it (paired ${fixed(r.overSignaturePaired, 2)})`),
+  ];
+}
+
+/** The 10,000-policy server's memory after load, beside the goals (its RSS is not among them). */
+function scaleNote(report: BenchReport): string[] {
+  const at = rssAtScale(report);
+  if (at === undefined) return [];
+  return [
+    '',
+    `RSS after load at 10,000 policies + 100,000 keys: ${fixed(at.over, 2)} of the floor's (which holds no policy); load added ${fixed(at.grownMb, 0)} MB to its RSS at idle, ${fixed(at.grownOver, 2)} of the ${fixed(at.floorGrownMb, 0)} MB it added to the floor's`,
+  ];
+}
+
 export function formatJson(report: BenchReport): string {
-  return JSON.stringify({ ...report, goals: goalRows(report) }, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+  return JSON.stringify({ ...report, goals: goalRows(report), rssAtScale: rssAtScale(report) ?? null }, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
 }

@@ -1,7 +1,7 @@
 // JWT allow scenarios, per algorithm: "cached" repeats one token, which the verified-token cache
 // answers after the first Check; "first-seen" runs against a server with that cache off, so every
 // Check parses the token and verifies its signature, as for a token never seen before.
-import { type BenchJwtAlgorithm, jwtPolicies, jwtTenant, mintJwt } from './policies-jwt.js';
+import { type BenchJwtAlgorithm, jwtPolicies, jwtTenant, mintJwt, verifyingKey } from './policies-jwt.js';
 import type { Scenario } from './scenarios.js';
 
 const CACHED = jwtPolicies({ tokenCache: true });
@@ -19,6 +19,8 @@ export function jwtScenarios(algorithms: readonly BenchJwtAlgorithm[]): Scenario
         http: { method: 'GET', host: t.host, path: '/v1/orders?page=2', headers: { authorization: `Bearer ${await mintJwt(alg)}`, 'user-agent': 'bench/1' } },
       }),
       expect: { kind: 'allow', headers: { 'x-consumer-id': t.consumerId, 'x-authenticated-groups': t.groups.join(', ') } },
+      // First-seen: every Check verifies the signature, so its bound is the signature floor's.
+      ...(label === 'first-seen' ? { signatureFloor: () => ({ alg, key: verifyingKey(alg) }) } : {}),
     }));
   });
 }

@@ -8,6 +8,7 @@ import { OIDC_TENANT, oidcPolicies, oidcSessionCookie } from './policies-oidc.js
 import { jwtForgedScenario, jwtScenarios } from './scenarios-jwt.js';
 import { oidcBearerScenarios } from './scenarios-oidc.js';
 import { sessionScenarios } from './scenarios-session.js';
+import type { SignatureAlgorithm } from './signature-engine.js';
 
 export type Transport = 'grpc' | 'http';
 
@@ -28,6 +29,11 @@ export interface Scenario {
   readonly transport: Transport;
   request(): RequestSpec | Promise<RequestSpec>;
   readonly expect: Expectation;
+  /**
+   * gRPC scenarios whose every Check must verify a token's signature: the key, for a signature floor
+   * (bench/signature-engine.ts) measured in the same rounds, whose ratio to the floor bounds this one's.
+   */
+  readonly signatureFloor?: () => { readonly alg: SignatureAlgorithm; readonly key: string };
 }
 
 /** Policies and keys of the scaling scenario: its latency is compared with the 1-policy one's. */

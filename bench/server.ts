@@ -1,11 +1,13 @@
 // Child-process entry for the server under load: `node dist/bench/server.js noop` or
 // `node dist/bench/server.js gatehouse <policies dir>`. It reports its ports over IPC, answers CPU,
 // tally and allocation probes, and exits when told to or when the orchestrator goes away.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGrpcServer } from '../src/transport/grpc.js';
 import { DEADLINE_MARGIN_MS, MAX_HEADER_BYTES, MAX_REQUEST_BYTES, startAllocationCount, startBenchGatehouse } from './in-process.js';
 import { NoopEngine } from './noop-engine.js';
+import { isSignatureAlgorithm, SignatureEngine } from './signature-engine.js';
 import { parseServerCommand, type ServerMessage, type ServerMode, type Tally } from './protocol.js';
 
 
@@ -52,10 +54,11 @@ function send(message: ServerMessage): void {
 }
 
 function modeOf(argv: readonly string[]): ServerMode {
-  const [kind, dir] = argv;
+  const [kind, dir, keyFile] = argv;
   if (kind === 'noop' && dir === undefined) return { kind: 'noop' };
   if (kind === 'gatehouse' && dir !== undefined && dir !== '') return { kind: 'gatehouse', policiesDir: dir };
-  throw new Error('usage: server.js noop | server.js gatehouse <policies dir>');
+  if (kind === 'signature' && dir !== undefined && isSignatureAlgorithm(dir) && keyFile !== undefined && keyFile !== '') return { kind: 'signature', alg: dir, keyFile };
+  throw new Error('usage: server.js noop | server.js gatehouse <policies dir> | server.js signature <HS256|RS256|ES256> <key file>');
 }
 
 /** The floor's answers in gatehouse's tally form: allows (gRPC and HTTP), and `deny <code>` for refusals. */
@@ -65,9 +68,8 @@ function noopTally(engine: NoopEngine, httpAnswered: number): Tally {
   return out;
 }
 
-/** The no-op floor's servers: gRPC with a constant-allow engine, HTTP answering 200. */
-async function startNoopServers(): Promise<NoopServers> {
-  const engine = new NoopEngine();
+/** The no-op floor's servers: gRPC with a constant-allow engine (or the one given), HTTP answering 200. */
+async function startNoopServers(engine = new NoopEngine()): Promise<NoopServers> {
   const http = await startNoopHttp();
   const g = await startGrpcServer({
     address: '127.0.0.1:0',
@@ -95,6 +97,10 @@ async function start(mode: ServerMode): Promise<Running> {
     case 'noop': {
       const noop = await startNoopServers();
       return { grpcPort: noop.grpcPort, httpPort: noop.httpPort, policiesReady: 0, policiesInvalid: 0, tally: async () => noop.tally(), stop: noop.stop };
+    }
+    case 'signature': {
+      const floor = await startNoopServers(new SignatureEngine(mode.alg, readFileSync(mode.keyFile, 'utf8')));
+      return { grpcPort: floor.grpcPort, httpPort: floor.httpPort, policiesReady: 0, policiesInvalid: 0, tally: async () => floor.tally(), stop: floor.stop };
     }
     case 'gatehouse': {
       const g = await startBenchGatehouse(mode.policiesDir);

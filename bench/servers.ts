@@ -55,7 +55,7 @@ export interface ServerProcess {
 
 export function startServer(mode: ServerMode, timeoutMs: number): Promise<ServerProcess> {
   hookExit();
-  const args = mode.kind === 'noop' ? ['noop'] : ['gatehouse', mode.policiesDir];
+  const args = mode.kind === 'noop' ? ['noop'] : mode.kind === 'gatehouse' ? ['gatehouse', mode.policiesDir] : ['signature', mode.alg, mode.keyFile];
   // No inherited execArgv: under `node --test` it would carry the test runner's flags into the server.
   const child = fork(ENTRY, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], execArgv: [...nodeFlagsFor(mode), ...(process.env.BENCH_SERVER_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], serialization: 'json' });
   live.add(child);

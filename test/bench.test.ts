@@ -3,6 +3,7 @@
 // scenarios are named for, and a scenario that measures the wrong path fails the run.
 // No timing is asserted: the machine running the tests is shared.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,7 +136,7 @@ describe('the Check benchmark', () => {
         ['RSS after load / floor, highest', report.results.reduce((w, r) => (r.rssAfterBytes > w.rssAfterBytes ? r : w)).name],
       ],
     );
-    assert.match(table, /^\| added µs at 1 in flight +\| api-key allow \(1 policy\) +\| +-?\d+ \| +-?\d+ \| +≤ 10 \| +(yes|no|best-of only|paired only) \|$/m);
+    assert.match(table, /^\| added µs at 1 in flight +\| api-key allow \(1 policy\) +\| +-?\d+ \| +-?\d+ \| +≤ 10 \| +(yes|no|best-of only|paired only) \| +\|$/m);
   });
 
   it('the cached JWT, cookie, Redis and OIDC session scenarios are each allowed as their user', { timeout: 120_000 }, async () => {
@@ -162,6 +163,29 @@ describe('the Check benchmark', () => {
     assert.equal(values.get('x-access-token'), OIDC_TENANT.accessToken);
     assert.deepEqual(JSON.parse(Buffer.from(values.get('x-userinfo') ?? '', 'base64').toString('utf8')), { sub: OIDC_TENANT.consumerId, email: 'oidc-user@bench.test' });
     for (const r of report.results) assert.ok(gone(r.serverPid), `server ${r.serverPid} of ${r.name} is still running`);
+  });
+
+  it('first-seen ES256 is measured beside its signature floor, which refuses tokens its key does not verify', { timeout: 120_000 }, async () => {
+    const [firstSeen] = select(['jwt allow (ES256, first-seen)']);
+    assert.ok(firstSeen?.signatureFloor !== undefined);
+    const report = await runBench({ ...TINY, scenarios: [firstSeen] });
+    assert.equal(report.ok, true, formatTable(report));
+    const r = byName(report, 'jwt allow (ES256, first-seen)');
+    assert.ok(r.signature !== undefined && r.signature.rps > 0 && r.signature.meanMicros > 0, JSON.stringify(r.signature));
+    assert.equal(r.signatureRatio, r.signature.rps / r.floor.rps);
+    assert.equal(r.overSignature, r.gatehouse.rps / r.signature.rps);
+    const [row] = goalRows(report);
+    assert.deepEqual([row?.scenario, row?.bound], ['jwt allow (ES256, first-seen)', { measured: r.signatureRatio, paired: r.signaturePairedRatio }]);
+    assert.match(formatTable(report), /^- jwt allow \(ES256, first-seen\): signature floor [\d,]+ req\/s, mean \d+ µs at 1 in flight; gatehouse served \d\.\d\d of it \(paired \d\.\d\d\)$/m);
+    // The other scenarios have none.
+    const [cached] = select(['jwt allow (ES256, cached)']);
+    assert.equal(cached?.signatureFloor, undefined);
+
+    const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const wrong = await runBench({ ...TINY, scenarios: [{ ...firstSeen, signatureFloor: () => ({ alg: 'ES256', key: stranger }) }] });
+    assert.equal(wrong.ok, false);
+    assert.match(wrong.results[0]?.problem ?? '', /^signature floor, throughput: /);
+    for (const x of [...report.results, ...wrong.results]) assert.ok(gone(x.serverPid), `server ${x.serverPid} of ${x.name} is still running`);
   });
 
   it('a scenario whose answers are not what it is named for fails the report', { timeout: 60_000 }, async () => {
